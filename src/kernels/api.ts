@@ -1,0 +1,252 @@
+/**
+ * The one kernel contract of hrm-ts. Types only: every backend (ref, native, later wasm) implements this,
+ * and layers/model code import nothing but this file.
+ *
+ * Dimension letters (used in every shape comment in the project):
+ *   B  batch rows            S  sequence length (positions)     T  tokens = B*S (rows of an activation)
+ *   D  hidden size           NH attention heads                  HD head dim (D = NH*HD)
+ *   F  SwiGLU inner size     V  rows of a table / classes        W  row width of a packed buffer
+ *   M, N, K                  GEMM: C[M,N] = A[M,K]·B[K,N]        n  flat element count
+ * Every buffer is a flat, row-major (C order) typed array; a shape comment such as `[T,D]` gives its layout.
+ *
+ * Argument order: outputs, then inputs, then dims, then options (llm.c style).
+ *
+ * Gradient rule (the only one):
+ *   - backward kernels WRITE (=) the gradient of every activation input,
+ *   - and ACCUMULATE (+=) the gradient of every parameter (weights, embedding tables),
+ *   - `matmul` writes or accumulates as its `accumulate` flag says.
+ * Where one activation feeds two consumers, the caller sums their gradients (e.g. with `add`).
+ *
+ * Aliasing: an output may alias an input only where the kernel says so.
+ * Float32Array or Float64Array: every backend accepts Float32Array; `ref` also accepts Float64Array (used
+ * for finite-difference checks). All float buffers of one call have the same type, except loss buffers,
+ * which may be either.
+ */
+
+export type FloatArray = Float32Array | Float64Array;
+export type IndexArray = Int32Array;
+
+/** The label id the official code ignores in its losses (`IGNORE_LABEL_ID`). */
+export const IGNORE_LABEL_ID = -100;
+
+export interface Kernels {
+  /**
+   * C[M,N] = op(A)·op(B), or C += op(A)·op(B) when `accumulate`.
+   * op(A) is [M,K]: A is stored [M,K], or [K,M] when `transA`.
+   * op(B) is [K,N]: B is stored [K,N], or [N,K] when `transB`.
+   */
+  matmul(
+    C: FloatArray,
+    A: FloatArray,
+    B: FloatArray,
+    M: number,
+    N: number,
+    K: number,
+    transA: boolean,
+    transB: boolean,
+    accumulate: boolean,
+  ): void;
+
+  /** Bias-free linear layer (official `CastedLinear`): out[T,O] = inp[T,I]·weight[O,I]ᵀ. */
+  linearForward(out: FloatArray, inp: FloatArray, weight: FloatArray, T: number, I: number, O: number): void;
+  /** dinp[T,I] = dout·weight; dweight[O,I] += doutᵀ·inp. */
+  linearBackward(
+    dinp: FloatArray,
+    dweight: FloatArray,
+    dout: FloatArray,
+    inp: FloatArray,
+    weight: FloatArray,
+    T: number,
+    I: number,
+    O: number,
+  ): void;
+
+  /** out[T,D] = table[ids[t], :]. Ids outside [0,V) throw (ref) or are checked before the call (native). */
+  embeddingForward(out: FloatArray, ids: IndexArray, table: FloatArray, T: number, D: number, V: number): void;
+  /** dtable[V,D] += scatter-add of dout[T,D] at ids (repeated ids sum). */
+  embeddingBackward(
+    dtable: FloatArray,
+    dout: FloatArray,
+    ids: IndexArray,
+    T: number,
+    D: number,
+    V: number,
+  ): void;
+
+  /**
+   * Weightless RMSNorm (official `rms_norm`): out[T,D] = inp * rsqrt(mean(inp²) + eps).
+   * rstd[T] saves rsqrt(mean + eps) for the backward. out may alias inp.
+   */
+  rmsnormForward(out: FloatArray, rstd: FloatArray, inp: FloatArray, T: number, D: number, eps: number): void;
+  /** dinp[T,D] = rstd * (dout - out * mean(dout*out)), from the forward's out and rstd. dinp may alias dout. */
+  rmsnormBackward(
+    dinp: FloatArray,
+    dout: FloatArray,
+    out: FloatArray,
+    rstd: FloatArray,
+    T: number,
+    D: number,
+  ): void;
+
+  /**
+   * RoPE with the official half-split rotation: for each row t of inp[T,W] the first NR heads of HD values
+   * (columns 0..NR*HD) become x*cos + rotate_half(x)*sin, rotate_half(x) = concat(-x2, x1), with
+   * cos/sin[S,HD] at position t % S. Columns past NR*HD are copied. out may alias inp (in place).
+   * Used on the packed qkv buffer (W = 3*D, NR = 2*NH: queries and keys).
+   */
+  ropeForward(
+    out: FloatArray,
+    inp: FloatArray,
+    cos: FloatArray,
+    sin: FloatArray,
+    T: number,
+    W: number,
+    S: number,
+    NR: number,
+    HD: number,
+  ): void;
+  /** The transpose rotation: dinp = dout*cos + rotate_halfᵀ(dout*sin). dinp may alias dout. */
+  ropeBackward(
+    dinp: FloatArray,
+    dout: FloatArray,
+    cos: FloatArray,
+    sin: FloatArray,
+    T: number,
+    W: number,
+    S: number,
+    NR: number,
+    HD: number,
+  ): void;
+
+  /**
+   * Non-causal multi-head softmax attention, scale HD^-0.5.
+   * qkv[B,S,3,NH,HD] (queries, keys, values packed per token as the official qkv_proj emits them);
+   * out[B,S,NH,HD]; probs[B,NH,S,S] saves the softmax for the backward.
+   */
+  attentionForward(
+    out: FloatArray,
+    probs: FloatArray,
+    qkv: FloatArray,
+    B: number,
+    S: number,
+    NH: number,
+    HD: number,
+  ): void;
+  /** dqkv[B,S,3,NH,HD] written from dout[B,S,NH,HD], the forward's qkv and probs. */
+  attentionBackward(
+    dqkv: FloatArray,
+    dout: FloatArray,
+    qkv: FloatArray,
+    probs: FloatArray,
+    B: number,
+    S: number,
+    NH: number,
+    HD: number,
+  ): void;
+
+  /** SwiGLU gate: gateUp[T,2F] holds (gate | up) as official `chunk(2)`; out[T,F] = silu(gate) * up. */
+  swigluForward(out: FloatArray, gateUp: FloatArray, T: number, F: number): void;
+  /** dgateUp[T,2F] written: d gate = dout*up*silu'(gate), d up = dout*silu(gate). */
+  swigluBackward(dgateUp: FloatArray, dout: FloatArray, gateUp: FloatArray, T: number, F: number): void;
+
+  /** Residual add / scale: out[n] = alpha*a + beta*b. out may alias a or b. */
+  add(out: FloatArray, a: FloatArray, b: FloatArray, alpha: number, beta: number, n: number): void;
+  /** da = alpha*dout, db = beta*dout (written). */
+  addBackward(da: FloatArray, db: FloatArray, dout: FloatArray, alpha: number, beta: number, n: number): void;
+
+  /**
+   * Per-token softmax cross-entropy (official `softmax_cross_entropy`, reduction none):
+   * losses[T] = logsumexp(logits[t]) - logits[t, labels[t]], 0 where labels[t] == ignoreLabel.
+   */
+  softmaxCrossEntropyForward(
+    losses: FloatArray,
+    logits: FloatArray,
+    labels: IndexArray,
+    T: number,
+    V: number,
+    ignoreLabel: number,
+  ): void;
+  /** dlogits[T,V] = dlosses[t] * (softmax(logits[t]) - onehot(label)), 0 rows where ignored. */
+  softmaxCrossEntropyBackward(
+    dlogits: FloatArray,
+    dlosses: FloatArray,
+    logits: FloatArray,
+    labels: IndexArray,
+    T: number,
+    V: number,
+    ignoreLabel: number,
+  ): void;
+
+  /**
+   * Per-token stablemax cross-entropy (official `stablemax_cross_entropy`), computed in float64 whatever
+   * the buffer type: s(x) = x<0 ? 1/(1-x+1e-30) : x+1; losses[t] = -log(s(x_y) / Σ s(x)); 0 where ignored.
+   */
+  stablemaxCrossEntropyForward(
+    losses: FloatArray,
+    logits: FloatArray,
+    labels: IndexArray,
+    T: number,
+    V: number,
+    ignoreLabel: number,
+  ): void;
+  /** dlogits[T,V] = dlosses[t] * (s'(x_i)/Σs - [i==y] s'(x_y)/s(x_y)), in float64; 0 rows where ignored. */
+  stablemaxCrossEntropyBackward(
+    dlogits: FloatArray,
+    dlosses: FloatArray,
+    logits: FloatArray,
+    labels: IndexArray,
+    T: number,
+    V: number,
+    ignoreLabel: number,
+  ): void;
+
+  /** Binary cross-entropy with logits, per element: losses[n] = max(x,0) - x*y + log(1 + exp(-|x|)). */
+  bceWithLogitsForward(losses: FloatArray, logits: FloatArray, targets: FloatArray, n: number): void;
+  /** dlogits[n] = dlosses * (sigmoid(x) - y). */
+  bceWithLogitsBackward(
+    dlogits: FloatArray,
+    dlosses: FloatArray,
+    logits: FloatArray,
+    targets: FloatArray,
+    n: number,
+  ): void;
+}
+
+export type KernelName = keyof Kernels;
+
+/** Every kernel name, in contract order (used by the selector and the conformance tests). */
+export const KERNEL_NAMES: readonly KernelName[] = [
+  "matmul",
+  "linearForward",
+  "linearBackward",
+  "embeddingForward",
+  "embeddingBackward",
+  "rmsnormForward",
+  "rmsnormBackward",
+  "ropeForward",
+  "ropeBackward",
+  "attentionForward",
+  "attentionBackward",
+  "swigluForward",
+  "swigluBackward",
+  "add",
+  "addBackward",
+  "softmaxCrossEntropyForward",
+  "softmaxCrossEntropyBackward",
+  "stablemaxCrossEntropyForward",
+  "stablemaxCrossEntropyBackward",
+  "bceWithLogitsForward",
+  "bceWithLogitsBackward",
+];
+
+/**
+ * A backend: any subset of the kernels, plus `supports`, which says whether it can run one call with these
+ * arguments (e.g. the native backend takes only Float32Array). The selector sends every other call to ref.
+ */
+export type Backend = Partial<Kernels> & {
+  readonly name: string;
+  supports(kernel: KernelName, args: readonly unknown[]): boolean;
+};
+
+/** The kernels a model runs on, with the name of the backend that serves them. */
+export type SelectedKernels = Kernels & { readonly backendName: string };

@@ -1,0 +1,40 @@
+/** The ref backend: plain TypeScript, Float32Array or Float64Array, the definition of every kernel. */
+import type { Kernels } from "../api.js";
+import { attentionBackward, attentionForward } from "./attention.js";
+import { add, addBackward, swigluBackward, swigluForward } from "./elementwise.js";
+import { embeddingBackward, embeddingForward } from "./embedding.js";
+import {
+  bceWithLogitsBackward,
+  bceWithLogitsForward,
+  softmaxCrossEntropyBackward,
+  softmaxCrossEntropyForward,
+  stablemaxCrossEntropyBackward,
+  stablemaxCrossEntropyForward,
+} from "./losses.js";
+import { linearBackward, linearForward, matmul } from "./matmul.js";
+import { rmsnormBackward, rmsnormForward } from "./rmsnorm.js";
+import { ropeBackward, ropeForward } from "./rope.js";
+
+export const refKernels: Kernels = {
+  matmul,
+  linearForward,
+  linearBackward,
+  embeddingForward,
+  embeddingBackward,
+  rmsnormForward,
+  rmsnormBackward,
+  ropeForward,
+  ropeBackward,
+  attentionForward,
+  attentionBackward,
+  swigluForward,
+  swigluBackward,
+  add,
+  addBackward,
+  softmaxCrossEntropyForward,
+  softmaxCrossEntropyBackward,
+  stablemaxCrossEntropyForward,
+  stablemaxCrossEntropyBackward,
+  bceWithLogitsForward,
+  bceWithLogitsBackward,
+};
