@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "hrm_native",
+      "sources": [
+        "csrc/addon.c",
+        "csrc/attention.c",
+        "csrc/cpu.c",
+        "csrc/gemm.c",
+        "csrc/gemm_ukr.c",
+        "csrc/kernels.c",
+        "csrc/losses.c",
+        "csrc/peak.c",
+        "csrc/threadpool.c"
+      ],
+      "cflags": ["-O3", "-std=c11", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
+      "libraries": ["-lpthread", "-lm"]
+    }
+  ]
+}

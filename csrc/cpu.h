@@ -1,0 +1,11 @@
+/* Run-time CPU feature detection, so one build picks the best kernels on any x86-64 (no -march=native). */
+#ifndef HRM_CPU_H
+#define HRM_CPU_H
+
+typedef enum { HRM_ISA_GENERIC = 0, HRM_ISA_AVX2 = 1, HRM_ISA_AVX512 = 2 } hrm_isa;
+
+/* Best ISA the CPU and OS support, capped by HRM_ISA=generic|avx2|avx512 when set (for testing). */
+hrm_isa hrm_cpu_isa(void);
+const char *hrm_isa_name(hrm_isa isa);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * GEMM micro-kernels. Each keeps an MR x NR tile of C in registers and streams packed panels of A (MR values
+ * per k, broadcast) and B (NR values per k, vector loads). SIMD versions are compiled with per-function
+ * target attributes, so the file builds for any x86-64 and the caller picks one after CPU detection.
+ * The portable one is plain C (the compiler vectorises it with the baseline ISA; also the WASM path).
+ */
+#include "gemm.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* ---- portable C: 4 x 16 ---- */
+#define G_MR 4
+#define G_NR 16
+static void ukr_generic(int kc, const float *a, const float *b, float *c, long ldc, int accumulate) {
+  float acc[G_MR][G_NR] = {{0}};
+  for (int p = 0; p < kc; p++, a += G_MR, b += G_NR)
+    for (int r = 0; r < G_MR; r++)
+      for (int j = 0; j < G_NR; j++) acc[r][j] += a[r] * b[j];
+  for (int r = 0; r < G_MR; r++)
+    for (int j = 0; j < G_NR; j++) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
+}
+hrm_ukr hrm_ukr_generic(void) { return (hrm_ukr){G_MR, G_NR, ukr_generic, "generic-4x16"}; }
+
+#if defined(__x86_64__)
+/* ---- AVX2 + FMA: 6 x 16 (12 ymm accumulators, 2 B vectors, 1 broadcast: 15 of 16 registers) ---- */
+#define A2_MR 6
+__attribute__((target("avx2,fma"))) static void ukr_avx2(int kc, const float *a, const float *b, float *c,
+                                                         long ldc, int accumulate) {
+  __m256 c0[A2_MR], c1[A2_MR];
+#pragma GCC unroll 6
+  for (int r = 0; r < A2_MR; r++) c0[r] = c1[r] = _mm256_setzero_ps();
+  for (int p = 0; p < kc; p++, a += A2_MR, b += 16) {
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < A2_MR; r++) {
+      __m256 ar = _mm256_broadcast_ss(a + r);
+      c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
+      c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < A2_MR; r++) {
+    float *cr = c + r * ldc;
+    if (accumulate) {
+      c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(cr));
+      c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(cr + 8));
+    }
+    _mm256_storeu_ps(cr, c0[r]);
+    _mm256_storeu_ps(cr + 8, c1[r]);
+  }
+}
+hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, ukr_avx2, "avx2-6x16"}; }
+
+/* ---- AVX-512: 14 x 32 (28 zmm accumulators, 2 B vectors, 1 broadcast: 31 of 32 registers) ---- */
+#define A5_MR 14
+__attribute__((target("avx512f"))) static void ukr_avx512(int kc, const float *a, const float *b, float *c,
+                                                          long ldc, int accumulate) {
+  __m512 c0[A5_MR], c1[A5_MR];
+#pragma GCC unroll 14
+  for (int r = 0; r < A5_MR; r++) {
+    c0[r] = c1[r] = _mm512_setzero_ps();
+    _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
+  }
+  for (int p = 0; p < kc; p++, a += A5_MR, b += 32) {
+    _mm_prefetch((const char *)(a + 8 * A5_MR), _MM_HINT_T0); /* A streams from L2: ~8 k-steps ahead */
+    __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 14
+    for (int r = 0; r < A5_MR; r++) {
+      __m512 ar = _mm512_set1_ps(a[r]);
+      c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
+      c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
+    }
+  }
+#pragma GCC unroll 14
+  for (int r = 0; r < A5_MR; r++) {
+    float *cr = c + r * ldc;
+    if (accumulate) {
+      c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(cr));
+      c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(cr + 16));
+    }
+    _mm512_storeu_ps(cr, c0[r]);
+    _mm512_storeu_ps(cr + 16, c1[r]);
+  }
+}
+hrm_ukr hrm_ukr_avx512(void) { return (hrm_ukr){A5_MR, 32, ukr_avx512, "avx512-14x32"}; }
+#endif

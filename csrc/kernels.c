@@ -1,0 +1,210 @@
+/*
+ * Row-wise fused kernels: embedding, RMSNorm, RoPE, SwiGLU, residual add/scale and the losses.
+ * Each parallelises over rows (or columns for the scatter-add) with hrm_parallel_range; grains keep small
+ * inputs on the calling thread. Reductions use 16 partial sums so they vectorise without -ffast-math.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "simd.h"
+#include "threadpool.h"
+
+#define GRAIN_ELEMS 16384 /* below ~16K elements of work a wake-up costs more than it saves */
+
+static long grain_rows(long row_elems) { return row_elems >= GRAIN_ELEMS ? 1 : GRAIN_ELEMS / (row_elems + 1) + 1; }
+
+/* Σ a[i]*b[i] with 16 lanes of partial sums (vectorisable, deterministic for a given n). */
+HRM_CLONES static float dot16(const float *a, const float *b, long n) {
+  float acc[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; l++) acc[l] += a[i + l] * b[i + l];
+  float s = 0;
+  for (; i < n; i++) s += a[i] * b[i];
+  for (int l = 0; l < 16; l++) s += acc[l];
+  return s;
+}
+
+/* ---- embedding ---- */
+typedef struct {
+  float *out;
+  const float *table, *dout;
+  const int32_t *ids;
+  long T, D;
+} emb_args;
+
+static void emb_fwd_range(void *c, long t0, long t1, int th) {
+  const emb_args *a = c;
+  (void)th;
+  for (long t = t0; t < t1; t++) memcpy(a->out + t * a->D, a->table + (long)a->ids[t] * a->D, a->D * sizeof(float));
+}
+void hrm_embedding_fwd(float *out, const int32_t *ids, const float *table, long T, long D) {
+  emb_args a = {out, table, NULL, ids, T, D};
+  hrm_parallel_range(T, grain_rows(D), emb_fwd_range, &a);
+}
+
+/* Scatter-add split by columns, so threads never write the same row element. */
+static void emb_bwd_range(void *c, long d0, long d1, int th) {
+  const emb_args *a = c;
+  (void)th;
+  for (long t = 0; t < a->T; t++) {
+    float *dst = a->out + (long)a->ids[t] * a->D;
+    const float *src = a->dout + t * a->D;
+    for (long d = d0; d < d1; d++) dst[d] += src[d];
+  }
+}
+void hrm_embedding_bwd(float *dtable, const float *dout, const int32_t *ids, long T, long D) {
+  emb_args a = {dtable, NULL, dout, ids, T, D};
+  long grain = T * D < GRAIN_ELEMS ? D : 64;
+  hrm_parallel_range(D, grain, emb_bwd_range, &a);
+}
+
+/* ---- RMSNorm ---- */
+typedef struct {
+  float *out, *rstd;
+  const float *inp, *dout, *y, *rs;
+  long T, D;
+  float eps;
+} rms_args;
+
+HRM_CLONES static void rms_fwd_range(void *c, long t0, long t1, int th) {
+  const rms_args *a = c;
+  (void)th;
+  for (long t = t0; t < t1; t++) {
+    const float *x = a->inp + t * a->D;
+    float *y = a->out + t * a->D;
+    float r = 1.0f / sqrtf(dot16(x, x, a->D) / (float)a->D + a->eps);
+    a->rstd[t] = r;
+    for (long d = 0; d < a->D; d++) y[d] = x[d] * r;
+  }
+}
+void hrm_rmsnorm_fwd(float *out, float *rstd, const float *inp, long T, long D, float eps) {
+  rms_args a = {out, rstd, inp, NULL, NULL, NULL, T, D, eps};
+  hrm_parallel_range(T, grain_rows(D), rms_fwd_range, &a);
+}
+
+HRM_CLONES static void rms_bwd_range(void *c, long t0, long t1, int th) {
+  const rms_args *a = c;
+  (void)th;
+  for (long t = t0; t < t1; t++) {
+    const float *dy = a->dout + t * a->D, *y = a->y + t * a->D;
+    float *dx = a->out + t * a->D;
+    float m = dot16(dy, y, a->D) / (float)a->D, r = a->rs[t];
+    for (long d = 0; d < a->D; d++) dx[d] = r * (dy[d] - y[d] * m);
+  }
+}
+void hrm_rmsnorm_bwd(float *dinp, const float *dout, const float *out, const float *rstd, long T, long D) {
+  rms_args a = {dinp, NULL, NULL, dout, out, rstd, T, D, 0};
+  hrm_parallel_range(T, grain_rows(D), rms_bwd_range, &a);
+}
+
+/* ---- RoPE ---- */
+typedef struct {
+  float *out;
+  const float *inp, *cos, *sin;
+  long T, W, S, NR, HD;
+  int sign;
+} rope_args;
+
+HRM_CLONES static void rope_range(void *c, long t0, long t1, int th) {
+  const rope_args *a = c;
+  (void)th;
+  long half = a->HD / 2;
+  for (long t = t0; t < t1; t++) {
+    const float *cs = a->cos + (t % a->S) * a->HD, *sn = a->sin + (t % a->S) * a->HD;
+    const float *x = a->inp + t * a->W;
+    float *y = a->out + t * a->W;
+    for (long h = 0; h < a->NR; h++, x += a->HD, y += a->HD) {
+      if (a->sign > 0) {
+        for (long i = 0; i < half; i++) {
+          float x1 = x[i], x2 = x[half + i];
+          y[i] = x1 * cs[i] - x2 * sn[i];
+          y[half + i] = x2 * cs[half + i] + x1 * sn[half + i];
+        }
+      } else {
+        for (long i = 0; i < half; i++) {
+          float x1 = x[i], x2 = x[half + i];
+          y[i] = x1 * cs[i] + x2 * sn[half + i];
+          y[half + i] = x2 * cs[half + i] - x1 * sn[i];
+        }
+      }
+    }
+    if (a->out != a->inp) memcpy(y, x, (a->W - a->NR * a->HD) * sizeof(float));
+  }
+}
+void hrm_rope(float *out, const float *inp, const float *cos, const float *sin, long T, long W, long S, long NR,
+              long HD, int sign) {
+  rope_args a = {out, inp, cos, sin, T, W, S, NR, HD, sign};
+  hrm_parallel_range(T, grain_rows(W), rope_range, &a);
+}
+
+/* ---- SwiGLU ---- */
+typedef struct {
+  float *out;
+  const float *gu, *dout;
+  long T, F;
+} swiglu_args;
+
+HRM_CLONES static void swiglu_fwd_range(void *c, long t0, long t1, int th) {
+  const swiglu_args *a = c;
+  (void)th;
+  for (long t = t0; t < t1; t++) {
+    const float *g = a->gu + t * 2 * a->F, *u = g + a->F;
+    float *y = a->out + t * a->F;
+    for (long f = 0; f < a->F; f++) y[f] = g[f] * hrm_sigmoidf(g[f]) * u[f];
+  }
+}
+void hrm_swiglu_fwd(float *out, const float *gate_up, long T, long F) {
+  swiglu_args a = {out, gate_up, NULL, T, F};
+  hrm_parallel_range(T, grain_rows(F), swiglu_fwd_range, &a);
+}
+
+HRM_CLONES static void swiglu_bwd_range(void *c, long t0, long t1, int th) {
+  const swiglu_args *a = c;
+  (void)th;
+  for (long t = t0; t < t1; t++) {
+    const float *g = a->gu + t * 2 * a->F, *u = g + a->F, *dy = a->dout + t * a->F;
+    float *dg = a->out + t * 2 * a->F, *du = dg + a->F;
+    for (long f = 0; f < a->F; f++) {
+      float s = hrm_sigmoidf(g[f]);
+      dg[f] = dy[f] * u[f] * s * (1.0f + g[f] * (1.0f - s));
+      du[f] = dy[f] * g[f] * s;
+    }
+  }
+}
+void hrm_swiglu_bwd(float *dgate_up, const float *dout, const float *gate_up, long T, long F) {
+  swiglu_args a = {dgate_up, gate_up, dout, T, F};
+  hrm_parallel_range(T, grain_rows(F), swiglu_bwd_range, &a);
+}
+
+/* ---- residual add / scale ---- */
+typedef struct {
+  float *o0, *o1;
+  const float *i0, *i1;
+  float alpha, beta;
+} add_args;
+
+HRM_CLONES static void add_range(void *c, long b, long e, int th) {
+  const add_args *a = c;
+  (void)th;
+  for (long i = b; i < e; i++) a->o0[i] = a->alpha * a->i0[i] + a->beta * a->i1[i];
+}
+void hrm_add(float *out, const float *a, const float *b, float alpha, float beta, long n) {
+  add_args x = {out, NULL, a, b, alpha, beta};
+  hrm_parallel_range(n, GRAIN_ELEMS * 4, add_range, &x);
+}
+
+HRM_CLONES static void add_bwd_range(void *c, long b, long e, int th) {
+  const add_args *a = c;
+  (void)th;
+  for (long i = b; i < e; i++) {
+    float g = a->i0[i];
+    a->o0[i] = a->alpha * g;
+    a->o1[i] = a->beta * g;
+  }
+}
+void hrm_add_bwd(float *da, float *db, const float *dout, float alpha, float beta, long n) {
+  add_args x = {da, db, dout, NULL, alpha, beta};
+  hrm_parallel_range(n, GRAIN_ELEMS * 4, add_bwd_range, &x);
+}

@@ -1,0 +1,33 @@
+/*
+ * The fused HRM kernels in float32, forward and backward, with the semantics of src/kernels/api.ts (the ref
+ * TypeScript kernels are their definition). Callers validate sizes and indices; these functions trust them.
+ * Loss buffers are float32 or float64 (`*_f64` flag); stablemax is computed in float64 as officially.
+ */
+#ifndef HRM_KERNELS_H
+#define HRM_KERNELS_H
+
+#include <stdint.h>
+
+void hrm_embedding_fwd(float *out, const int32_t *ids, const float *table, long T, long D);
+void hrm_embedding_bwd(float *dtable, const float *dout, const int32_t *ids, long T, long D);
+void hrm_rmsnorm_fwd(float *out, float *rstd, const float *inp, long T, long D, float eps);
+void hrm_rmsnorm_bwd(float *dinp, const float *dout, const float *out, const float *rstd, long T, long D);
+/* sign +1: forward rotation; -1: its transpose (backward). */
+void hrm_rope(float *out, const float *inp, const float *cos, const float *sin, long T, long W, long S, long NR,
+              long HD, int sign);
+void hrm_attention_fwd(float *out, float *probs, const float *qkv, long B, long S, long NH, long HD);
+void hrm_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *probs, long B, long S,
+                       long NH, long HD);
+void hrm_swiglu_fwd(float *out, const float *gate_up, long T, long F);
+void hrm_swiglu_bwd(float *dgate_up, const float *dout, const float *gate_up, long T, long F);
+void hrm_add(float *out, const float *a, const float *b, float alpha, float beta, long n);
+void hrm_add_bwd(float *da, float *db, const float *dout, float alpha, float beta, long n);
+/* kind 0: softmax (float32 math, as official), 1: stablemax (float64 math). */
+void hrm_ce_fwd(int kind, void *losses, int losses_f64, const float *logits, const int32_t *labels, long T, long V,
+                int ignore);
+void hrm_ce_bwd(int kind, float *dlogits, const void *dlosses, int dlosses_f64, const float *logits,
+                const int32_t *labels, long T, long V, int ignore);
+void hrm_bce_fwd(float *losses, const float *x, const float *y, long n);
+void hrm_bce_bwd(float *dx, const float *dlosses, const float *x, const float *y, long n);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * Portable vectorisation helpers for the fused kernels. The kernels are plain C loops written so the
+ * compiler vectorises them; HRM_CLONES builds AVX-512, AVX2 and baseline copies of a hot function and picks
+ * one at load time (GCC function multi-versioning). Elsewhere (clang, WASM) it is empty: same code, baseline.
+ */
+#ifndef HRM_SIMD_H
+#define HRM_SIMD_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define HRM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define HRM_CLONES
+#endif
+
+/* expf with ~2 ulp error (Cephes polynomial), branch-free so loops over it vectorise; NaN propagates,
+ * inputs are clamped to the float range so -inf gives ~1e-38 rather than 0. */
+static inline float hrm_expf(float x) {
+  x = x < -87.33654f ? -87.33654f : x;
+  x = x > 88.72283f ? 88.72283f : x;
+  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  float y = p * r * r + r + 1.0f;
+  int32_t bits = ((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+static inline float hrm_sigmoidf(float x) { return 1.0f / (1.0f + hrm_expf(-x)); }
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * Persistent thread pool for the native kernels: threads are created once (HRM_NUM_THREADS, default one per
+ * core this process may run on) and woken per parallel region, never created per call.
+ * Not re-entrant: a parallel region started from inside a task runs inline on the calling thread.
+ */
+#ifndef HRM_THREADPOOL_H
+#define HRM_THREADPOOL_H
+
+#include <stddef.h>
+
+/* A task body: task index in [0, ntasks), thread index in [0, hrm_num_threads()) for per-thread scratch. */
+typedef void (*hrm_task_fn)(void *ctx, int task, int thread);
+
+int hrm_num_threads(void);
+/* Changes the thread count (>= 1); joins and recreates the workers. Not thread-safe with running work. */
+void hrm_set_num_threads(int n);
+/* Runs fn for every task index, the caller taking part; returns when all tasks are done. */
+void hrm_parallel_for(int ntasks, hrm_task_fn fn, void *ctx);
+
+/* Runs fn over [0, n) cut into contiguous chunks of at least `grain` items (so tiny inputs stay on the
+ * calling thread and skip the wake-up cost); about four chunks per thread for balance. */
+typedef void (*hrm_range_fn)(void *ctx, long begin, long end, int thread);
+void hrm_parallel_range(long n, long grain, hrm_range_fn fn, void *ctx);
+/* Per-thread scratch of at least `bytes`, 64-byte aligned, kept between calls; slot separates users. */
+void *hrm_thread_scratch(int slot, int thread, size_t bytes);
+
+#endif

@@ -1,0 +1,38 @@
+/**
+ * Node platform: loads the native addon built by node-gyp at install time. The only place (with the other
+ * platform files) that touches node:* APIs and the environment.
+ *   HRM_BACKEND=ref        use the TypeScript kernels, no addon, no warning
+ *   HRM_BACKEND=native     the addon is required: failing to load it is an error
+ *   HRM_NATIVE_ADDON=path  load the addon from this path instead of build/Release (tests use a missing path)
+ *   HRM_NUM_THREADS=n      kernel threads (read by the addon itself)
+ */
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import type { NativeAddon } from "../kernels/native/index.js";
+
+const DEFAULT_ADDON = fileURLToPath(new URL("../../../build/Release/hrm_native.node", import.meta.url));
+
+let warned = false;
+
+/** The addon, or null (with one warning line on stderr) when it is absent or fails to load. */
+export function loadNativeAddon(): NativeAddon | null {
+  const mode = process.env.HRM_BACKEND ?? "auto";
+  if (mode === "ref") return null;
+  if (mode !== "auto" && mode !== "native")
+    throw new Error(`HRM_BACKEND must be "auto", "native" or "ref", got "${mode}"`);
+  const path = process.env.HRM_NATIVE_ADDON || DEFAULT_ADDON;
+  try {
+    return createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (e) {
+    const reason = (e as Error).message.split("\n")[0];
+    if (mode === "native") throw new Error(`HRM_BACKEND=native but the native addon failed to load: ${reason}`);
+    if (!warned) {
+      warned = true;
+      console.warn(
+        `hrm-ts: WARNING: native addon unavailable (${reason}); using the TypeScript kernels (much slower). ` +
+          "Build it with `npm run build:native` (needs a C compiler).",
+      );
+    }
+    return null;
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The conformance table: every kernel of the contract on the official model's shapes (hidden 512, 8 heads,
+ * expansion 4 -> SwiGLU inner 1536, sequence 82 and 901, batch 1..32, vocab 11/12) and on awkward shapes
+ * (1, 3, 17, 63, 65: not multiples of any SIMD width or micro-tile). Each case builds fresh float32 inputs
+ * and names its outputs; written outputs are poisoned with NaN before the call so an unwritten element
+ * fails, accumulated outputs start from random values. Tolerances sit next to each kernel with the reason.
+ */
+import type { KernelName } from "../src/kernels/api.js";
+import { IGNORE_LABEL_ID } from "../src/kernels/api.js";
+import { refKernels as ref } from "../src/kernels/ref/index.js";
+import { randInts, randn, Rng } from "./helpers.js";
+
+export interface Case {
+  kernel: KernelName;
+  label: string;
+  args: unknown[];
+  /** Indices of output arguments: written ones are NaN-poisoned, accumulated ones are not. */
+  written: number[];
+  accumulated: number[];
+  atol: number;
+  rtol: number;
+}
+
+type Tol = { atol: number; rtol: number };
+const F32 = Float32Array;
+const nan = (n: number) => new F32(n).fill(NaN);
+
+// GEMM: float32 accumulation over K unit-variance products has rounding error growing ~ K * 2^-24 in the worst
+// case (~sqrt(K) * 2^-24 * sqrt(K) typical); ref accumulates in float64. 1e-6*K is ~16x the worst case bound.
+const gemmTol = (K: number): Tol => ({ atol: 1e-6 * Math.max(K, 16), rtol: 1e-5 });
+// Row reductions in float32 (RMSNorm sum of squares, softmax sums): relative error ~ D * 2^-24 at most.
+const ROW_TOL: Tol = { atol: 1e-5, rtol: 1e-4 };
+// Single products / rotations: one float32 rounding per output vs float64 ref.
+const POINTWISE_TOL: Tol = { atol: 1e-6, rtol: 1e-6 };
+// Native sigmoid / exp use a ~2 ulp polynomial expf; products of two rounded terms.
+const EXP_TOL: Tol = { atol: 1e-6, rtol: 2e-5 };
+// Attention: float32 dot products over HD (64) and sums over S (up to 901) with the polynomial exp.
+const ATTN_TOL: Tol = { atol: 2e-5, rtol: 2e-4 };
+// Stablemax is float64 inside on both sides: only libm-vs-V8 last-bit differences remain.
+const F64_LOSS_TOL: Tol = { atol: 1e-12, rtol: 1e-12 };
+
+export const MODEL = { D: 512, NH: 8, HD: 64, F: 1536, seqs: [82, 901], batches: [1, 4, 8, 32] };
+export const AWKWARD = [1, 3, 17, 63, 65];
+
+function gemmCase(rng: Rng, M: number, N: number, K: number, tA: boolean, tB: boolean, acc: boolean): Case {
+  const C = acc ? randn(F32, M * N, rng) : nan(M * N);
+  return {
+    kernel: "matmul",
+    label: `${M}x${N}x${K} ${tA ? "Aᵀ" : "A"}·${tB ? "Bᵀ" : "B"}${acc ? " +=" : ""}`,
+    args: [C, randn(F32, M * K, rng), randn(F32, K * N, rng), M, N, K, tA, tB, acc],
+    written: acc ? [] : [0],
+    accumulated: acc ? [0] : [],
+    ...gemmTol(K),
+  };
+}
+
+export function gemmCases(rng: Rng, heavy: boolean): Case[] {
+  const cases: Case[] = [];
+  // Model GEMMs at B=32, S=82 (T = 2624 tokens): qkv / gate_up / down / o_proj forward, dinp and dweight.
+  const T = 32 * 82;
+  if (heavy)
+    for (const [I, O] of [
+      [512, 1536],
+      [1536, 512],
+      [512, 512],
+    ]) {
+      cases.push(gemmCase(rng, T, O, I, false, true, false)); // forward  x·Wᵀ
+      cases.push(gemmCase(rng, T, I, O, false, false, false)); // dinp    dy·W
+      cases.push(gemmCase(rng, O, I, T, true, false, true)); // dweight += dyᵀ·x
+    }
+  cases.push(gemmCase(rng, 82, 11, 512, false, true, false)); // lm_head at batch 1
+  cases.push(gemmCase(rng, 82, 3072, 512, false, true, false)); // gate_up at batch 1
+  cases.push(gemmCase(rng, 512, 512, 82, true, true, false));
+  for (const M of AWKWARD)
+    for (const N of [1, 17, 65])
+      for (const K of [1, 3, 63, 65]) {
+        const v = (M + N + K) % 4;
+        cases.push(gemmCase(rng, M, N, K, (v & 1) === 1, (v & 2) === 2, (M + K) % 2 === 0));
+      }
+  cases.push(gemmCase(rng, 65, 63, 0, false, false, false)); // K = 0: C = 0
+  return cases;
+}
+
+export function linearCases(rng: Rng, heavy: boolean): Case[] {
+  const shapes = heavy
+    ? [
+        [32 * 82, 512, 1536],
+        [82, 1536, 512],
+        [17, 63, 65],
+      ]
+    : [
+        [82, 1536, 512],
+        [17, 63, 65],
+        [1, 3, 1],
+      ];
+  const cases: Case[] = [];
+  for (const [T, I, O] of shapes) {
+    const inp = randn(F32, T * I, rng);
+    const w = randn(F32, O * I, rng);
+    cases.push({ kernel: "linearForward", label: `T${T} ${I}->${O}`, args: [nan(T * O), inp, w, T, I, O], written: [0], accumulated: [], ...gemmTol(I) });
+    const dout = randn(F32, T * O, rng);
+    cases.push({
+      kernel: "linearBackward",
+      label: `T${T} ${I}->${O}`,
+      args: [nan(T * I), randn(F32, O * I, rng), dout, inp, w, T, I, O],
+      written: [0],
+      accumulated: [1],
+      ...gemmTol(Math.max(T, O)),
+    });
+  }
+  return cases;
+}
+
+export function rowCases(rng: Rng): Case[] {
+  const cases: Case[] = [];
+  const tokenShapes: [number, number][] = [
+    [32 * 82, MODEL.D],
+    [901, MODEL.D],
+    ...AWKWARD.map((n): [number, number] => [n, AWKWARD[(n * 7) % 5]]),
+  ];
+  for (const [T, D] of tokenShapes) {
+    for (const V of [11, 1000]) {
+      const table = randn(F32, V * D, rng);
+      const ids = randInts(T, V, rng);
+      cases.push({ kernel: "embeddingForward", label: `T${T} D${D} V${V}`, args: [nan(T * D), ids, table, T, D, V], written: [0], accumulated: [], ...POINTWISE_TOL });
+      cases.push({
+        kernel: "embeddingBackward",
+        label: `T${T} D${D} V${V}`,
+        args: [randn(F32, V * D, rng), randn(F32, T * D, rng), ids, T, D, V],
+        written: [],
+        accumulated: [0],
+        ...POINTWISE_TOL, // same summation order in both: float32 adds in token order
+      });
+    }
+    const x = randn(F32, T * D, rng, 3);
+    cases.push({ kernel: "rmsnormForward", label: `T${T} D${D}`, args: [nan(T * D), nan(T), x, T, D, 1e-5], written: [0, 1], accumulated: [], ...ROW_TOL });
+    const y = new F32(T * D);
+    const rstd = new F32(T);
+    ref.rmsnormForward(y, rstd, x, T, D, 1e-5);
+    cases.push({ kernel: "rmsnormBackward", label: `T${T} D${D}`, args: [nan(T * D), randn(F32, T * D, rng), y, rstd, T, D], written: [0], accumulated: [], ...ROW_TOL });
+    const n = T * D;
+    cases.push({ kernel: "add", label: `n${n}`, args: [nan(n), randn(F32, n, rng), randn(F32, n, rng), 0.7071, 1, n], written: [0], accumulated: [], ...POINTWISE_TOL });
+    cases.push({ kernel: "addBackward", label: `n${n}`, args: [nan(n), nan(n), randn(F32, n, rng), 1, 22.627, n], written: [0, 1], accumulated: [], ...POINTWISE_TOL });
+    const F = D === MODEL.D ? MODEL.F : D;
+    const gu = randn(F32, T * 2 * F, rng, 3);
+    cases.push({ kernel: "swigluForward", label: `T${T} F${F}`, args: [nan(T * F), gu, T, F], written: [0], accumulated: [], ...EXP_TOL });
+    cases.push({ kernel: "swigluBackward", label: `T${T} F${F}`, args: [nan(T * 2 * F), randn(F32, T * F, rng), gu, T, F], written: [0], accumulated: [], ...EXP_TOL });
+  }
+  return cases;
+}
+
+export function ropeCases(rng: Rng): Case[] {
+  const cases: Case[] = [];
+  const shapes = [
+    { B: 32, S: 82, NH: 8, HD: 64 },
+    { B: 1, S: 901, NH: 8, HD: 64 },
+    { B: 3, S: 17, NH: 3, HD: 2 },
+    { B: 1, S: 1, NH: 1, HD: 62 },
+  ];
+  for (const { B, S, NH, HD } of shapes) {
+    const T = B * S;
+    const W = 3 * NH * HD;
+    const cos = randn(F32, S * HD, rng);
+    const sin = randn(F32, S * HD, rng);
+    const label = `B${B} S${S} NH${NH} HD${HD}`;
+    for (const kernel of ["ropeForward", "ropeBackward"] as const)
+      cases.push({ kernel, label, args: [nan(T * W), randn(F32, T * W, rng), cos, sin, T, W, S, 2 * NH, HD], written: [0], accumulated: [], ...POINTWISE_TOL });
+  }
+  return cases;
+}
+
+export function attentionCases(rng: Rng, heavy: boolean): Case[] {
+  const cases: Case[] = [];
+  const shapes = [
+    { B: 1, S: 82, NH: 8, HD: 64 },
+    { B: 4, S: 82, NH: 8, HD: 64 },
+    { B: 3, S: 17, NH: 3, HD: 5 },
+    { B: 1, S: 1, NH: 1, HD: 63 },
+    { B: 2, S: 65, NH: 2, HD: 17 },
+  ];
+  if (heavy) shapes.push({ B: 32, S: 82, NH: 8, HD: 64 }, { B: 1, S: 901, NH: 8, HD: 64 });
+  for (const { B, S, NH, HD } of shapes) {
+    const n = B * S * NH * HD;
+    const qkv = randn(F32, 3 * n, rng);
+    const label = `B${B} S${S} NH${NH} HD${HD}`;
+    cases.push({ kernel: "attentionForward", label, args: [nan(n), nan(B * NH * S * S), qkv, B, S, NH, HD], written: [0, 1], accumulated: [], ...ATTN_TOL });
+    const probs = new F32(B * NH * S * S);
+    ref.attentionForward(new F32(n), probs, qkv, B, S, NH, HD);
+    cases.push({ kernel: "attentionBackward", label, args: [nan(3 * n), randn(F32, n, rng), qkv, probs, B, S, NH, HD], written: [0], accumulated: [], ...ATTN_TOL });
+  }
+  return cases;
+}
+
+export function lossCases(rng: Rng): Case[] {
+  const cases: Case[] = [];
+  for (const [T, V] of [
+    [32 * 82, 11],
+    [4 * 901, 12],
+    [17, 3],
+    [1, 1],
+    [65, 63],
+  ]) {
+    const logits = randn(F32, T * V, rng, 4);
+    const labels = randInts(T, V, rng);
+    for (let t = 0; t < T; t += 3) labels[t] = IGNORE_LABEL_ID;
+    for (const [kind, tol] of [
+      ["softmax", ROW_TOL],
+      ["stablemax", ROW_TOL],
+    ] as const) {
+      for (const L of [Float32Array, Float64Array]) {
+        const t64 = L === Float64Array && kind === "stablemax" ? F64_LOSS_TOL : tol;
+        const label = `T${T} V${V} losses ${L.name}`;
+        cases.push({ kernel: `${kind}CrossEntropyForward`, label, args: [new L(T).fill(NaN), logits, labels, T, V, IGNORE_LABEL_ID], written: [0], accumulated: [], ...t64 });
+        const dl = L === Float64Array ? randn(Float64Array, T, rng) : randn(F32, T, rng);
+        cases.push({ kernel: `${kind}CrossEntropyBackward`, label, args: [nan(T * V), dl, logits, labels, T, V, IGNORE_LABEL_ID], written: [0], accumulated: [], ...ROW_TOL });
+      }
+    }
+  }
+  for (const n of [1, 17, 32]) {
+    const x = randn(F32, n, rng, 6);
+    const y = F32.from({ length: n }, () => rng.uniform());
+    cases.push({ kernel: "bceWithLogitsForward", label: `n${n}`, args: [nan(n), x, y, n], written: [0], accumulated: [], ...EXP_TOL });
+    cases.push({ kernel: "bceWithLogitsBackward", label: `n${n}`, args: [nan(n), randn(F32, n, rng), x, y, n], written: [0], accumulated: [], ...EXP_TOL });
+  }
+  return cases;
+}
+
+export function allCases(seed: number, heavy: boolean): Case[] {
+  const rng = new Rng(seed);
+  return [
+    ...gemmCases(rng, heavy),
+    ...linearCases(rng, heavy),
+    ...rowCases(rng),
+    ...ropeCases(rng),
+    ...attentionCases(rng, heavy),
+    ...lossCases(rng),
+  ];
+}
+
+/** Deep copy of a case's arguments (typed arrays cloned), so ref and native see identical inputs. */
+export function cloneArgs(args: unknown[]): unknown[] {
+  return args.map((a) => (ArrayBuffer.isView(a) ? (a as Float32Array).slice() : a));
+}

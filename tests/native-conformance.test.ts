@@ -1,0 +1,75 @@
+/**
+ * Conformance: every native kernel against ref (see conformance-cases.ts for shapes and tolerances). Inputs
+ * are fresh each run (the seed is printed, and HRM_TEST_SEED replays it). Also: bad calls throw instead of
+ * touching memory, and results do not depend on the thread count.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { KERNEL_NAMES } from "../src/kernels/api.js";
+import { makeNativeBackend } from "../src/kernels/native/index.js";
+import { refKernels as ref } from "../src/kernels/ref/index.js";
+import { loadNativeAddon } from "../src/platform/node.js";
+import { allCases, cloneArgs, gemmCases } from "./conformance-cases.js";
+import { compare, Rng } from "./helpers.js";
+
+const addon = loadNativeAddon();
+const SEED = Number(process.env.HRM_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// In CI the addon must have built: a silent fallback to ref would make this whole file vacuous.
+const skip = addon ? false : process.env.CI ? false : "native addon not built (npm run build:native)";
+
+test(`native addon is present${process.env.CI ? " (required in CI)" : ""}`, { skip }, () => {
+  assert.ok(addon, "native addon failed to load");
+  const backend = makeNativeBackend(addon);
+  for (const name of KERNEL_NAMES) assert.equal(typeof backend[name], "function", `native lacks ${name}`);
+});
+
+test(`native kernels match ref (seed ${SEED})`, { skip }, async (t) => {
+  const cases = allCases(SEED, true);
+  const covered = new Set(cases.map((c) => c.kernel));
+  for (const name of KERNEL_NAMES) assert.ok(covered.has(name), `no conformance case for ${name}`);
+  for (const c of cases) {
+    await t.test(`${c.kernel} ${c.label}`, () => {
+      const nArgs = c.args;
+      const rArgs = cloneArgs(nArgs);
+      (addon![c.kernel] as (...a: unknown[]) => void)(...nArgs);
+      (ref[c.kernel] as (...a: unknown[]) => void)(...rArgs);
+      for (const i of [...c.written, ...c.accumulated]) {
+        const r = compare(nArgs[i] as Float32Array, rArgs[i] as Float32Array, c.atol, c.rtol);
+        assert.ok(r.ok, `arg ${i}: ${r.report} (seed ${SEED})`);
+      }
+    });
+  }
+});
+
+test("native rejects bad calls with clear errors", { skip }, () => {
+  const a = addon!;
+  const x = new Float32Array(8);
+  assert.throws(() => a.add(x, x, x, 1, 1, 9), /native add: out has 8 elements, the dims need 9/);
+  assert.throws(() => a.add(x, new Float64Array(8) as never, x, 1, 1, 8), /a must be a Float32Array/);
+  assert.throws(() => a.matmul(x, x, x, 2, 2, -1, false, false, false), /dimension K must be a non-negative integer/);
+  assert.throws(
+    () => a.embeddingForward(new Float32Array(4), Int32Array.of(3), new Float32Array(12), 1, 4, 3),
+    /ids\[0\] = 3 is outside \[0, 3\)/,
+  );
+  assert.throws(
+    () => a.softmaxCrossEntropyForward(new Float32Array(2), new Float32Array(6), Int32Array.of(0, 7), 2, 3, -100),
+    /labels\[1\] = 7 is outside \[0, 3\)/,
+  );
+});
+
+test("native results do not depend on the thread count", { skip }, () => {
+  const a = addon!;
+  const threads = a.info().threads;
+  const cases = gemmCases(new Rng(SEED), false).filter((c) => c.label.startsWith("82x3072"));
+  const run = (n: number) => {
+    a.setNumThreads(n);
+    const args = cloneArgs(cases[0].args);
+    a.matmul(...(args as Parameters<typeof a.matmul>));
+    return args[0] as Float32Array;
+  };
+  try {
+    assert.deepEqual(run(1), run(Math.max(2, threads)));
+  } finally {
+    a.setNumThreads(threads);
+  }
+});
