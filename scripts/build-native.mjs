@@ -10,12 +10,27 @@ if (process.env.HRM_SKIP_NATIVE === "1") {
   process.exit(0);
 }
 // npm sets npm_config_node_gyp inside lifecycle scripts; run by hand, use the node-gyp bundled with npm.
-const bundled = join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js");
+const bundled = join(
+  dirname(process.execPath),
+  "..",
+  "lib",
+  "node_modules",
+  "npm",
+  "node_modules",
+  "node-gyp",
+  "bin",
+  "node-gyp.js",
+);
 const script = process.env.npm_config_node_gyp || (existsSync(bundled) ? bundled : null);
 const gyp = script ? [process.execPath, script] : ["node-gyp"];
-const res = spawnSync(gyp[0], [...gyp.slice(1), "rebuild", "--release"], { stdio: "inherit", shell: gyp.length === 1 });
+const res = spawnSync(gyp[0], [...gyp.slice(1), "rebuild", "--release"], {
+  stdio: "inherit",
+  shell: gyp.length === 1,
+});
 if (res.status !== 0) {
   const why = res.error ? res.error.message : `node-gyp exited with ${res.status}`;
-  console.warn(`hrm-ts: WARNING: native addon build failed (${why}); the TypeScript kernels will be used (slower).`);
+  console.warn(
+    `hrm-ts: WARNING: native addon build failed (${why}); the TypeScript kernels will be used (slower).`,
+  );
   process.exit(strict ? 1 : 0);
 }

@@ -97,7 +97,14 @@ export function linearCases(rng: Rng, heavy: boolean): Case[] {
   for (const [T, I, O] of shapes) {
     const inp = randn(F32, T * I, rng);
     const w = randn(F32, O * I, rng);
-    cases.push({ kernel: "linearForward", label: `T${T} ${I}->${O}`, args: [nan(T * O), inp, w, T, I, O], written: [0], accumulated: [], ...gemmTol(I) });
+    cases.push({
+      kernel: "linearForward",
+      label: `T${T} ${I}->${O}`,
+      args: [nan(T * O), inp, w, T, I, O],
+      written: [0],
+      accumulated: [],
+      ...gemmTol(I),
+    });
     const dout = randn(F32, T * O, rng);
     cases.push({
       kernel: "linearBackward",
@@ -122,7 +129,14 @@ export function rowCases(rng: Rng): Case[] {
     for (const V of [11, 1000]) {
       const table = randn(F32, V * D, rng);
       const ids = randInts(T, V, rng);
-      cases.push({ kernel: "embeddingForward", label: `T${T} D${D} V${V}`, args: [nan(T * D), ids, table, T, D, V], written: [0], accumulated: [], ...POINTWISE_TOL });
+      cases.push({
+        kernel: "embeddingForward",
+        label: `T${T} D${D} V${V}`,
+        args: [nan(T * D), ids, table, T, D, V],
+        written: [0],
+        accumulated: [],
+        ...POINTWISE_TOL,
+      });
       cases.push({
         kernel: "embeddingBackward",
         label: `T${T} D${D} V${V}`,
@@ -133,18 +147,60 @@ export function rowCases(rng: Rng): Case[] {
       });
     }
     const x = randn(F32, T * D, rng, 3);
-    cases.push({ kernel: "rmsnormForward", label: `T${T} D${D}`, args: [nan(T * D), nan(T), x, T, D, 1e-5], written: [0, 1], accumulated: [], ...ROW_TOL });
+    cases.push({
+      kernel: "rmsnormForward",
+      label: `T${T} D${D}`,
+      args: [nan(T * D), nan(T), x, T, D, 1e-5],
+      written: [0, 1],
+      accumulated: [],
+      ...ROW_TOL,
+    });
     const y = new F32(T * D);
     const rstd = new F32(T);
     ref.rmsnormForward(y, rstd, x, T, D, 1e-5);
-    cases.push({ kernel: "rmsnormBackward", label: `T${T} D${D}`, args: [nan(T * D), randn(F32, T * D, rng), y, rstd, T, D], written: [0], accumulated: [], ...ROW_TOL });
+    cases.push({
+      kernel: "rmsnormBackward",
+      label: `T${T} D${D}`,
+      args: [nan(T * D), randn(F32, T * D, rng), y, rstd, T, D],
+      written: [0],
+      accumulated: [],
+      ...ROW_TOL,
+    });
     const n = T * D;
-    cases.push({ kernel: "add", label: `n${n}`, args: [nan(n), randn(F32, n, rng), randn(F32, n, rng), 0.7071, 1, n], written: [0], accumulated: [], ...POINTWISE_TOL });
-    cases.push({ kernel: "addBackward", label: `n${n}`, args: [nan(n), nan(n), randn(F32, n, rng), 1, 22.627, n], written: [0, 1], accumulated: [], ...POINTWISE_TOL });
+    cases.push({
+      kernel: "add",
+      label: `n${n}`,
+      args: [nan(n), randn(F32, n, rng), randn(F32, n, rng), 0.7071, 1, n],
+      written: [0],
+      accumulated: [],
+      ...POINTWISE_TOL,
+    });
+    cases.push({
+      kernel: "addBackward",
+      label: `n${n}`,
+      args: [nan(n), nan(n), randn(F32, n, rng), 1, 22.627, n],
+      written: [0, 1],
+      accumulated: [],
+      ...POINTWISE_TOL,
+    });
     const F = D === MODEL.D ? MODEL.F : D;
     const gu = randn(F32, T * 2 * F, rng, 3);
-    cases.push({ kernel: "swigluForward", label: `T${T} F${F}`, args: [nan(T * F), gu, T, F], written: [0], accumulated: [], ...EXP_TOL });
-    cases.push({ kernel: "swigluBackward", label: `T${T} F${F}`, args: [nan(T * 2 * F), randn(F32, T * F, rng), gu, T, F], written: [0], accumulated: [], ...EXP_TOL });
+    cases.push({
+      kernel: "swigluForward",
+      label: `T${T} F${F}`,
+      args: [nan(T * F), gu, T, F],
+      written: [0],
+      accumulated: [],
+      ...EXP_TOL,
+    });
+    cases.push({
+      kernel: "swigluBackward",
+      label: `T${T} F${F}`,
+      args: [nan(T * 2 * F), randn(F32, T * F, rng), gu, T, F],
+      written: [0],
+      accumulated: [],
+      ...EXP_TOL,
+    });
   }
   return cases;
 }
@@ -164,7 +220,14 @@ export function ropeCases(rng: Rng): Case[] {
     const sin = randn(F32, S * HD, rng);
     const label = `B${B} S${S} NH${NH} HD${HD}`;
     for (const kernel of ["ropeForward", "ropeBackward"] as const)
-      cases.push({ kernel, label, args: [nan(T * W), randn(F32, T * W, rng), cos, sin, T, W, S, 2 * NH, HD], written: [0], accumulated: [], ...POINTWISE_TOL });
+      cases.push({
+        kernel,
+        label,
+        args: [nan(T * W), randn(F32, T * W, rng), cos, sin, T, W, S, 2 * NH, HD],
+        written: [0],
+        accumulated: [],
+        ...POINTWISE_TOL,
+      });
   }
   return cases;
 }
@@ -183,10 +246,24 @@ export function attentionCases(rng: Rng, heavy: boolean): Case[] {
     const n = B * S * NH * HD;
     const qkv = randn(F32, 3 * n, rng);
     const label = `B${B} S${S} NH${NH} HD${HD}`;
-    cases.push({ kernel: "attentionForward", label, args: [nan(n), nan(B * NH * S * S), qkv, B, S, NH, HD], written: [0, 1], accumulated: [], ...ATTN_TOL });
+    cases.push({
+      kernel: "attentionForward",
+      label,
+      args: [nan(n), nan(B * NH * S * S), qkv, B, S, NH, HD],
+      written: [0, 1],
+      accumulated: [],
+      ...ATTN_TOL,
+    });
     const probs = new F32(B * NH * S * S);
     ref.attentionForward(new F32(n), probs, qkv, B, S, NH, HD);
-    cases.push({ kernel: "attentionBackward", label, args: [nan(3 * n), randn(F32, n, rng), qkv, probs, B, S, NH, HD], written: [0], accumulated: [], ...ATTN_TOL });
+    cases.push({
+      kernel: "attentionBackward",
+      label,
+      args: [nan(3 * n), randn(F32, n, rng), qkv, probs, B, S, NH, HD],
+      written: [0],
+      accumulated: [],
+      ...ATTN_TOL,
+    });
   }
   return cases;
 }
@@ -210,17 +287,45 @@ export function lossCases(rng: Rng): Case[] {
       for (const L of [Float32Array, Float64Array]) {
         const t64 = L === Float64Array && kind === "stablemax" ? F64_LOSS_TOL : tol;
         const label = `T${T} V${V} losses ${L.name}`;
-        cases.push({ kernel: `${kind}CrossEntropyForward`, label, args: [new L(T).fill(NaN), logits, labels, T, V, IGNORE_LABEL_ID], written: [0], accumulated: [], ...t64 });
+        cases.push({
+          kernel: `${kind}CrossEntropyForward`,
+          label,
+          args: [new L(T).fill(NaN), logits, labels, T, V, IGNORE_LABEL_ID],
+          written: [0],
+          accumulated: [],
+          ...t64,
+        });
         const dl = L === Float64Array ? randn(Float64Array, T, rng) : randn(F32, T, rng);
-        cases.push({ kernel: `${kind}CrossEntropyBackward`, label, args: [nan(T * V), dl, logits, labels, T, V, IGNORE_LABEL_ID], written: [0], accumulated: [], ...ROW_TOL });
+        cases.push({
+          kernel: `${kind}CrossEntropyBackward`,
+          label,
+          args: [nan(T * V), dl, logits, labels, T, V, IGNORE_LABEL_ID],
+          written: [0],
+          accumulated: [],
+          ...ROW_TOL,
+        });
       }
     }
   }
   for (const n of [1, 17, 32]) {
     const x = randn(F32, n, rng, 6);
     const y = F32.from({ length: n }, () => rng.uniform());
-    cases.push({ kernel: "bceWithLogitsForward", label: `n${n}`, args: [nan(n), x, y, n], written: [0], accumulated: [], ...EXP_TOL });
-    cases.push({ kernel: "bceWithLogitsBackward", label: `n${n}`, args: [nan(n), randn(F32, n, rng), x, y, n], written: [0], accumulated: [], ...EXP_TOL });
+    cases.push({
+      kernel: "bceWithLogitsForward",
+      label: `n${n}`,
+      args: [nan(n), x, y, n],
+      written: [0],
+      accumulated: [],
+      ...EXP_TOL,
+    });
+    cases.push({
+      kernel: "bceWithLogitsBackward",
+      label: `n${n}`,
+      args: [nan(n), randn(F32, n, rng), x, y, n],
+      written: [0],
+      accumulated: [],
+      ...EXP_TOL,
+    });
   }
   return cases;
 }

@@ -56,8 +56,14 @@ export interface CompareResult {
  * Elementwise |a-b| <= atol + rtol*|b| (b is the reference). NaN anywhere fails. The report lists the first
  * five failing pairs and the worst error, so a failure says where and how much.
  */
-export function compare(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number): CompareResult {
-  if (a.length !== b.length) return { ok: false, maxAbs: Infinity, maxRel: Infinity, report: `length ${a.length} vs ${b.length}` };
+export function compare(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+): CompareResult {
+  if (a.length !== b.length)
+    return { ok: false, maxAbs: Infinity, maxRel: Infinity, report: `length ${a.length} vs ${b.length}` };
   let maxAbs = 0;
   let maxRel = 0;
   let bad = 0;

@@ -46,13 +46,17 @@ test("native rejects bad calls with clear errors", { skip }, () => {
   const x = new Float32Array(8);
   assert.throws(() => a.add(x, x, x, 1, 1, 9), /native add: out has 8 elements, the dims need 9/);
   assert.throws(() => a.add(x, new Float64Array(8) as never, x, 1, 1, 8), /a must be a Float32Array/);
-  assert.throws(() => a.matmul(x, x, x, 2, 2, -1, false, false, false), /dimension K must be a non-negative integer/);
+  assert.throws(
+    () => a.matmul(x, x, x, 2, 2, -1, false, false, false),
+    /dimension K must be a non-negative integer/,
+  );
   assert.throws(
     () => a.embeddingForward(new Float32Array(4), Int32Array.of(3), new Float32Array(12), 1, 4, 3),
     /ids\[0\] = 3 is outside \[0, 3\)/,
   );
   assert.throws(
-    () => a.softmaxCrossEntropyForward(new Float32Array(2), new Float32Array(6), Int32Array.of(0, 7), 2, 3, -100),
+    () =>
+      a.softmaxCrossEntropyForward(new Float32Array(2), new Float32Array(6), Int32Array.of(0, 7), 2, 3, -100),
     /labels\[1\] = 7 is outside \[0, 3\)/,
   );
 });

@@ -62,7 +62,14 @@ export interface Kernels {
   ): void;
 
   /** out[T,D] = table[ids[t], :]. Ids outside [0,V) throw (ref) or are checked before the call (native). */
-  embeddingForward(out: FloatArray, ids: IndexArray, table: FloatArray, T: number, D: number, V: number): void;
+  embeddingForward(
+    out: FloatArray,
+    ids: IndexArray,
+    table: FloatArray,
+    T: number,
+    D: number,
+    V: number,
+  ): void;
   /** dtable[V,D] += scatter-add of dout[T,D] at ids (repeated ids sum). */
   embeddingBackward(
     dtable: FloatArray,

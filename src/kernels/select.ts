@@ -2,7 +2,7 @@
  * Backend selection: a fast backend when one is given, with every kernel it lacks, and every call it does
  * not `support` (e.g. float64 buffers on native), served by ref. Without one, ref serves everything.
  */
-import type { Backend, Kernels, SelectedKernels } from "./api.js";
+import type { Backend, SelectedKernels } from "./api.js";
 import { KERNEL_NAMES } from "./api.js";
 import { refKernels } from "./ref/index.js";
 

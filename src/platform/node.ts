@@ -16,7 +16,7 @@ let warned = false;
 
 /** The addon, or null (with one warning line on stderr) when it is absent or fails to load. */
 export function loadNativeAddon(): NativeAddon | null {
-  const mode = process.env.HRM_BACKEND ?? "auto";
+  const mode = process.env.HRM_BACKEND || "auto"; // unset or empty: auto
   if (mode === "ref") return null;
   if (mode !== "auto" && mode !== "native")
     throw new Error(`HRM_BACKEND must be "auto", "native" or "ref", got "${mode}"`);
@@ -25,7 +25,8 @@ export function loadNativeAddon(): NativeAddon | null {
     return createRequire(import.meta.url)(path) as NativeAddon;
   } catch (e) {
     const reason = (e as Error).message.split("\n")[0];
-    if (mode === "native") throw new Error(`HRM_BACKEND=native but the native addon failed to load: ${reason}`);
+    if (mode === "native")
+      throw new Error(`HRM_BACKEND=native but the native addon failed to load: ${reason}`);
     if (!warned) {
       warned = true;
       console.warn(

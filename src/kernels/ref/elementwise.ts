@@ -38,7 +38,14 @@ export function swigluBackward(
 }
 
 /** out[n] = alpha*a + beta*b. */
-export function add(out: FloatArray, a: FloatArray, b: FloatArray, alpha: number, beta: number, n: number): void {
+export function add(
+  out: FloatArray,
+  a: FloatArray,
+  b: FloatArray,
+  alpha: number,
+  beta: number,
+  n: number,
+): void {
   for (let i = 0; i < n; i++) out[i] = alpha * a[i] + beta * b[i];
 }
 

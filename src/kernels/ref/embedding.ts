@@ -2,7 +2,8 @@
 import type { FloatArray, IndexArray } from "../api.js";
 
 function checkId(id: number, t: number, V: number): void {
-  if (!(id >= 0 && id < V)) throw new RangeError(`embedding: ids[${t}] = ${id} is outside the table [0, ${V})`);
+  if (!(id >= 0 && id < V))
+    throw new RangeError(`embedding: ids[${t}] = ${id} is outside the table [0, ${V})`);
 }
 
 /** out[T,D] = table[ids[t], :]. */

@@ -125,7 +125,12 @@ export function stablemaxCrossEntropyBackward(
 }
 
 /** Numerically stable form used by PyTorch: max(x,0) - x*y + log1p(exp(-|x|)). */
-export function bceWithLogitsForward(losses: FloatArray, logits: FloatArray, targets: FloatArray, n: number): void {
+export function bceWithLogitsForward(
+  losses: FloatArray,
+  logits: FloatArray,
+  targets: FloatArray,
+  n: number,
+): void {
   for (let i = 0; i < n; i++) {
     const x = logits[i];
     losses[i] = Math.max(x, 0) - x * targets[i] + Math.log1p(Math.exp(-Math.abs(x)));

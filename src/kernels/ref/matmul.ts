@@ -21,6 +21,16 @@ export function matmul(
   const aCol = transA ? M : 1;
   const bRow = transB ? 1 : N;
   const bCol = transB ? K : 1;
+  if (!transA && transB) {
+    // x·Wᵀ (the linear layer): both operands are contiguous along K, so use dot products.
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let p = 0; p < K; p++) s += A[i * K + p] * B[j * K + p];
+        C[i * N + j] = accumulate ? C[i * N + j] + s : s;
+      }
+    return;
+  }
   const acc = new Float64Array(N); // one row of C, i-p-j order so the inner loop walks B's rows
   for (let i = 0; i < M; i++) {
     acc.fill(0);

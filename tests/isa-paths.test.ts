@@ -1,0 +1,28 @@
+/**
+ * Every GEMM micro-kernel path, not only the one this CPU picks: the portable C kernel and AVX2 (when the CPU
+ * has it) are forced with HRM_ISA in a child process and checked against ref.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { loadNativeAddon } from "../src/platform/node.js";
+
+const addon = loadNativeAddon();
+const skip = addon ? false : process.env.CI ? false : "native addon not built";
+const script = fileURLToPath(new URL("./support/isa-check.js", import.meta.url));
+const seed = Math.floor(Math.random() * 2 ** 31);
+
+const wanted: [string, RegExp][] = [["generic", /kernel=generic-4x16/]];
+if (addon && addon.info().isa !== "generic") wanted.push(["avx2", /kernel=avx2-6x16/]);
+
+for (const [isa, expect] of wanted) {
+  test(`GEMM micro-kernel HRM_ISA=${isa} matches ref (seed ${seed})`, { skip }, () => {
+    const r = spawnSync(process.execPath, [script, String(seed)], {
+      env: { ...process.env, HRM_ISA: isa },
+      encoding: "utf8",
+    });
+    assert.match(r.stdout, expect, r.stdout + r.stderr);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+}
