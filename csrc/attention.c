@@ -17,6 +17,11 @@ typedef struct {
   long B, S, NH, HD;
 } attn_args;
 
+/* y[d] += alpha * x[d]; restrict lets the compiler vectorise the row updates without alias checks. */
+static inline void axpy(long n, float alpha, const float *restrict x, float *restrict y) {
+  for (long d = 0; d < n; d++) y[d] += alpha * x[d];
+}
+
 /* Row (b, s) part (0 q, 1 k, 2 v), head h of the packed qkv buffer. */
 static inline long qkv_off(const attn_args *a, long b, long s, int part, long h) {
   return ((b * a->S + s) * 3 + part) * a->NH * a->HD + h * a->HD;
@@ -50,9 +55,8 @@ HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
     float *o = a->out + (b * S + i) * a->NH * HD + h * HD;
     for (long d = 0; d < HD; d++) o[d] = 0;
     for (long j = 0; j < S; j++) {
-      float pj = p[j] = row[j] * inv;
-      const float *vj = v + j * HD;
-      for (long d = 0; d < HD; d++) o[d] += pj * vj[d];
+      p[j] = row[j] * inv;
+      axpy(HD, p[j], v + j * HD, o);
     }
   }
 }
@@ -82,22 +86,16 @@ HRM_CLONES static void attn_bwd_task(void *c, int task, int th) {
     float *dq = a->dqkv + qkv_off(a, b, i, 0, h);
     float rowdot = 0;
     for (long j = 0; j < S; j++) {
-      const float *vj = v + j * HD;
-      float s = 0;
-      for (long d = 0; d < HD; d++) s += go[d] * vj[d];
+      float s = hrm_dot16(go, v + j * HD, HD);
       dz[j] = s;
       rowdot += p[j] * s;
     }
     for (long d = 0; d < HD; d++) dq[d] = 0;
     for (long j = 0; j < S; j++) {
-      float g = p[j] * (dz[j] - rowdot) * scale, pj = p[j];
-      const float *kj = k + j * HD;
-      float *dkj = dk + j * HD, *dvj = dv + j * HD;
-      for (long d = 0; d < HD; d++) {
-        dq[d] += g * kj[d];
-        dkj[d] += g * q[d];
-        dvj[d] += pj * go[d];
-      }
+      float g = p[j] * (dz[j] - rowdot) * scale;
+      axpy(HD, g, k + j * HD, dq);
+      axpy(HD, g, q, dk + j * HD);
+      axpy(HD, p[j], go, dv + j * HD);
     }
   }
   for (long j = 0; j < S; j++) {

@@ -14,18 +14,6 @@
 
 static long grain_rows(long row_elems) { return row_elems >= GRAIN_ELEMS ? 1 : GRAIN_ELEMS / (row_elems + 1) + 1; }
 
-/* Σ a[i]*b[i] with 16 lanes of partial sums (vectorisable, deterministic for a given n). */
-HRM_CLONES static float dot16(const float *a, const float *b, long n) {
-  float acc[16] = {0};
-  long i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; l++) acc[l] += a[i + l] * b[i + l];
-  float s = 0;
-  for (; i < n; i++) s += a[i] * b[i];
-  for (int l = 0; l < 16; l++) s += acc[l];
-  return s;
-}
-
 /* ---- embedding ---- */
 typedef struct {
   float *out;
@@ -74,7 +62,7 @@ HRM_CLONES static void rms_fwd_range(void *c, long t0, long t1, int th) {
   for (long t = t0; t < t1; t++) {
     const float *x = a->inp + t * a->D;
     float *y = a->out + t * a->D;
-    float r = 1.0f / sqrtf(dot16(x, x, a->D) / (float)a->D + a->eps);
+    float r = 1.0f / sqrtf(hrm_dot16(x, x, a->D) / (float)a->D + a->eps);
     a->rstd[t] = r;
     for (long d = 0; d < a->D; d++) y[d] = x[d] * r;
   }
@@ -90,7 +78,7 @@ HRM_CLONES static void rms_bwd_range(void *c, long t0, long t1, int th) {
   for (long t = t0; t < t1; t++) {
     const float *dy = a->dout + t * a->D, *y = a->y + t * a->D;
     float *dx = a->out + t * a->D;
-    float m = dot16(dy, y, a->D) / (float)a->D, r = a->rs[t];
+    float m = hrm_dot16(dy, y, a->D) / (float)a->D, r = a->rs[t];
     for (long d = 0; d < a->D; d++) dx[d] = r * (dy[d] - y[d] * m);
   }
 }

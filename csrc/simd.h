@@ -20,7 +20,9 @@
 static inline float hrm_expf(float x) {
   x = x < -87.33654f ? -87.33654f : x;
   x = x > 88.72283f ? 88.72283f : x;
-  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  /* n = round(x / ln2): adding 1.5*2^23 rounds to an integer in the default rounding mode, with no libm call
+   * (a floorf call would stop the loop from vectorising). |x / ln2| < 128 keeps it exact. */
+  float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -36,5 +38,18 @@ static inline float hrm_expf(float x) {
 }
 
 static inline float hrm_sigmoidf(float x) { return 1.0f / (1.0f + hrm_expf(-x)); }
+
+/* Σ a[i]*b[i] with 16 lanes of partial sums: vectorises without -ffast-math, and is deterministic for a given
+ * n. Inline (not cloned) so each HRM_CLONES caller gets a copy built for its own ISA. */
+static inline float hrm_dot16(const float *a, const float *b, long n) {
+  float acc[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; l++) acc[l] += a[i + l] * b[i + l];
+  float s = 0;
+  for (; i < n; i++) s += a[i] * b[i];
+  for (int l = 0; l < 16; l++) s += acc[l];
+  return s;
+}
 
 #endif

@@ -1,0 +1,260 @@
+/**
+ * npm run bench [-- --json] [-- --quick]: kernel benchmark on the official model's shapes (not a test).
+ * Prints the measured FP32 FMA peak, GEMM GFLOP/s for native (1 and all threads) and ref, each fused
+ * kernel's time, and the per-call overhead. Every GEMM is spot-checked against float64 before it is timed.
+ * --json also writes one JSON object per line to bench/results/kernels-<time>.jsonl.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import type { Kernels, NativeAddon } from "../src/node.js";
+import { IGNORE_LABEL_ID, loadNativeAddon, refKernels } from "../src/node.js";
+import { table, timeIt, timeTiny } from "./timing.js";
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has("--quick");
+const budget = quick ? 60 : 400;
+const records: Record<string, unknown>[] = [];
+const addon = loadNativeAddon();
+
+function rand(n: number, seed = 1): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    a[i] = s / 2147483648 - 1;
+  }
+  return a;
+}
+
+/** Max relative error of 32 sampled entries of C against a float64 dot product. */
+function spotCheck(
+  C: Float32Array,
+  A: Float32Array,
+  B: Float32Array,
+  M: number,
+  N: number,
+  K: number,
+  tA: boolean,
+  tB: boolean,
+): number {
+  let worst = 0;
+  for (let s = 0; s < 32; s++) {
+    const i = (s * 7919) % M;
+    const j = (s * 104729) % N;
+    let acc = 0;
+    let mag = 0;
+    for (let p = 0; p < K; p++) {
+      const v = (tA ? A[p * M + i] : A[i * K + p]) * (tB ? B[j * K + p] : B[p * N + j]);
+      acc += v;
+      mag += Math.abs(v);
+    }
+    worst = Math.max(worst, Math.abs(C[i * N + j] - acc) / mag);
+  }
+  return worst;
+}
+
+function benchPeak(): { p1: number; pAll: number; threads: number } | null {
+  if (!addon) return null;
+  const threads = addon.info().threads;
+  const p1 = addon.fmaPeakGflops(1, quick ? 0.2 : 0.6);
+  const pAll = addon.fmaPeakGflops(threads, quick ? 0.2 : 0.6);
+  console.log(
+    `machine: ${addon.info().isa}, ${threads} threads; GEMM micro-kernel ${addon.info().gemmKernel}`,
+  );
+  console.log(
+    `FP32 FMA peak (measured): ${p1.toFixed(1)} GFLOP/s on 1 thread, ${pAll.toFixed(1)} GFLOP/s on ${threads}\n`,
+  );
+  records.push({ bench: "fma_peak", threads: 1, gflops: p1 }, { bench: "fma_peak", threads, gflops: pAll });
+  return { p1, pAll, threads };
+}
+
+const GEMM_SHAPES: [number, number, number][] = [
+  [2624, 512, 1536],
+  [2624, 1536, 512],
+  [2624, 512, 512],
+];
+const VARIANTS: [boolean, boolean][] = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+];
+
+function benchGemm(peak: { p1: number; pAll: number; threads: number } | null): void {
+  const rows: (string | number)[][] = [];
+  for (const [M, N, K] of GEMM_SHAPES)
+    for (const [tA, tB] of VARIANTS) {
+      const A = rand(M * K, 1);
+      const B = rand(K * N, 2);
+      const C = new Float32Array(M * N);
+      const label = `${M}x${N}x${K} ${tA ? "Aᵀ" : "A"}·${tB ? "Bᵀ" : "B"}`;
+      const flops = 2 * M * N * K;
+      const row: (string | number)[] = [label];
+      if (addon && peak) {
+        addon.matmul(C, A, B, M, N, K, tA, tB, false);
+        const err = spotCheck(C, A, B, M, N, K, tA, tB);
+        if (!(err < 1e-5)) throw new Error(`GEMM ${label} failed its spot check (rel err ${err})`);
+        for (const threads of [1, peak.threads]) {
+          addon.setNumThreads(threads);
+          const t = timeIt(() => addon.matmul(C, A, B, M, N, K, tA, tB, false), budget);
+          const gflops = flops / t.medianMs / 1e6;
+          const frac = gflops / (threads === 1 ? peak.p1 : peak.pAll);
+          row.push(gflops.toFixed(1), `${(100 * frac).toFixed(0)}%`);
+          records.push({
+            bench: "gemm",
+            backend: "native",
+            shape: [M, N, K],
+            transA: tA,
+            transB: tB,
+            threads,
+            gflops,
+            peak_fraction: frac,
+          });
+        }
+      }
+      // ref is single-threaded JavaScript: time it on a 96-row slice of the same problem (the rate is what counts).
+      const m = 96;
+      const Cs = new Float32Array(m * N);
+      const As = tA ? rand(K * m, 3) : A.subarray(0, m * K);
+      const t = timeIt(() => refKernels.matmul(Cs, As, B, m, N, K, tA, tB, false), quick ? 1 : 300, 1);
+      const refG = (2 * m * N * K) / t.medianMs / 1e6;
+      row.push(refG.toFixed(2));
+      if (peak) row.push(`${((100 * refG) / peak.p1).toFixed(1)}%`);
+      records.push({
+        bench: "gemm",
+        backend: "ref",
+        shape: [M, N, K],
+        transA: tA,
+        transB: tB,
+        threads: 1,
+        gflops: refG,
+      });
+      rows.push(row);
+    }
+  if (addon && peak) addon.setNumThreads(peak.threads);
+  const head = ["GEMM (MxNxK)"];
+  if (addon && peak) head.push("native 1T", "of peak", `native ${peak.threads}T`, "of peak");
+  head.push("ref GF/s", ...(peak ? ["of 1T peak"] : []));
+  console.log(table(head, rows) + "\n");
+}
+
+type Op = [name: string, shape: string, run: (k: Kernels) => void];
+
+function fusedOps(): Op[] {
+  const [T, D, F, V] = [2624, 512, 1536, 11];
+  const x = rand(T * D, 4);
+  const y = new Float32Array(T * D);
+  const rstd = new Float32Array(T);
+  const gu = rand(T * 2 * F, 5);
+  const act = new Float32Array(T * F);
+  const dgu = new Float32Array(T * 2 * F);
+  const qkv = rand(T * 3 * D, 6);
+  const cos = rand(82 * 64, 7);
+  const sin = rand(82 * 64, 8);
+  const probs = new Float32Array(32 * 8 * 82 * 82);
+  const dqkv = new Float32Array(T * 3 * D);
+  const qkvArc = rand(4 * 901 * 3 * D, 9);
+  const probsArc = new Float32Array(4 * 8 * 901 * 901);
+  const outArc = new Float32Array(4 * 901 * D);
+  const dqkvArc = new Float32Array(4 * 901 * 3 * D);
+  const ids = Int32Array.from({ length: T }, (_, i) => i % V);
+  const table = rand(V * D, 10);
+  const dtable = new Float32Array(V * D);
+  const logits = rand(T * V, 11);
+  const labels = Int32Array.from({ length: T }, (_, i) => (i % 5 === 0 ? IGNORE_LABEL_ID : i % V));
+  const losses = new Float64Array(T);
+  const dlogits = new Float32Array(T * V);
+  const tok = `T=${T} D=${D}`;
+  return [
+    ["embeddingForward", `${tok} V=${V}`, (k) => k.embeddingForward(y, ids, table, T, D, V)],
+    ["embeddingBackward", `${tok} V=${V}`, (k) => k.embeddingBackward(dtable, x, ids, T, D, V)],
+    ["rmsnormForward", tok, (k) => k.rmsnormForward(y, rstd, x, T, D, 1e-5)],
+    ["rmsnormBackward", tok, (k) => k.rmsnormBackward(y, x, x, rstd, T, D)],
+    ["ropeForward", `${tok} q,k`, (k) => k.ropeForward(dqkv, qkv, cos, sin, T, 3 * D, 82, 16, 64)],
+    ["ropeBackward", `${tok} q,k`, (k) => k.ropeBackward(dqkv, qkv, cos, sin, T, 3 * D, 82, 16, 64)],
+    ["attentionForward", "B=32 S=82 NH=8", (k) => k.attentionForward(y, probs, qkv, 32, 82, 8, 64)],
+    ["attentionBackward", "B=32 S=82 NH=8", (k) => k.attentionBackward(dqkv, x, qkv, probs, 32, 82, 8, 64)],
+    [
+      "attentionForward",
+      "B=4 S=901 NH=8",
+      (k) => k.attentionForward(outArc, probsArc, qkvArc, 4, 901, 8, 64),
+    ],
+    [
+      "attentionBackward",
+      "B=4 S=901 NH=8",
+      (k) => k.attentionBackward(dqkvArc, outArc, qkvArc, probsArc, 4, 901, 8, 64),
+    ],
+    ["swigluForward", `T=${T} F=${F}`, (k) => k.swigluForward(act, gu, T, F)],
+    ["swigluBackward", `T=${T} F=${F}`, (k) => k.swigluBackward(dgu, act, gu, T, F)],
+    ["add", `n=${T * D}`, (k) => k.add(y, x, x, 1, 1, T * D)],
+    ["addBackward", `n=${T * D}`, (k) => k.addBackward(y, act, x, 1, 1, T * D)],
+    [
+      "stablemaxCrossEntropyForward",
+      `T=${T} V=${V}`,
+      (k) => k.stablemaxCrossEntropyForward(losses, logits, labels, T, V, IGNORE_LABEL_ID),
+    ],
+    [
+      "stablemaxCrossEntropyBackward",
+      `T=${T} V=${V}`,
+      (k) => k.stablemaxCrossEntropyBackward(dlogits, losses, logits, labels, T, V, IGNORE_LABEL_ID),
+    ],
+    [
+      "softmaxCrossEntropyForward",
+      `T=${T} V=${V}`,
+      (k) => k.softmaxCrossEntropyForward(losses, logits, labels, T, V, IGNORE_LABEL_ID),
+    ],
+    [
+      "softmaxCrossEntropyBackward",
+      `T=${T} V=${V}`,
+      (k) => k.softmaxCrossEntropyBackward(dlogits, losses, logits, labels, T, V, IGNORE_LABEL_ID),
+    ],
+    ["bceWithLogitsForward", "n=32", (k) => k.bceWithLogitsForward(rand(32), logits, logits, 32)],
+    ["bceWithLogitsBackward", "n=32", (k) => k.bceWithLogitsBackward(rand(32), logits, logits, logits, 32)],
+  ];
+}
+
+function benchFused(native: NativeAddon | null): void {
+  const rows: (string | number)[][] = [];
+  for (const [name, shape, run] of fusedOps()) {
+    const row: (string | number)[] = [name, shape];
+    let nativeMs = NaN;
+    if (native) {
+      nativeMs = timeIt(() => run(native), budget).medianMs;
+      row.push((nativeMs * 1000).toFixed(0));
+    }
+    // ref on the big attention shapes takes seconds per call: time it once (and skip it with --quick).
+    const heavy = shape.includes("S=901");
+    const refMs =
+      quick && heavy ? NaN : timeIt(() => run(refKernels), quick ? 1 : heavy ? 1 : 200, 1).medianMs;
+    row.push(Number.isNaN(refMs) ? "-" : (refMs * 1000).toFixed(0));
+    if (native) row.push(Number.isNaN(refMs) ? "-" : `${(refMs / nativeMs).toFixed(0)}x`);
+    rows.push(row);
+    records.push({ bench: "fused", kernel: name, shape, native_us: nativeMs * 1000, ref_us: refMs * 1000 });
+  }
+  const head = [
+    "fused kernel",
+    "shape",
+    ...(native ? ["native µs"] : []),
+    "ref µs",
+    ...(native ? ["speed-up"] : []),
+  ];
+  console.log(table(head, rows) + "\n");
+  if (native) {
+    const x = new Float32Array(16);
+    const ns = timeTiny(() => native.add(x, x, x, 1, 1, 16));
+    console.log(
+      `per-call overhead: native add on 16 elements = ${ns.toFixed(0)} ns per call (from JavaScript)`,
+    );
+    records.push({ bench: "call_overhead", kernel: "add", n: 16, ns });
+  }
+}
+
+const peak = benchPeak();
+if (!peak) console.log("native addon not available: ref numbers only\n");
+benchGemm(peak);
+benchFused(addon);
+if (args.has("--json")) {
+  mkdirSync("bench/results", { recursive: true });
+  const file = `bench/results/kernels-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
+  writeFileSync(file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  console.log(`\nJSON lines written to ${file}`);
+}
