@@ -10,11 +10,15 @@
 void hrm_sgemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
                int accumulate);
 
-/* Micro-kernel: c[MR x NR] (ldc) = or += Σ_p a[p*MR + r] * b[p*NR + j] over p < kc. */
+/* Depth of a packed block; also the row stride of r-major A panels. */
+#define HRM_GEMM_KC 256
+
+/* Micro-kernel: c[MR x NR] (ldc) = or += Σ_p A(r,p) * b[p*NR + j] over p < kc, where the packed A panel is
+ * k-major, A(r,p) = a[p*MR + r] (fn_k), or r-major, A(r,p) = a[r*HRM_GEMM_KC + p] (fn_r). */
 typedef void (*hrm_ukr_fn)(int kc, const float *a, const float *b, float *c, long ldc, int accumulate);
 typedef struct {
   int mr, nr;
-  hrm_ukr_fn fn;
+  hrm_ukr_fn fn_k, fn_r;
   const char *name;
 } hrm_ukr;
 

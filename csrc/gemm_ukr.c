@@ -3,6 +3,11 @@
  * per k, broadcast) and B (NR values per k, vector loads). SIMD versions are compiled with per-function
  * target attributes, so the file builds for any x86-64 and the caller picks one after CPU detection.
  * The portable one is plain C (the compiler vectorises it with the baseline ISA; also the WASM path).
+ *
+ * Two A-panel layouts, so that packing A is a plain copy whichever way A is stored:
+ *   k-major:  a[p*MR + r]   (A stored transposed: MR contiguous values per k)
+ *   r-major:  a[r*KC + p]   (A row-major: each row's k values copied as they are; stride HRM_GEMM_KC)
+ * Each body is written once with the layout strides as parameters and instantiated with constants.
  */
 #include "gemm.h"
 
@@ -10,32 +15,44 @@
 #include <immintrin.h>
 #endif
 
+#define KC HRM_GEMM_KC
+#define AT(a, r, p, ars, aps) ((a)[(r) * (ars) + (p) * (aps)])
+
 /* ---- portable C: 4 x 16 ---- */
 #define G_MR 4
 #define G_NR 16
-static void ukr_generic(int kc, const float *a, const float *b, float *c, long ldc, int accumulate) {
+static inline void generic_body(int kc, const float *a, const float *b, float *c, long ldc, int accumulate,
+                                long ars, long aps) {
   float acc[G_MR][G_NR] = {{0}};
-  for (int p = 0; p < kc; p++, a += G_MR, b += G_NR)
+  for (int p = 0; p < kc; p++, b += G_NR)
     for (int r = 0; r < G_MR; r++)
-      for (int j = 0; j < G_NR; j++) acc[r][j] += a[r] * b[j];
+      for (int j = 0; j < G_NR; j++) acc[r][j] += AT(a, r, p, ars, aps) * b[j];
   for (int r = 0; r < G_MR; r++)
     for (int j = 0; j < G_NR; j++) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
 }
-hrm_ukr hrm_ukr_generic(void) { return (hrm_ukr){G_MR, G_NR, ukr_generic, "generic-4x16"}; }
+static void generic_k(int kc, const float *a, const float *b, float *c, long ldc, int acc) {
+  generic_body(kc, a, b, c, ldc, acc, 1, G_MR);
+}
+static void generic_r(int kc, const float *a, const float *b, float *c, long ldc, int acc) {
+  generic_body(kc, a, b, c, ldc, acc, KC, 1);
+}
+hrm_ukr hrm_ukr_generic(void) { return (hrm_ukr){G_MR, G_NR, generic_k, generic_r, "generic-4x16"}; }
 
 #if defined(__x86_64__)
 /* ---- AVX2 + FMA: 6 x 16 (12 ymm accumulators, 2 B vectors, 1 broadcast: 15 of 16 registers) ---- */
 #define A2_MR 6
-__attribute__((target("avx2,fma"))) static void ukr_avx2(int kc, const float *a, const float *b, float *c,
-                                                         long ldc, int accumulate) {
+__attribute__((target("avx2,fma"), always_inline)) static inline void avx2_body(int kc, const float *a,
+                                                                               const float *b, float *c,
+                                                                               long ldc, int accumulate,
+                                                                               long ars, long aps) {
   __m256 c0[A2_MR], c1[A2_MR];
 #pragma GCC unroll 6
   for (int r = 0; r < A2_MR; r++) c0[r] = c1[r] = _mm256_setzero_ps();
-  for (int p = 0; p < kc; p++, a += A2_MR, b += 16) {
+  for (int p = 0; p < kc; p++, b += 16) {
     __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < A2_MR; r++) {
-      __m256 ar = _mm256_broadcast_ss(a + r);
+      __m256 ar = _mm256_broadcast_ss(&AT(a, r, p, ars, aps));
       c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
       c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
     }
@@ -51,12 +68,22 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(int kc, const float *a,
     _mm256_storeu_ps(cr + 8, c1[r]);
   }
 }
-hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, ukr_avx2, "avx2-6x16"}; }
+__attribute__((target("avx2,fma"))) static void avx2_k(int kc, const float *a, const float *b, float *c,
+                                                       long ldc, int acc) {
+  avx2_body(kc, a, b, c, ldc, acc, 1, A2_MR);
+}
+__attribute__((target("avx2,fma"))) static void avx2_r(int kc, const float *a, const float *b, float *c,
+                                                       long ldc, int acc) {
+  avx2_body(kc, a, b, c, ldc, acc, KC, 1);
+}
+hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, "avx2-6x16"}; }
 
 /* ---- AVX-512: 14 x 32 (28 zmm accumulators, 2 B vectors, 1 broadcast: 31 of 32 registers) ---- */
 #define A5_MR 14
-__attribute__((target("avx512f"))) static void ukr_avx512(int kc, const float *a, const float *b, float *c,
-                                                          long ldc, int accumulate) {
+__attribute__((target("avx512f"), always_inline)) static inline void avx512_body(int kc, const float *a,
+                                                                                const float *b, float *c,
+                                                                                long ldc, int accumulate,
+                                                                                long ars, long aps) {
   __m512 c0[A5_MR], c1[A5_MR];
 #pragma GCC unroll 14
   for (int r = 0; r < A5_MR; r++) {
@@ -64,12 +91,11 @@ __attribute__((target("avx512f"))) static void ukr_avx512(int kc, const float *a
     _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
     _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
   }
-  for (int p = 0; p < kc; p++, a += A5_MR, b += 32) {
-    _mm_prefetch((const char *)(a + 8 * A5_MR), _MM_HINT_T0); /* A streams from L2: ~8 k-steps ahead */
+  for (int p = 0; p < kc; p++, b += 32) {
     __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 14
     for (int r = 0; r < A5_MR; r++) {
-      __m512 ar = _mm512_set1_ps(a[r]);
+      __m512 ar = _mm512_set1_ps(AT(a, r, p, ars, aps));
       c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
       c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
     }
@@ -85,5 +111,13 @@ __attribute__((target("avx512f"))) static void ukr_avx512(int kc, const float *a
     _mm512_storeu_ps(cr + 16, c1[r]);
   }
 }
-hrm_ukr hrm_ukr_avx512(void) { return (hrm_ukr){A5_MR, 32, ukr_avx512, "avx512-14x32"}; }
+__attribute__((target("avx512f"))) static void avx512_k(int kc, const float *a, const float *b, float *c,
+                                                        long ldc, int acc) {
+  avx512_body(kc, a, b, c, ldc, acc, 1, A5_MR);
+}
+__attribute__((target("avx512f"))) static void avx512_r(int kc, const float *a, const float *b, float *c,
+                                                        long ldc, int acc) {
+  avx512_body(kc, a, b, c, ldc, acc, KC, 1);
+}
+hrm_ukr hrm_ukr_avx512(void) { return (hrm_ukr){A5_MR, 32, avx512_k, avx512_r, "avx512-14x32"}; }
 #endif
