@@ -30,7 +30,7 @@ static inline long qkv_off(const attn_args *a, long b, long s, int part, long h)
 HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
   const attn_args *a = c;
   long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH;
-  float *kt = hrm_thread_scratch(1, th, sizeof(float) * (2 * S * HD + S)); /* kt[HD][S], v[S][HD], row[S] */
+  float *kt = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (2 * S * HD + S)); /* kt[HD][S], v[S][HD], row[S] */
   float *v = kt + S * HD, *row = v + S * HD;
   for (long j = 0; j < S; j++) {
     const float *kj = a->qkv + qkv_off(a, b, j, 1, h);
@@ -71,7 +71,7 @@ HRM_CLONES static void attn_bwd_task(void *c, int task, int th) {
   const attn_args *a = c;
   long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH;
   /* k[S][HD], v[S][HD], dk[S][HD], dv[S][HD], dz[S] */
-  float *k = hrm_thread_scratch(2, th, sizeof(float) * (4 * S * HD + S));
+  float *k = hrm_thread_scratch(HRM_SCRATCH_ATTN_BWD, th, sizeof(float) * (4 * S * HD + S));
   float *v = k + S * HD, *dk = v + S * HD, *dv = dk + S * HD, *dz = dv + S * HD;
   for (long j = 0; j < S; j++) {
     memcpy(k + j * HD, a->qkv + qkv_off(a, b, j, 1, h), HD * sizeof(float));

@@ -26,15 +26,15 @@ typedef struct {
   float *C;
   int M, N, K, accumulate;
   long rsa, csa, rsb, csb; /* op(A)(i,p) = A[i*rsa + p*csa]; op(B)(p,j) = B[p*rsb + j*csb] */
-  int mchunk, nc, nchunks;    /* task = rows [mchunk*ti, ..) x cols [nc*tj, ..) */
+  int nc; /* columns per task in the column split */
   hrm_ukr uk;
   hrm_ukr_fn ukr; /* uk.fn_k when A is stored transposed, uk.fn_r when row-major (see pack_a) */
   int a_rmajor;   /* !transA: the packed A layout; not derivable from the strides, which tie when M or K is 1 */
 } gemm_job;
 
-/* Per-thread packing buffers come from the pool's scratch (slot 0): grown on demand, then reused. */
+/* Packing buffers come from the pool's per-thread scratch (grown on demand, then reused). */
 static float *thread_scratch(int thread, size_t floats) {
-  return hrm_thread_scratch(0, thread, floats * sizeof(float));
+  return hrm_thread_scratch(HRM_SCRATCH_GEMM_A, thread, floats * sizeof(float));
 }
 
 hrm_ukr hrm_ukr_selected(void) {
@@ -100,48 +100,16 @@ static void edge_tile(const gemm_job *g, int kc, const float *ap, const float *b
     }
 }
 
-/* The source lines of the next A block, fetched into L2 a few at a time while the current block computes,
- * so that packing it reads from cache instead of waiting on DRAM. */
-typedef struct {
-  const char *base;
-  size_t stride; /* bytes between source rows */
-  int rows, lines, next;
-} prefetch_plan;
-
-static void plan_next_a(prefetch_plan *pf, const gemm_job *g, int i0, int m, int p0, int kc) {
-  *pf = (prefetch_plan){NULL, 0, 0, 0, 0};
-  if (m <= 0 || kc <= 0) return;
-  if (g->a_rmajor) { /* row-major A: m rows of kc floats */
-    pf->base = (const char *)(g->A + (size_t)i0 * g->rsa + p0);
-    pf->stride = (size_t)g->rsa * sizeof(float);
-    pf->rows = m;
-    pf->lines = (kc * (int)sizeof(float) + 63) / 64;
-  } else { /* transposed A: kc rows of m floats */
-    pf->base = (const char *)(g->A + (size_t)p0 * g->csa + i0);
-    pf->stride = (size_t)g->csa * sizeof(float);
-    pf->rows = kc;
-    pf->lines = (m * (int)sizeof(float) + 63) / 64 + 1;
-  }
-}
-
-static inline void prefetch_some(prefetch_plan *pf, int count) {
-  for (; count > 0 && pf->next < pf->rows * pf->lines; count--, pf->next++)
-    __builtin_prefetch(pf->base + (size_t)(pf->next / pf->lines) * pf->stride + (size_t)(pf->next % pf->lines) * 64, 0, 2);
-}
-
 /* One (mc x nc) block of C from packed blocks, K range of kc. */
 static void macro_kernel(const gemm_job *g, const float *ap, const float *bp, int i0, int m, int j0, int n,
-                         int kc, int acc, prefetch_plan *pf) {
+                         int kc, int acc) {
   int MR = g->uk.mr, NR = g->uk.nr;
-  int calls = ((m + MR - 1) / MR) * ((n + NR - 1) / NR);
-  int per_call = (pf->rows * pf->lines + calls - 1) / calls;
   for (int jr = 0; jr < n; jr += NR) {
     int nn = n - jr < NR ? n - jr : NR;
     for (int ir = 0; ir < m; ir += MR) {
       int mm = m - ir < MR ? m - ir : MR;
       float *c = g->C + (size_t)(i0 + ir) * g->N + j0 + jr;
       const float *a = ap + (size_t)ir * KC, *b = bp + (size_t)jr * kc;
-      prefetch_some(pf, per_call);
       if (mm == MR && nn == NR)
         g->ukr(kc, a, b, c, g->N, acc);
       else
@@ -150,74 +118,98 @@ static void macro_kernel(const gemm_job *g, const float *ap, const float *bp, in
   }
 }
 
-/* A task owns a row range x column range of C. Per column block (at most NC_MAX wide) it packs that block
- * of op(B) for all of K once (read from L3 by the micro-kernels), then finishes one MC-row block of C at a
- * time over all of K, so the C block stays in L2 between depth steps instead of streaming through DRAM. */
-static void gemm_task(void *ctx, int task, int thread) {
-  const gemm_job *g = ctx;
-  int MR = g->uk.mr, NR = g->uk.nr;
-  int r0 = (task / g->nchunks) * g->mchunk, c0 = (task % g->nchunks) * g->nc;
-  int rows = g->M - r0 < g->mchunk ? g->M - r0 : g->mchunk;
-  int cols = g->N - c0 < g->nc ? g->N - c0 : g->nc;
-  if (rows <= 0 || cols <= 0) return;
-  if (g->K == 0) {
-    if (!g->accumulate)
-      for (int r = 0; r < rows; r++) memset(g->C + (size_t)(r0 + r) * g->N + c0, 0, cols * sizeof(float));
-    return;
-  }
-  int mcap = rows < MC_MAX ? (rows + MR - 1) / MR * MR : MC_MAX;
-  int kblocks = (g->K + KC - 1) / KC;
-  size_t ncap = (size_t)((cols < NC_MAX ? cols : NC_MAX) + NR - 1) / NR * NR;
-  float *bp = thread_scratch(thread, (size_t)KC * (mcap + ncap * kblocks));
-  float *ap = bp + (size_t)KC * ncap * kblocks;
-  for (int j0 = c0; j0 < c0 + cols; j0 += NC_MAX) {
-    int n = c0 + cols - j0 < NC_MAX ? c0 + cols - j0 : NC_MAX;
-    size_t npad = (size_t)(n + NR - 1) / NR * NR;
-    for (int p0 = 0; p0 < g->K; p0 += KC)
-      pack_b(bp + (size_t)p0 * npad, g, j0, n, p0, g->K - p0 < KC ? g->K - p0 : KC);
-    for (int i0 = r0; i0 < r0 + rows; i0 += MC_MAX) {
-      int m = r0 + rows - i0 < MC_MAX ? r0 + rows - i0 : MC_MAX;
-      for (int p0 = 0; p0 < g->K; p0 += KC) {
-        int kc = g->K - p0 < KC ? g->K - p0 : KC;
-        pack_a(ap, g, i0, m, p0, kc);
-        /* next A block: this row block one depth step on, else the next row block from depth 0 */
-        int ni = i0, np = p0 + KC;
-        if (np >= g->K) ni = i0 + MC_MAX, np = 0;
-        int nm = r0 + rows - ni < MC_MAX ? r0 + rows - ni : MC_MAX;
-        prefetch_plan pf;
-        plan_next_a(&pf, g, ni, nm, np, g->K - np < KC ? g->K - np : KC);
-        macro_kernel(g, ap, bp + (size_t)p0 * npad, i0, m, j0, n, kc, g->accumulate || p0 > 0, &pf);
-      }
+/* Rows [r0, r0+rows) x columns [j0, j0+n) of C over all of K, from op(B) already packed at bp (all depth
+ * blocks, npad columns each): one MC-row block at a time, so the C block stays in L2 between depth steps
+ * instead of streaming through DRAM once per KC. */
+static void compute_rows(const gemm_job *g, const float *bp, size_t npad, int r0, int rows, int j0, int n,
+                         int thread) {
+  int mcap = rows < MC_MAX ? (rows + g->uk.mr - 1) / g->uk.mr * g->uk.mr : MC_MAX;
+  float *ap = thread_scratch(thread, (size_t)KC * mcap);
+  for (int i0 = r0; i0 < r0 + rows; i0 += MC_MAX) {
+    int m = r0 + rows - i0 < MC_MAX ? r0 + rows - i0 : MC_MAX;
+    for (int p0 = 0; p0 < g->K; p0 += KC) {
+      int kc = g->K - p0 < KC ? g->K - p0 : KC;
+      pack_a(ap, g, i0, m, p0, kc);
+      macro_kernel(g, ap, bp + (size_t)p0 * npad, i0, m, j0, n, kc, g->accumulate || p0 > 0);
     }
   }
 }
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+/* ---- row split: the threads pack each op(B) column block together, then each computes its own rows ---- */
+typedef struct {
+  const gemm_job *g;
+  float *bp;
+  size_t npad;
+  int j0, n, panels, mchunk;
+} shared_b;
+
+static void pack_b_range(void *ctx, long begin, long end, int thread) {
+  const shared_b *s = ctx;
+  (void)thread;
+  for (long t = begin; t < end; t++) { /* t = depth block * panels + panel */
+    int p0 = (int)(t / s->panels) * KC, jr = (int)(t % s->panels) * s->g->uk.nr;
+    int kc = min_int(s->g->K - p0, KC);
+    pack_b(s->bp + (size_t)p0 * s->npad + (size_t)jr * kc, s->g, s->j0 + jr, min_int(s->g->uk.nr, s->n - jr), p0, kc);
+  }
+}
+
+static void rows_task(void *ctx, int task, int thread) {
+  const shared_b *s = ctx;
+  int r0 = task * s->mchunk, rows = min_int(s->g->M - r0, s->mchunk);
+  if (rows > 0) compute_rows(s->g, s->bp, s->npad, r0, rows, s->j0, s->n, thread);
+}
+
+static void gemm_row_split(const gemm_job *g, int tasks) {
+  int NR = g->uk.nr, kblocks = ceil_div(g->K, KC);
+  shared_b s = {g, NULL, 0, 0, 0, 0, ceil_div(ceil_div(g->M, tasks), g->uk.mr) * g->uk.mr};
+  size_t ncap = (size_t)ceil_div(min_int(g->N, NC_MAX), NR) * NR;
+  s.bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, sizeof(float) * KC * ncap * kblocks); /* one, shared */
+  for (s.j0 = 0; s.j0 < g->N; s.j0 += NC_MAX) {
+    s.n = min_int(g->N - s.j0, NC_MAX);
+    s.panels = ceil_div(s.n, NR);
+    s.npad = (size_t)s.panels * NR;
+    hrm_parallel_range((long)kblocks * s.panels, 4, pack_b_range, &s);
+    hrm_parallel_for(ceil_div(g->M, s.mchunk), rows_task, &s);
+  }
+}
+
+/* ---- column split (short C) or a single task: each task packs its own op(B) columns ---- */
+static void cols_task(void *ctx, int task, int thread) {
+  const gemm_job *g = ctx;
+  int c0 = task * g->nc, cols = min_int(g->N - c0, g->nc), NR = g->uk.nr, kblocks = ceil_div(g->K, KC);
+  size_t ncap = (size_t)ceil_div(min_int(cols, NC_MAX), NR) * NR;
+  float *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_B, thread, sizeof(float) * KC * ncap * kblocks);
+  for (int j0 = c0; j0 < c0 + cols; j0 += NC_MAX) {
+    int n = min_int(c0 + cols - j0, NC_MAX);
+    size_t npad = (size_t)ceil_div(n, NR) * NR;
+    for (int p0 = 0; p0 < g->K; p0 += KC) pack_b(bp + (size_t)p0 * npad, g, j0, n, p0, min_int(g->K - p0, KC));
+    compute_rows(g, bp, npad, 0, g->M, j0, n, thread);
+  }
+}
 
 void hrm_sgemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
                int accumulate) {
   if (M <= 0 || N <= 0) return;
-  gemm_job g = {A, B, C, M, N, K, accumulate, 0, 0, 0, 0, 0, 0, 0, hrm_ukr_selected(), NULL, !transA};
+  gemm_job g = {A, B, C, M, N, K, accumulate, 0, 0, 0, 0, 0, hrm_ukr_selected(), NULL, !transA};
   g.ukr = transA ? g.uk.fn_k : g.uk.fn_r;
   g.rsa = transA ? 1 : K;
   g.csa = transA ? M : 1;
   g.rsb = transB ? 1 : N;
   g.csb = transB ? K : 1;
-  /* One task per thread (tiny problems: one task). Split rows or columns, whichever packs less in total:
-   * every row split re-packs op(B) (K*N), every column block re-packs op(A) (M*K). */
-  int nth = hrm_num_threads();
-  int tasks = 2.0 * M * N * (double)K < 2e5 ? 1 : nth;
-  int MR = g.uk.mr, NR = g.uk.nr;
-  double best = -1;
-  for (int tm = 1; tm <= tasks; tm++) {
-    if (tasks % tm) continue;
-    int tn = tasks / tm;
-    int mchunk = ceil_div(ceil_div(M, tm), MR) * MR, nc = ceil_div(ceil_div(N, tn), NR) * NR;
-    if (ceil_div(M, mchunk) * ceil_div(N, nc) < tasks && tasks > 1 && best >= 0) continue; /* idle threads */
-    double cost = (double)ceil_div(M, mchunk) * N + (double)M * ceil_div(N, nc) * ceil_div(nc, NC_MAX);
-    if (best < 0 || cost < best) best = cost, g.mchunk = mchunk, g.nc = nc;
+  if (K == 0) { /* C = 0 (or unchanged when accumulating) */
+    if (!accumulate) memset(C, 0, sizeof(float) * M * N);
+    return;
   }
-  g.nchunks = ceil_div(N, g.nc);
-  int mchunks = ceil_div(M, g.mchunk);
-  hrm_parallel_for(mchunks * g.nchunks, gemm_task, &g);
+  /* One task per thread (tiny problems: one). Rows are split when every thread gets at least two
+   * micro-panels of them (op(B) then is packed once, together); short C splits its columns instead. */
+  int tasks = 2.0 * M * N * (double)K < 2e5 ? 1 : hrm_num_threads();
+  if (tasks > 1 && M >= 2 * tasks * g.uk.mr) {
+    gemm_row_split(&g, tasks);
+    return;
+  }
+  g.nc = ceil_div(ceil_div(N, tasks), g.uk.nr) * g.uk.nr;
+  hrm_parallel_for(ceil_div(N, g.nc), cols_task, &g);
 }

@@ -86,11 +86,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void avx512_body
                                                                                 long ars, long aps) {
   __m512 c0[A5_MR], c1[A5_MR];
 #pragma GCC unroll 14
-  for (int r = 0; r < A5_MR; r++) {
-    c0[r] = c1[r] = _mm512_setzero_ps();
-    _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
-    _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
-  }
+  for (int r = 0; r < A5_MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
   for (int p = 0; p < kc; p++, b += 32) {
     __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 14

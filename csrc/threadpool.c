@@ -171,11 +171,10 @@ void hrm_parallel_range(long n, long grain, hrm_range_fn fn, void *ctx) {
   hrm_parallel_for((int)((n + r.chunk - 1) / r.chunk), range_task, &r);
 }
 
-#define SCRATCH_SLOTS 4
 static struct {
   void *p;
   size_t cap;
-} scratch_bufs[SCRATCH_SLOTS][MAX_THREADS];
+} scratch_bufs[HRM_SCRATCH_SLOTS][MAX_THREADS];
 
 void *hrm_thread_scratch(int slot, int thread, size_t bytes) {
   if (scratch_bufs[slot][thread].cap < bytes) {

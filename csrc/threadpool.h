@@ -21,7 +21,16 @@ void hrm_parallel_for(int ntasks, hrm_task_fn fn, void *ctx);
  * calling thread and skip the wake-up cost); about four chunks per thread for balance. */
 typedef void (*hrm_range_fn)(void *ctx, long begin, long end, int thread);
 void hrm_parallel_range(long n, long grain, hrm_range_fn fn, void *ctx);
-/* Per-thread scratch of at least `bytes`, 64-byte aligned, kept between calls; slot separates users. */
+/* Per-thread scratch of at least `bytes`, 64-byte aligned, kept between calls. Each user has its own slot,
+ * so buffers in use at the same time never alias. */
+enum {
+  HRM_SCRATCH_GEMM_A,        /* packed A block */
+  HRM_SCRATCH_GEMM_B,        /* packed B of a column-split task */
+  HRM_SCRATCH_GEMM_SHARED_B, /* packed B shared by all threads (thread 0's slot) */
+  HRM_SCRATCH_ATTN_FWD,
+  HRM_SCRATCH_ATTN_BWD,
+  HRM_SCRATCH_SLOTS
+};
 void *hrm_thread_scratch(int slot, int thread, size_t bytes);
 
 #endif
