@@ -1,0 +1,116 @@
+/**
+ * One HRM transformer block (official HierarchicalReasoningModel_ACTV1Block, post-norm):
+ *   h1  = rms_norm(x + o_proj(attention(rope(qkv_proj(x)))))
+ *   out = rms_norm(h1 + down_proj(silu(gate) * up)),  (gate | up) = gate_up_proj(h1)
+ * and a reasoning level: input injection (x = z + injection) then its blocks in order.
+ * Activations live in a BlockActs record: one shared record for no-grad runs (overwritten block after
+ * block), or one per block when the backward needs them.
+ */
+import type { Kernels } from "../kernels/api.js";
+
+export interface BlockWeights {
+  qkv: Float32Array; // [3D, D]
+  o: Float32Array; // [D, D]
+  gateUp: Float32Array; // [2F, D]
+  down: Float32Array; // [D, F]
+}
+
+export interface Dims {
+  B: number;
+  S: number;
+  D: number;
+  NH: number;
+  HD: number;
+  F: number;
+  eps: number;
+}
+
+/** Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, gu, act, out, rstd2. */
+export interface BlockActs {
+  qkv: Float32Array; // [T, 3D] after RoPE
+  probs: Float32Array; // [B, NH, S, S]
+  att: Float32Array; // [T, D]
+  tmp: Float32Array; // [T, D] projection output before the residual
+  h1: Float32Array; // [T, D]
+  rstd1: Float32Array; // [T]
+  gu: Float32Array; // [T, 2F]
+  act: Float32Array; // [T, F]
+  out: Float32Array; // [T, D] block output
+  rstd2: Float32Array; // [T]
+}
+
+export function allocBlockActs(d: Dims): BlockActs {
+  const T = d.B * d.S;
+  const f = (n: number) => new Float32Array(n);
+  return {
+    qkv: f(3 * T * d.D),
+    probs: f(d.B * d.NH * d.S * d.S),
+    att: f(T * d.D),
+    tmp: f(T * d.D),
+    h1: f(T * d.D),
+    rstd1: f(T),
+    gu: f(2 * T * d.F),
+    act: f(T * d.F),
+    out: f(T * d.D),
+    rstd2: f(T),
+  };
+}
+
+export interface Rope {
+  cos: Float32Array; // [S, HD]
+  sin: Float32Array;
+}
+
+/** x[T,D] -> out[T,D]; out may be x itself (x is last read before out is written). */
+export function blockForward(
+  k: Kernels,
+  w: BlockWeights,
+  x: Float32Array,
+  out: Float32Array,
+  a: BlockActs,
+  d: Dims,
+  rope: Rope | null,
+): void {
+  const { B, S, D, NH, HD, F, eps } = d;
+  const T = B * S;
+  k.linearForward(a.qkv, x, w.qkv, T, D, 3 * D);
+  if (rope) k.ropeForward(a.qkv, a.qkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
+  k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD);
+  k.linearForward(a.tmp, a.att, w.o, T, D, D);
+  k.add(a.h1, x, a.tmp, 1, 1, T * D);
+  k.rmsnormForward(a.h1, a.rstd1, a.h1, T, D, eps);
+  k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F);
+  k.swigluForward(a.act, a.gu, T, F);
+  k.linearForward(a.tmp, a.act, w.down, T, F, D);
+  k.add(out, a.h1, a.tmp, 1, 1, T * D);
+  k.rmsnormForward(out, a.rstd2, out, T, D, eps);
+}
+
+/**
+ * z = level(z + injection), in place. With `saved` (one BlockActs per layer) the level input is kept in
+ * `levelIn` and every block's activations in its own record, for the backward; without, one shared record.
+ */
+export function levelForward(
+  k: Kernels,
+  layers: BlockWeights[],
+  z: Float32Array,
+  injection: Float32Array,
+  d: Dims,
+  rope: Rope | null,
+  shared: BlockActs,
+  saved?: { levelIn: Float32Array; acts: BlockActs[] },
+): void {
+  const n = d.B * d.S * d.D;
+  if (!saved) {
+    k.add(z, z, injection, 1, 1, n);
+    for (const w of layers) blockForward(k, w, z, z, shared, d, rope);
+    return;
+  }
+  k.add(saved.levelIn, z, injection, 1, 1, n);
+  let x = saved.levelIn;
+  layers.forEach((w, i) => {
+    blockForward(k, w, x, saved.acts[i].out, saved.acts[i], d, rope);
+    x = saved.acts[i].out;
+  });
+  z.set(x);
+}

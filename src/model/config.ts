@@ -1,0 +1,134 @@
+/**
+ * HRM architecture config with the official names and defaults (HierarchicalReasoningModel_ACTV1Config plus
+ * the loss type), validation with clear errors, and the sizes derived from it.
+ */
+
+export interface HRMConfig {
+  batch_size: number;
+  seq_len: number;
+  /** Width of the per-puzzle embedding; 0 disables it. Occupies ceil(puzzle_emb_ndim / hidden_size) positions. */
+  puzzle_emb_ndim: number;
+  num_puzzle_identifiers: number;
+  vocab_size: number;
+  H_cycles: number;
+  L_cycles: number;
+  H_layers: number;
+  L_layers: number;
+  hidden_size: number;
+  /** SwiGLU width factor; the inner size is round(expansion * hidden * 2/3) rounded up to a multiple of 256. */
+  expansion: number;
+  num_heads: number;
+  pos_encodings: "rope" | "learned";
+  rms_norm_eps: number;
+  rope_theta: number;
+  halt_max_steps: number;
+  halt_exploration_prob: number;
+  /** "bfloat16" (official default) or "float32"; see the model docs for how bfloat16 is computed here. */
+  forward_dtype: "bfloat16" | "float32";
+  loss_type: "stablemax_cross_entropy" | "softmax_cross_entropy";
+}
+
+/** Official defaults where the official config has them (hrm_v1.yaml for the architecture sizes). */
+export const DEFAULT_CONFIG: HRMConfig = {
+  batch_size: 768,
+  seq_len: 81,
+  puzzle_emb_ndim: 512,
+  num_puzzle_identifiers: 1,
+  vocab_size: 11,
+  H_cycles: 2,
+  L_cycles: 2,
+  H_layers: 4,
+  L_layers: 4,
+  hidden_size: 512,
+  expansion: 4,
+  num_heads: 8,
+  pos_encodings: "rope",
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  halt_max_steps: 16,
+  halt_exploration_prob: 0.1,
+  forward_dtype: "bfloat16",
+  loss_type: "stablemax_cross_entropy",
+};
+
+export class ConfigError extends Error {}
+
+export interface Derived {
+  headDim: number;
+  /** Positions taken by the puzzle embedding (official puzzle_emb_len). */
+  puzzleEmbLen: number;
+  /** Positions per sequence the recurrence runs on: puzzle positions + seq_len. */
+  seqTotal: number;
+  /** SwiGLU inner size. */
+  inter: number;
+}
+
+/** Python's round(): halves go to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+export function derive(c: HRMConfig): Derived {
+  const puzzleEmbLen = Math.ceil(c.puzzle_emb_ndim / c.hidden_size);
+  const inter = Math.ceil(roundHalfEven((c.expansion * c.hidden_size * 2) / 3) / 256) * 256;
+  return { headDim: c.hidden_size / c.num_heads, puzzleEmbLen, seqTotal: c.seq_len + puzzleEmbLen, inter };
+}
+
+const INT_KEYS = [
+  "batch_size",
+  "seq_len",
+  "puzzle_emb_ndim",
+  "num_puzzle_identifiers",
+  "vocab_size",
+  "H_cycles",
+  "L_cycles",
+  "H_layers",
+  "L_layers",
+  "hidden_size",
+  "num_heads",
+  "halt_max_steps",
+] as const;
+
+/** Merges `partial` over the defaults and validates; every error names the key and the value. */
+export function makeConfig(partial: Partial<HRMConfig> = {}): HRMConfig {
+  for (const k of Object.keys(partial))
+    if (!(k in DEFAULT_CONFIG))
+      throw new ConfigError(`unknown config key "${k}" (known: ${Object.keys(DEFAULT_CONFIG).join(", ")})`);
+  const c = { ...DEFAULT_CONFIG, ...partial };
+  const bad = (k: string, why: string): never => {
+    throw new ConfigError(
+      `config ${k} = ${JSON.stringify((c as unknown as Record<string, unknown>)[k])}: ${why}`,
+    );
+  };
+  for (const k of INT_KEYS) if (!Number.isInteger(c[k]) || c[k] < 0) bad(k, "must be a non-negative integer");
+  for (const k of [
+    "batch_size",
+    "seq_len",
+    "vocab_size",
+    "H_cycles",
+    "L_cycles",
+    "hidden_size",
+    "num_heads",
+    "halt_max_steps",
+  ] as const)
+    if (c[k] < 1) bad(k, "must be at least 1");
+  if (c.hidden_size % c.num_heads !== 0)
+    bad("hidden_size", `must be divisible by num_heads (${c.num_heads})`);
+  if ((c.hidden_size / c.num_heads) % 2 !== 0 && c.pos_encodings === "rope")
+    bad("num_heads", "RoPE needs an even head dim");
+  if (!(c.expansion > 0)) bad("expansion", "must be positive");
+  if (!(c.rms_norm_eps > 0)) bad("rms_norm_eps", "must be positive");
+  if (!(c.rope_theta > 0)) bad("rope_theta", "must be positive");
+  if (!(c.halt_exploration_prob >= 0 && c.halt_exploration_prob <= 1))
+    bad("halt_exploration_prob", "must be in [0, 1]");
+  if (c.pos_encodings !== "rope" && c.pos_encodings !== "learned")
+    bad("pos_encodings", 'must be "rope" or "learned"');
+  if (c.forward_dtype !== "bfloat16" && c.forward_dtype !== "float32")
+    bad("forward_dtype", 'must be "bfloat16" or "float32"');
+  if (c.loss_type !== "stablemax_cross_entropy" && c.loss_type !== "softmax_cross_entropy")
+    bad("loss_type", 'must be "stablemax_cross_entropy" or "softmax_cross_entropy"');
+  if (c.puzzle_emb_ndim > 0 && c.num_puzzle_identifiers < 1)
+    bad("num_puzzle_identifiers", "must be at least 1 with a puzzle embedding");
+  return c;
+}

@@ -1,0 +1,203 @@
+/**
+ * The inner HRM (official HierarchicalReasoningModel_ACTV1_Inner): input embedding, the H/L recursion with
+ * input injection and the 1-step gradient, and the output heads.
+ *   no-grad:  for h < H_cycles, l < L_cycles, except the very last (h, l):  z_L = L(z_L, z_H + x)
+ *             and for every h but the last:                                  z_H = H(z_H, z_L)
+ *   grad:     z_L = L(z_L, z_H + x);  z_H = H(z_H, z_L)   (activations kept, see Workspace.saved*)
+ *   outputs:  logits = lm_head(z_H)[:, P:],  (q_halt, q_continue) = q_head(z_H[:, 0])
+ * Buffers are allocated once per batch size and reused; only the returned outputs are fresh arrays.
+ */
+import type { Kernels } from "../kernels/api.js";
+import type { BlockActs, BlockWeights, Dims, Rope } from "./block.js";
+import { allocBlockActs, levelForward } from "./block.js";
+import type { Derived, HRMConfig } from "./config.js";
+import { derive } from "./config.js";
+import type { HRMParams } from "./params.js";
+import { ropeTables } from "./rope.js";
+
+/** Official constant for the learned-position scaling (1/sqrt(2) to keep the forward variance). */
+export const LEARNED_POS_SCALE = 0.707106781;
+
+export interface SavedLevel {
+  levelIn: Float32Array; // [T, D] z + injection
+  acts: BlockActs[];
+}
+
+export interface Workspace {
+  B: number;
+  dims: Dims;
+  emb: Float32Array; // [T, D] input embeddings
+  inj: Float32Array; // [T, D] z_H + emb for the L level
+  shared: BlockActs;
+  savedL: SavedLevel;
+  savedH: SavedLevel;
+  logitsAll: Float32Array; // [T, V] lm_head over every position (puzzle positions dropped after)
+  qIn: Float32Array; // [B, D] z_H at position 0
+  qOut: Float32Array; // [B, 2]
+}
+
+export interface InnerOutputs {
+  logits: Float32Array; // [B, seq_len, V]
+  qHalt: Float32Array; // [B]
+  qContinue: Float32Array; // [B]
+}
+
+export class HRMInner {
+  readonly config: HRMConfig;
+  readonly derived: Derived;
+  readonly rope: Rope | null;
+  readonly H: BlockWeights[];
+  readonly L: BlockWeights[];
+  private ws: Workspace | null = null;
+
+  constructor(
+    readonly params: HRMParams,
+    readonly k: Kernels,
+  ) {
+    this.config = params.config;
+    this.derived = derive(this.config);
+    const c = this.config;
+    this.rope =
+      c.pos_encodings === "rope"
+        ? ropeTables(this.derived.seqTotal, this.derived.headDim, c.rope_theta)
+        : null;
+    const level = (name: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        qkv: params.get(`${name}.layers.${i}.self_attn.qkv_proj.weight`),
+        o: params.get(`${name}.layers.${i}.self_attn.o_proj.weight`),
+        gateUp: params.get(`${name}.layers.${i}.mlp.gate_up_proj.weight`),
+        down: params.get(`${name}.layers.${i}.mlp.down_proj.weight`),
+      }));
+    this.H = level("H_level", c.H_layers);
+    this.L = level("L_level", c.L_layers);
+  }
+
+  /** The buffers for batch size B (allocated on first use, then reused). */
+  workspace(B: number): Workspace {
+    if (this.ws && this.ws.B === B) return this.ws;
+    const c = this.config;
+    const dims: Dims = {
+      B,
+      S: this.derived.seqTotal,
+      D: c.hidden_size,
+      NH: c.num_heads,
+      HD: this.derived.headDim,
+      F: this.derived.inter,
+      eps: c.rms_norm_eps,
+    };
+    const T = B * dims.S;
+    const saved = (layers: number): SavedLevel => ({
+      levelIn: new Float32Array(T * dims.D),
+      acts: Array.from({ length: layers }, () => allocBlockActs(dims)),
+    });
+    this.ws = {
+      B,
+      dims,
+      emb: new Float32Array(T * dims.D),
+      inj: new Float32Array(T * dims.D),
+      shared: allocBlockActs(dims),
+      savedL: saved(c.L_layers),
+      savedH: saved(c.H_layers),
+      logitsAll: new Float32Array(T * c.vocab_size),
+      qIn: new Float32Array(B * dims.D),
+      qOut: new Float32Array(B * 2),
+    };
+    return this.ws;
+  }
+
+  /** emb[B, S, D] = embed_scale * (puzzle rows | token rows) (+ learned positions, scaled by 1/sqrt 2). */
+  inputEmbeddings(emb: Float32Array, inputs: Int32Array, puzzleIds: Int32Array, B: number): void {
+    const c = this.config;
+    const { seqTotal: S, puzzleEmbLen: P } = this.derived;
+    const D = c.hidden_size;
+    const table = this.params.get("embed_tokens.embedding_weight");
+    for (let b = 0; b < B; b++) {
+      const row = emb.subarray((b * S + P) * D, (b + 1) * S * D);
+      this.k.embeddingForward(
+        row,
+        inputs.subarray(b * c.seq_len, (b + 1) * c.seq_len),
+        table,
+        c.seq_len,
+        D,
+        c.vocab_size,
+      );
+    }
+    if (P > 0) {
+      const w = this.params.get("puzzle_emb.weights");
+      const nd = c.puzzle_emb_ndim;
+      for (let b = 0; b < B; b++) {
+        const id = puzzleIds[b];
+        if (!(id >= 0 && id < c.num_puzzle_identifiers))
+          throw new RangeError(
+            `puzzle_identifiers[${b}] = ${id} is outside [0, ${c.num_puzzle_identifiers})`,
+          );
+        const dst = emb.subarray(b * S * D, (b * S + P) * D);
+        dst.fill(0); // zero padding past puzzle_emb_ndim, as the official F.pad
+        dst.set(w.subarray(id * nd, (id + 1) * nd));
+      }
+    }
+    const n = B * S * D;
+    if (c.pos_encodings === "learned") {
+      const pos = this.params.get("embed_pos.embedding_weight");
+      for (let b = 0; b < B; b++) {
+        const row = emb.subarray(b * S * D, (b + 1) * S * D);
+        this.k.add(row, row, pos, LEARNED_POS_SCALE, LEARNED_POS_SCALE, S * D);
+      }
+    }
+    this.k.add(emb, emb, emb, Math.fround(Math.sqrt(D)), 0, n);
+  }
+
+  /**
+   * One inner forward on carry (zH, zL) [B, S, D], updated in place. With `grad`, the last L and H calls
+   * keep their activations in the workspace for backward(). Returns views into the workspace.
+   */
+  forward(
+    zH: Float32Array,
+    zL: Float32Array,
+    inputs: Int32Array,
+    puzzleIds: Int32Array,
+    B: number,
+    grad: boolean,
+  ): InnerOutputs {
+    const c = this.config;
+    const ws = this.workspace(B);
+    const d = ws.dims;
+    const n = B * d.S * d.D;
+    const k = this.k;
+    this.inputEmbeddings(ws.emb, inputs, puzzleIds, B);
+    for (let h = 0; h < c.H_cycles; h++) {
+      for (let l = 0; l < c.L_cycles; l++) {
+        if (h === c.H_cycles - 1 && l === c.L_cycles - 1) continue;
+        k.add(ws.inj, zH, ws.emb, 1, 1, n);
+        levelForward(k, this.L, zL, ws.inj, d, this.rope, ws.shared);
+      }
+      if (h !== c.H_cycles - 1) levelForward(k, this.H, zH, zL, d, this.rope, ws.shared);
+    }
+    // The 1-step gradient: only these two calls are differentiated.
+    k.add(ws.inj, zH, ws.emb, 1, 1, n);
+    levelForward(k, this.L, zL, ws.inj, d, this.rope, ws.shared, grad ? ws.savedL : undefined);
+    levelForward(k, this.H, zH, zL, d, this.rope, ws.shared, grad ? ws.savedH : undefined);
+    return this.heads(zH, ws);
+  }
+
+  private heads(zH: Float32Array, ws: Workspace): InnerOutputs {
+    const c = this.config;
+    const { B, S, D } = ws.dims;
+    const P = this.derived.puzzleEmbLen;
+    const V = c.vocab_size;
+    this.k.linearForward(ws.logitsAll, zH, this.params.get("lm_head.weight"), B * S, D, V);
+    const logits = new Float32Array(B * c.seq_len * V);
+    for (let b = 0; b < B; b++)
+      logits.set(ws.logitsAll.subarray((b * S + P) * V, (b + 1) * S * V), b * c.seq_len * V);
+    for (let b = 0; b < B; b++) ws.qIn.set(zH.subarray(b * S * D, b * S * D + D), b * D);
+    this.k.linearForward(ws.qOut, ws.qIn, this.params.get("q_head.weight"), B, D, 2);
+    const bias = this.params.get("q_head.bias");
+    const qHalt = new Float32Array(B);
+    const qContinue = new Float32Array(B);
+    for (let b = 0; b < B; b++) {
+      qHalt[b] = ws.qOut[2 * b] + bias[0];
+      qContinue[b] = ws.qOut[2 * b + 1] + bias[1];
+    }
+    return { logits, qHalt, qContinue };
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Discovery and loading of official-code fixture folders: every folder with a config.json and model.pt under
+ * ../shared/fixtures/hrm-official/, and under $HRM_FIXTURES when set (same layout), so a new folder dropped in
+ * either place is tested with no code change.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { decodeNpy } from "../../src/io/npy.js";
+import { readTorchCheckpoint } from "../../src/io/torch.js";
+import { loadStateDict } from "../../src/model/checkpoint.js";
+import type { HRMConfig } from "../../src/model/config.js";
+import { DEFAULT_CONFIG, makeConfig } from "../../src/model/config.js";
+import { HRMParams } from "../../src/model/params.js";
+import type { HostTensor } from "../../src/tensor.js";
+
+export const OFFICIAL_FIXTURES = new URL("../../../../shared/fixtures/hrm-official/", import.meta.url)
+  .pathname;
+
+export function fixtureDirs(): string[] {
+  const roots = [OFFICIAL_FIXTURES, ...(process.env.HRM_FIXTURES ? [process.env.HRM_FIXTURES] : [])];
+  const dirs: string[] = [];
+  for (const root of roots) {
+    if (!existsSync(root)) throw new Error(`fixture root ${root} does not exist`);
+    for (const name of readdirSync(root).sort()) {
+      const dir = join(root, name);
+      if (
+        statSync(dir).isDirectory() &&
+        existsSync(join(dir, "config.json")) &&
+        existsSync(join(dir, "model.pt"))
+      )
+        dirs.push(dir);
+    }
+  }
+  return dirs;
+}
+
+export class Fixture {
+  readonly config: HRMConfig;
+  readonly raw: Record<string, unknown>;
+  constructor(readonly dir: string) {
+    this.raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+    // Only the architecture keys; the fixture also records seeds, sizes and notes.
+    const arch = Object.fromEntries(
+      Object.entries(this.raw).filter(([k]) => k in DEFAULT_CONFIG),
+    ) as Partial<HRMConfig>;
+    this.config = makeConfig(arch);
+  }
+  has(rel: string): boolean {
+    return existsSync(join(this.dir, rel));
+  }
+  npy(rel: string): HostTensor {
+    return decodeNpy(readFileSync(join(this.dir, rel)), join(this.dir, rel));
+  }
+  f32(rel: string): Float32Array {
+    return this.npy(rel).data as Float32Array;
+  }
+  i32(rel: string): Int32Array {
+    const t = this.npy(rel);
+    if (t.dtype === "int64") return Int32Array.from(t.data as BigInt64Array, Number);
+    return t.data as Int32Array;
+  }
+  json(rel: string): Record<string, unknown> {
+    return JSON.parse(readFileSync(join(this.dir, rel), "utf8"));
+  }
+  params(file = "model.pt"): HRMParams {
+    const p = new HRMParams(this.config);
+    loadStateDict(p, readTorchCheckpoint(readFileSync(join(this.dir, file)), join(this.dir, file)), file);
+    return p;
+  }
+  checkpoints(): string[] {
+    return ["model.pt", "model_cuda_location.pt"].filter((f) => this.has(f));
+  }
+}
