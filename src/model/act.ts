@@ -77,7 +77,12 @@ function resetHalted(inner: HRMInner, carry: Carry, batch: Batch): void {
   }
 }
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+/**
+ * sigmoid rounded to float32, as torch computes it on float32 tensors. The Q target and the BCE gradient
+ * must use the same one: when the target equals the prediction the official gradient is exactly 0, and
+ * AdamATan2 would turn any residue into a full lr step.
+ */
+export const sigmoidF32 = (x: number) => Math.fround(1 / (1 + Math.exp(-x)));
 
 export interface ActOptions {
   training: boolean;
@@ -115,6 +120,8 @@ export function actForward(inner: HRMInner, carry: Carry, batch: Batch, opts: Ac
   const next = inner.forward(carry.zH.slice(), carry.zL.slice(), inputs, ids, carry.B, false);
   out.targetQContinue = new Float32Array(carry.B);
   for (let b = 0; b < carry.B; b++)
-    out.targetQContinue[b] = sigmoid(isLast[b] ? next.qHalt[b] : Math.max(next.qHalt[b], next.qContinue[b]));
+    out.targetQContinue[b] = sigmoidF32(
+      isLast[b] ? next.qHalt[b] : Math.max(next.qHalt[b], next.qContinue[b]),
+    );
   return out;
 }

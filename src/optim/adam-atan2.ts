@@ -1,0 +1,49 @@
+/**
+ * AdamATan2 (Everett et al. 2024, the authors' adam-atan2 package, as the official HRM trains with it):
+ * no epsilon; the update is bounded by atan2. Per step t (from 1), for every element:
+ *   p *= 1 - lr*wd;  m = lerp(m, g, 1-b1);  v = lerp(v, g*g, 1-b2)
+ *   p -= lr / (1 - b1^t) * atan2(m, sqrt(v) / sqrt(1 - b2^t))
+ * Moments live in flat arrays parallel to the parameter views it is given.
+ */
+
+export interface AdamATan2Options {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  weightDecay: number;
+}
+
+export class AdamATan2 {
+  step = 0;
+  readonly m: Float32Array[];
+  readonly v: Float32Array[];
+
+  constructor(
+    readonly params: Float32Array[],
+    public opts: AdamATan2Options,
+  ) {
+    this.m = params.map((p) => new Float32Array(p.length));
+    this.v = params.map((p) => new Float32Array(p.length));
+  }
+
+  /** One update with gradients parallel to the params; lr may be given per step (schedules). */
+  update(grads: Float32Array[], lr = this.opts.lr): void {
+    const { beta1: b1, beta2: b2, weightDecay: wd } = this.opts;
+    this.step++;
+    const stepSize = lr / (1 - Math.pow(b1, this.step));
+    const bc2 = Math.sqrt(1 - Math.pow(b2, this.step));
+    const decay = 1 - lr * wd;
+    for (let i = 0; i < this.params.length; i++) {
+      const p = this.params[i];
+      const g = grads[i];
+      const m = this.m[i];
+      const v = this.v[i];
+      for (let j = 0; j < p.length; j++) {
+        const gj = g[j];
+        const mj = (m[j] = m[j] + (1 - b1) * (gj - m[j]));
+        const vj = (v[j] = v[j] + (1 - b2) * (gj * gj - v[j]));
+        p[j] = p[j] * decay - stepSize * Math.atan2(mj, Math.sqrt(vj) / bc2);
+      }
+    }
+  }
+}
