@@ -1,0 +1,184 @@
+/**
+ * Model pieces beyond fixture parity: config validation, the official init, checkpoint name/shape errors,
+ * our safetensors checkpoints, exploration, and memory that does not grow with H_cycles / L_cycles.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { readTorchCheckpoint } from "../src/io/torch.js";
+import { selectKernels } from "../src/kernels/select.js";
+import { actForward, initialCarry } from "../src/model/act.js";
+import { decodeModelSafetensors, encodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.js";
+import type { HRMConfig } from "../src/model/config.js";
+import { derive, makeConfig } from "../src/model/config.js";
+import { HRMInner } from "../src/model/inner.js";
+import { HRMParams } from "../src/model/params.js";
+import { TrainStep } from "../src/train/step.js";
+import { Rng } from "../src/util/rng.js";
+import { OFFICIAL_FIXTURES } from "./support/fixtures.js";
+
+const ref = selectKernels(null);
+const small: Partial<HRMConfig> = {
+  hidden_size: 32,
+  num_heads: 2,
+  H_layers: 1,
+  L_layers: 1,
+  seq_len: 9,
+  vocab_size: 5,
+  puzzle_emb_ndim: 32,
+  num_puzzle_identifiers: 3,
+  halt_max_steps: 4,
+  batch_size: 2,
+  forward_dtype: "float32",
+};
+
+test("config: official derived sizes and clear validation errors", () => {
+  const full = makeConfig({});
+  assert.deepEqual(derive(full), { headDim: 64, puzzleEmbLen: 1, seqTotal: 82, inter: 1536 });
+  assert.equal(derive(makeConfig({ hidden_size: 64, num_heads: 4 })).inter, 256);
+  assert.throws(
+    () => makeConfig({ hidden_size: 100, num_heads: 8 }),
+    /config hidden_size = 100: must be divisible by num_heads \(8\)/,
+  );
+  assert.throws(() => makeConfig({ H_cycles: 0 }), /config H_cycles = 0: must be at least 1/);
+  assert.throws(() => makeConfig({ pos_encodings: "alibi" as never }), /config pos_encodings = "alibi"/);
+  assert.throws(() => makeConfig({ L_cycle: 2 } as never), /unknown config key "L_cycle"/);
+  assert.throws(
+    () => makeConfig({ halt_exploration_prob: 1.5 }),
+    /halt_exploration_prob = 1.5: must be in \[0, 1\]/,
+  );
+  assert.throws(() => makeConfig({ loss_type: "mse" as never }), /config loss_type = "mse"/);
+});
+
+test("init: official scheme, deterministic per seed", () => {
+  const c = makeConfig({ ...small, hidden_size: 256, num_heads: 4 });
+  const a = HRMParams.init(c, 7);
+  assert.deepEqual(a.data, HRMParams.init(c, 7).data);
+  assert.notDeepEqual(a.data, HRMParams.init(c, 8).data);
+  assert.ok(a.get("q_head.weight").every((x) => x === 0));
+  assert.ok(a.get("q_head.bias").every((x) => x === -5));
+  assert.ok(a.get("puzzle_emb.weights").every((x) => x === 0));
+  // Truncated normal with the corrected std: sample std ~= the target, nothing beyond 2 corrected stds.
+  const w = a.get("H_level.layers.0.self_attn.qkv_proj.weight");
+  const target = 1 / Math.sqrt(256);
+  const std = Math.sqrt(w.reduce((s, x) => s + x * x, 0) / w.length);
+  assert.ok(Math.abs(std / target - 1) < 0.02, `std ${std} vs ${target}`);
+  const bound = 2 * target * 1.1376; // corrected std = std / 0.8796 for the [-2, 2] truncation
+  assert.ok(w.every((x) => Math.abs(x) <= bound * 1.001));
+  assert.ok(Math.abs(a.get("H_init").reduce((s, x) => s + x * x, 0) / 256 - 1) < 0.25);
+});
+
+test("checkpoint errors name the key, both shapes, and the puzzle-count cause", () => {
+  const file = join(OFFICIAL_FIXTURES, "tiny-rope/model.pt");
+  const sd = readTorchCheckpoint(readFileSync(file), file);
+  const base = {
+    hidden_size: 64,
+    num_heads: 4,
+    H_layers: 2,
+    L_layers: 2,
+    seq_len: 81,
+    vocab_size: 11,
+    puzzle_emb_ndim: 64,
+    expansion: 4,
+  };
+  const ok = new HRMParams(makeConfig({ ...base, num_puzzle_identifiers: 10 }));
+  loadStateDict(ok, sd, "model.pt");
+  const wrongPuzzles = new HRMParams(makeConfig({ ...base, num_puzzle_identifiers: 12 }));
+  assert.throws(
+    () => loadStateDict(wrongPuzzles, sd, "model.pt"),
+    /model.pt: _orig_mod.model.inner.puzzle_emb.weights has shape \[10,64\], the config needs \[12,64\] \(the checkpoint has 10 puzzle embeddings, the config 12: the dataset's puzzle count differs/,
+  );
+  const fewer = new HRMParams(makeConfig({ ...base, num_puzzle_identifiers: 10, H_layers: 1 }));
+  assert.throws(
+    () => loadStateDict(fewer, sd, "model.pt"),
+    /unexpected _orig_mod.model.inner.H_level.layers.1.self_attn.qkv_proj.weight/,
+  );
+  const partial = new Map([...sd].filter(([k]) => !k.endsWith("lm_head.weight")));
+  assert.throws(() => loadStateDict(ok, partial, "model.pt"), /missing lm_head.weight/);
+});
+
+test("our safetensors checkpoint round-trips the config and every tensor, and runs the same", () => {
+  const c = makeConfig(small);
+  const p = HRMParams.init(c, 3);
+  const bytes = encodeModelSafetensors(p);
+  const back = decodeModelSafetensors(bytes, "ck.safetensors");
+  assert.deepEqual(back.config, c);
+  assert.deepEqual(back.data, p.data);
+  const run = (params: HRMParams) => {
+    const inner = new HRMInner(params, ref);
+    const carry = initialCarry(inner, 2);
+    const batch = {
+      inputs: Int32Array.from({ length: 18 }, (_, i) => i % 5),
+      labels: new Int32Array(18),
+      puzzle_identifiers: Int32Array.of(0, 2),
+    };
+    return actForward(inner, carry, batch, { training: false }).logits;
+  };
+  assert.deepEqual(run(back), run(p));
+  assert.throws(() => decodeModelSafetensors(bytes.subarray(0, 100), "cut.safetensors"), /cut.safetensors/);
+});
+
+test("exploration: no row halts before its drawn minimum, and every row by halt_max_steps", () => {
+  const c = makeConfig({ ...small, halt_exploration_prob: 1, halt_max_steps: 6, batch_size: 16 });
+  const p = HRMParams.init(c, 1);
+  p.get("q_head.bias").set([5, -5]); // q_halt >> q_continue: without exploration every row halts at step 1
+  const inner = new HRMInner(p, ref);
+  const carry = initialCarry(inner, 16);
+  const batch = {
+    inputs: new Int32Array(16 * 9),
+    labels: new Int32Array(16 * 9),
+    puzzle_identifiers: new Int32Array(16),
+  };
+  const rng = new Rng(11);
+  const haltedAt: number[] = new Array(16).fill(0);
+  for (let s = 1; s <= 6; s++) {
+    actForward(inner, carry, batch, { training: true, rng });
+    for (let b = 0; b < 16; b++) if (carry.halted[b] && !haltedAt[b]) haltedAt[b] = s;
+    if (s === 1)
+      assert.ok(
+        [...carry.halted].every((h) => h === 0),
+        "minimum steps are >= 2",
+      );
+  }
+  assert.ok(
+    haltedAt.every((s) => s >= 2 && s <= 6),
+    `halted at ${haltedAt}`,
+  );
+  assert.ok(new Set(haltedAt).size > 1, "exploration draws differ between rows");
+});
+
+/** Bytes of every typed array reachable from an object (the model's buffers). */
+function bytesOf(x: unknown, seen = new Set<unknown>()): number {
+  if (!x || typeof x !== "object" || seen.has(x)) return 0;
+  seen.add(x);
+  if (ArrayBuffer.isView(x)) return x.byteLength;
+  return Object.values(x).reduce((s: number, v) => s + bytesOf(v, seen), 0);
+}
+
+test("training-step memory does not grow with H_cycles or L_cycles (1-step gradient)", () => {
+  const sizes = [1, 2, 4, 8].flatMap((h) =>
+    [1, 3, 8].map((l) => {
+      const c = makeConfig({ ...small, H_cycles: h, L_cycles: l });
+      const inner = new HRMInner(HRMParams.init(c, 1), ref);
+      const step = new TrainStep(inner, {
+        adam: { lr: 1e-4, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+        puzzleEmbLr: 1e-2,
+        puzzleEmbWeightDecay: 0.1,
+        lossScale: 0.5,
+      });
+      const carry = initialCarry(inner, 2);
+      const batch = {
+        inputs: new Int32Array(18).fill(1),
+        labels: new Int32Array(18).fill(2),
+        puzzle_identifiers: Int32Array.of(0, 1),
+      };
+      step.run(carry, batch, new Rng(5));
+      return bytesOf(inner.workspace(2)) + bytesOf(step.bwd);
+    }),
+  );
+  assert.ok(
+    sizes.every((s) => s === sizes[0]),
+    `buffer bytes by cycles: ${sizes.join(", ")}`,
+  );
+});
