@@ -6,7 +6,9 @@
  * in float64 moved logits/z by <= 3e-6 (<= 5e-5 for 6 segments), so logits/z atol 1e-4, losses rtol 1e-5.
  */
 import assert from "node:assert/strict";
-import { basename } from "node:path";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { test } from "node:test";
 import type { SelectedKernels } from "../src/kernels/api.js";
 import { makeNativeBackend } from "../src/kernels/native/index.js";
@@ -169,8 +171,24 @@ for (const dir of fixtureDirs()) {
   }
 }
 
-test("fixture discovery finds the official folders", () => {
+test("fixture discovery finds the official folders and those under $HRM_FIXTURES", () => {
   const names = fixtureDirs().map((d) => basename(d));
   for (const n of ["tiny-rope", "tiny-learned", "bf16-buffers", "tiny-rope-pureinit"])
     assert.ok(names.includes(n), `missing ${n}`);
+  const extra = mkdtempSync(join(tmpdir(), "hrm-fixtures-"));
+  const saved = process.env.HRM_FIXTURES;
+  try {
+    symlinkSync(join(dirname(fixtureDirs()[0]), "tiny-rope"), join(extra, "my-new-case"));
+    mkdirSync(join(extra, "not-a-fixture")); // no config.json / model.pt: ignored
+    process.env.HRM_FIXTURES = extra;
+    const found = fixtureDirs();
+    assert.ok(found.includes(join(extra, "my-new-case")));
+    assert.ok(!found.some((d) => d.endsWith("not-a-fixture")));
+    process.env.HRM_FIXTURES = join(extra, "missing");
+    assert.throws(() => fixtureDirs(), /fixture root .*missing does not exist/);
+  } finally {
+    if (saved === undefined) delete process.env.HRM_FIXTURES;
+    else process.env.HRM_FIXTURES = saved;
+    rmSync(extra, { recursive: true, force: true });
+  }
 });
