@@ -5,6 +5,7 @@
  * chosen clue count and rating.
  */
 import type { Rng } from "../util/rng.js";
+import { DatasetError } from "./format.js";
 
 const ALL = 0x1ff;
 const ROW = new Uint8Array(81).map((_, c) => Math.floor(c / 9));
@@ -215,7 +216,7 @@ export function generateSudoku(
     if (rating < (opts.minRating ?? 0) || rating > (opts.maxRating ?? Infinity)) continue;
     return { question: q, answer, rating };
   }
-  throw new Error(
+  throw new DatasetError(
     `generateSudoku: no puzzle with ${opts.clues} clues and rating in [${opts.minRating ?? 0}, ${opts.maxRating ?? "inf"}] in ${attempts} attempts`,
   );
 }

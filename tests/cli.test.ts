@@ -1,0 +1,60 @@
+/** CLI parsing, one line per case, and `hrm build-dataset sudoku` end to end into a temp directory. */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { SUDOKU_SCHEMA } from "../cli/build-dataset.js";
+import { parseOptions } from "../cli/parse.js";
+import { readSplit } from "../src/platform/files.js";
+
+const HRM = fileURLToPath(new URL("../cli/hrm.js", import.meta.url));
+const p = (...words: string[]) => parseOptions(words, SUDOKU_SCHEMA);
+
+test("key=value parsing", () => {
+  assert.equal(p().num_aug, 0);
+  assert.equal(p("num_aug=1000").num_aug, 1000);
+  assert.equal(p("skip_bad=true").skip_bad, true);
+  assert.equal(p("output_dir=a=b").output_dir, "a=b");
+  assert.equal(p("min_difficulty=5").min_difficulty, 5);
+  assert.throws(() => p("num_aug=1.5"), /num_aug=1.5: expected an integer/);
+  assert.throws(() => p("num_aug="), /num_aug=: expected an integer/);
+  assert.throws(() => p("skip_bad=maybe"), /skip_bad=maybe: expected true or false/);
+  assert.throws(() => p("numaug=3"), /unknown option "numaug" \(known: output_dir/);
+  assert.throws(() => p("num_aug"), /"num_aug": options are written key=value/);
+  assert.throws(() => p("seed=1", "seed=2"), /option "seed" given twice/);
+});
+
+function hrm(...args: string[]) {
+  return spawnSync(process.execPath, [HRM, ...args], { encoding: "utf8" });
+}
+
+test("hrm build-dataset sudoku writes a valid official-format dataset, deterministically", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hrm-sudoku-"));
+  try {
+    const args = ["build-dataset", "sudoku", "generate_train=20", "generate_test=5", "num_aug=3", "seed=4"];
+    let r = hrm(...args, `output_dir=${join(dir, "a")}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /train: 80 examples in 20 groups/);
+    r = hrm(...args, `output_dir=${join(dir, "b")}`);
+    const a = readSplit(join(dir, "a"), "train");
+    const b = readSplit(join(dir, "b"), "train");
+    assert.equal(a.metadata.total_groups, 20);
+    assert.deepEqual(a.sets.get("all"), b.sets.get("all"), "same seed, same dataset");
+    assert.equal(readSplit(join(dir, "a"), "test").sets.get("all")!.inputs.length, 5 * 81);
+    r = hrm("build-dataset", "sudoku", "clues=12", `output_dir=${join(dir, "c")}`);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /hrm: clues=12: a unique 9x9 Sudoku needs 17..80 givens/);
+    assert.throws(() => readSplit(join(dir, "nope"), "train"), /nope\/train\/dataset.json: not found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("hrm reports unknown commands and kinds", () => {
+  assert.match(hrm("fly").stderr, /hrm: unknown command "fly"/);
+  assert.match(hrm("build-dataset", "chess").stderr, /unknown kind "chess"/);
+  assert.match(hrm("build-dataset", "sudoku", "--help").stdout, /num_aug .*official option/);
+});
