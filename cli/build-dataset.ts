@@ -1,12 +1,14 @@
 /**
- * `hrm build-dataset sudoku key=value...`: an official-format Sudoku dataset, either from CSV files in
- * Sudoku-Extreme's columns or from freshly generated puzzles (no download needed).
+ * `hrm build-dataset sudoku|maze key=value...`: official-format datasets, either from CSV files in the
+ * official columns (source,question,answer,rating) or from freshly generated puzzles (no download needed).
  */
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import type { SudokuRow } from "../src/data/sudoku.js";
 import { buildSudokuSet, parseSudokuCsv, selectSudokuRows } from "../src/data/sudoku.js";
 import { generateSudoku } from "../src/data/sudoku-solver.js";
+import type { Maze } from "../src/data/maze.js";
+import { buildMazeSet, generateMaze, isSolvedMaze, mazeTokens } from "../src/data/maze.js";
 import { writeIdentifiers, writeSplit } from "../src/platform/files.js";
 import { Rng } from "../src/util/rng.js";
 import type { Options, Schema } from "./parse.js";
@@ -85,6 +87,85 @@ export function buildSudoku(o: Options): void {
     );
     writeSplit(out, split, { metadata, sets: new Map([["all", set]]) });
     console.log(`${join(out, split)}: ${set.inputs.length / 81} examples in ${rows.length} groups`);
+  }
+  writeIdentifiers(out, ["<blank>"]);
+}
+
+export const MAZE_SCHEMA: Schema = {
+  output_dir: { type: "string", default: "data/maze", doc: "where to write the dataset" },
+  train_csv: {
+    type: "string",
+    doc: "train CSV (source,question,answer,rating; '# SGo' grids); omit to generate",
+  },
+  test_csv: { type: "string", doc: "test CSV; omit to generate" },
+  aug: {
+    type: "bool",
+    default: false,
+    doc: "8 dihedral transforms per train maze, as one group (official option)",
+  },
+  generate_train: { type: "int", default: 1000, doc: "mazes to generate for train when no train_csv" },
+  generate_test: { type: "int", default: 200, doc: "mazes to generate for test when no test_csv" },
+  size: { type: "int", default: 30, doc: "side of generated mazes" },
+  min_path_length: {
+    type: "int",
+    default: 110,
+    doc: "generated mazes: shortest path at least this long (official hard: > 110)",
+  },
+  loop_fraction: {
+    type: "float",
+    default: 0.08,
+    doc: "generated mazes: share of inner walls opened to make loops",
+  },
+  seed: { type: "int", default: 0, doc: "random seed" },
+};
+
+function mazeRows(o: Options, split: "train" | "test", rng: Rng): Maze[] {
+  const csv = o[`${split}_csv`] as string | undefined;
+  if (csv) {
+    const lines = readFileSync(csv, "utf8").split(/\r?\n/);
+    const out: Maze[] = [];
+    for (let i = 1; i < lines.length; i++) {
+      if (!lines[i].trim()) continue;
+      const cols = lines[i].split(",");
+      if (cols.length !== 4) throw new CliError(`${csv}:${i + 1}: expected 4 columns, got ${cols.length}`);
+      const n = Math.round(Math.sqrt(cols[1].length));
+      if (n * n !== cols[1].length || cols[2].length !== cols[1].length)
+        throw new CliError(`${csv}:${i + 1}: grid is not square`);
+      out.push({
+        size: n,
+        question: mazeTokens(cols[1], `${csv}:${i + 1}`),
+        answer: mazeTokens(cols[2], `${csv}:${i + 1}`),
+      });
+    }
+    return out;
+  }
+  const n = o[`generate_${split}`] as number;
+  const tick = progress(`generating ${split} mazes`);
+  const opts = {
+    size: o.size as number,
+    minPathLength: o.min_path_length as number,
+    loopFraction: o.loop_fraction as number,
+  };
+  if (opts.size < 5) throw new CliError(`size=${opts.size}: mazes need a side of at least 5`);
+  return Array.from({ length: n }, (_, i) => {
+    const m = generateMaze(rng, opts);
+    if (!isSolvedMaze(m.question, m.answer, m.size))
+      throw new Error("internal: generated maze failed its own check");
+    tick(i + 1, n);
+    return m;
+  });
+}
+
+export function buildMaze(o: Options): void {
+  const out = o.output_dir as string;
+  const rng = new Rng(o.seed as number);
+  for (const split of ["train", "test"] as const) {
+    const mazes = mazeRows(o, split, rng);
+    const { set, metadata } = buildMazeSet(mazes, split === "train" && (o.aug as boolean));
+    writeSplit(out, split, { metadata, sets: new Map([["all", set]]) });
+    console.log(
+      `${join(out, split)}: ${set.inputs.length / metadata.seq_len} examples in ${mazes.length} groups`,
+    );
   }
   writeIdentifiers(out, ["<blank>"]);
 }

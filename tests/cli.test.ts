@@ -53,6 +53,29 @@ test("hrm build-dataset sudoku writes a valid official-format dataset, determini
   }
 });
 
+test("hrm build-dataset maze writes generated mazes with augmentation", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hrm-maze-"));
+  try {
+    const r = hrm(
+      "build-dataset",
+      "maze",
+      "generate_train=3",
+      "generate_test=2",
+      "aug=true",
+      "size=15",
+      "min_path_length=20",
+      `output_dir=${dir}`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const train = readSplit(dir, "train");
+    assert.equal(train.metadata.seq_len, 225);
+    assert.equal(train.sets.get("all")!.inputs.length, 3 * 8 * 225);
+    assert.equal(readSplit(dir, "test").sets.get("all")!.inputs.length, 2 * 225);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("hrm reports unknown commands and kinds", () => {
   assert.match(hrm("fly").stderr, /hrm: unknown command "fly"/);
   assert.match(hrm("build-dataset", "chess").stderr, /unknown kind "chess"/);

@@ -18,6 +18,8 @@ import {
 } from "../src/data/sudoku.js";
 import { generateSudoku, isValidSolution, solveSudoku } from "../src/data/sudoku-solver.js";
 import { Rng } from "../src/util/rng.js";
+import { DIHEDRAL_INVERSE, dihedral } from "../src/data/dihedral.js";
+import { buildMazeSet, generateMaze, isSolvedMaze, mazeTokens, PATH } from "../src/data/maze.js";
 
 const CSV = new URL("../../../shared/data/sudoku/puzzles.csv", import.meta.url).pathname;
 const rows = parseSudokuCsv(readFileSync(CSV, "utf8"), CSV).rows;
@@ -203,4 +205,44 @@ test("sampler: full training batches, one puzzle per group per epoch, determinis
       last.labels.subarray(2 * 81).every((y) => y === -100),
   );
   assert.deepEqual([...test[0].inputs.subarray(0, 81)], [...set.inputs.subarray(0, 81)]);
+});
+
+test("dihedral transforms: the inverse table undoes each, on non-square grids", () => {
+  const g = Int32Array.from({ length: 6 }, (_, i) => i); // 2 x 3
+  for (let t = 0; t < 8; t++) {
+    const a = dihedral(g, 2, 3, t);
+    const back = dihedral(a.grid, a.H, a.W, DIHEDRAL_INVERSE[t]);
+    assert.deepEqual([back.H, back.W], [2, 3]);
+    assert.deepEqual([...back.grid], [...g], `transform ${t}`);
+  }
+  assert.deepEqual([...dihedral(g, 2, 3, 1).grid], [2, 5, 1, 4, 0, 3], "rot90 is counter-clockwise (numpy)");
+  assert.deepEqual([...dihedral(g, 2, 3, 6).grid], [0, 3, 1, 4, 2, 5], "transpose");
+});
+
+test("maze generator: unique shortest paths of the asked length, official tokens, dihedral augmentation stays solved", () => {
+  const rng = new Rng(2);
+  const mazes = Array.from({ length: 6 }, () =>
+    generateMaze(rng, { size: 30, minPathLength: 110, loopFraction: 0.08 }),
+  );
+  for (const m of mazes) {
+    assert.ok(isSolvedMaze(m.question, m.answer, 30));
+    assert.ok(m.answer.filter((t) => t === PATH).length + 1 >= 110);
+    assert.ok(m.question.every((t) => t >= 1 && t <= 4) && m.answer.every((t) => t >= 1 && t <= 5));
+  }
+  const { set, metadata } = buildMazeSet(mazes, true);
+  validateSet(metadata, set, "maze/train");
+  assert.deepEqual([...set.group_indices], [0, 8, 16, 24, 32, 40, 48]);
+  for (let e = 0; e < 48; e++)
+    assert.ok(
+      isSolvedMaze(
+        set.inputs.subarray(e * 900, (e + 1) * 900),
+        set.labels.subarray(e * 900, (e + 1) * 900),
+        30,
+      ),
+      `example ${e}`,
+    );
+  const broken = mazes[0].answer.slice();
+  broken[broken.indexOf(PATH)] = 2;
+  assert.equal(isSolvedMaze(mazes[0].question, broken, 30), false);
+  assert.throws(() => mazeTokens("#x", "m.csv:2"), /m.csv:2: character "x" at 1 is not one of "# SGo"/);
 });
