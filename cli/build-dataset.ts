@@ -1,15 +1,17 @@
 /**
- * `hrm build-dataset sudoku|maze key=value...`: official-format datasets, either from CSV files in the
+ * `hrm build-dataset sudoku|maze|arc key=value...`: official-format datasets, either from CSV files in the
  * official columns (source,question,answer,rating) or from freshly generated puzzles (no download needed).
  */
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import type { SudokuRow } from "../src/data/sudoku.js";
 import { buildSudokuSet, parseSudokuCsv, selectSudokuRows } from "../src/data/sudoku.js";
 import { generateSudoku } from "../src/data/sudoku-solver.js";
 import type { Maze } from "../src/data/maze.js";
 import { buildMazeSet, generateMaze, isSolvedMaze, mazeTokens } from "../src/data/maze.js";
-import { writeIdentifiers, writeSplit } from "../src/platform/files.js";
+import { StreamingSetWriter, writeIdentifiers, writeSplit } from "../src/platform/files.js";
+import type { ArcTask } from "../src/data/arc.js";
+import { arcMetadata, parseCombined, parseTask, writeArcDataset } from "../src/data/arc.js";
 import { Rng } from "../src/util/rng.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError } from "./parse.js";
@@ -168,4 +170,73 @@ export function buildMaze(o: Options): void {
     );
   }
   writeIdentifiers(out, ["<blank>"]);
+}
+
+export const ARC_SCHEMA: Schema = {
+  output_dir: { type: "string", default: "data/arc-aug-1000", doc: "where to write the dataset" },
+  input: {
+    type: "string",
+    default:
+      "../shared/data/arc/arc-agi_training_challenges.json,../shared/data/arc/arc-agi_evaluation_challenges.json,../shared/data/arc/arc-agi_concept_challenges.json",
+    doc: "comma-separated *_challenges.json files (with their *_solutions.json) and/or folders of subset folders of task .json files",
+  },
+  num_aug: { type: "int", default: 1000, doc: "augmented variants per task (official option)" },
+  test_subsets: {
+    type: "string",
+    default: "evaluation",
+    doc: "subsets whose test pairs form the test split",
+  },
+  seed: { type: "int", default: 42, doc: "random seed (official default 42)" },
+};
+
+/** Tasks from a combined challenges file (subset from its name) or a folder of subset folders. */
+function arcTasks(path: string): ArcTask[] {
+  if (statSync(path).isDirectory()) {
+    const tasks: ArcTask[] = [];
+    for (const subset of readdirSync(path).sort()) {
+      const dir = join(path, subset);
+      if (!statSync(dir).isDirectory()) continue;
+      for (const f of readdirSync(dir)
+        .sort()
+        .filter((n) => n.endsWith(".json")))
+        tasks.push(
+          parseTask(JSON.parse(readFileSync(join(dir, f), "utf8")), f.slice(0, -5), subset, join(dir, f)),
+        );
+    }
+    return tasks;
+  }
+  const m = /([^/]*?)_challenges\.json$/.exec(path);
+  if (!m) throw new CliError(`input ${path}: expected a folder or a *_challenges.json file`);
+  const subset = m[1].replace(/^arc-agi_/, "").replace(/\d+$/, ""); // evaluation2 -> evaluation
+  const solutions = path.replace(/_challenges\.json$/, "_solutions.json");
+  return parseCombined(
+    JSON.parse(readFileSync(path, "utf8")),
+    JSON.parse(readFileSync(solutions, "utf8")),
+    subset,
+    path,
+  );
+}
+
+export function buildArc(o: Options): void {
+  const out = o.output_dir as string;
+  const tasks = (o.input as string).split(",").flatMap((p) => arcTasks(p.trim()));
+  const writers = {
+    train: new StreamingSetWriter(out, "train", 900),
+    test: new StreamingSetWriter(out, "test", 900),
+  };
+  const opts = { numAug: o.num_aug as number, testSubsets: (o.test_subsets as string).split(",") };
+  const identifiers = writeArcDataset(
+    tasks,
+    opts,
+    new Rng(o.seed as number),
+    writers,
+    progress(`augmenting ${tasks.length} tasks x ${opts.numAug + 1}`),
+  );
+  for (const split of ["train", "test"] as const) {
+    writers[split].finish(arcMetadata(writers[split], identifiers.length));
+    console.log(
+      `${join(out, split)}: ${writers[split].examples} examples, ${writers[split].puzzles} puzzles, ${writers[split].groups} groups`,
+    );
+  }
+  writeIdentifiers(out, identifiers);
 }

@@ -1,17 +1,19 @@
 #!/usr/bin/env node
 /** The `hrm` command: dispatches to the subcommands. Parsing lives in parse.ts, work in the library. */
-import { buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
+import { ARC_SCHEMA, buildArc, buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions, usage } from "./parse.js";
 
 const HELP = `usage: hrm <command> ...
   build-dataset sudoku [key=value ...]   build an official-format Sudoku dataset (CSV or generated)
   build-dataset maze [key=value ...]     build an official-format maze dataset (CSV or generated)
+  build-dataset arc [key=value ...]      build the augmented ARC dataset (streams to disk)
 run "hrm <command> <kind> --help" for the options`;
 
 const BUILDERS: Record<string, [Schema, (o: Options) => void]> = {
   sudoku: [SUDOKU_SCHEMA, buildSudoku],
   maze: [MAZE_SCHEMA, buildMaze],
+  arc: [ARC_SCHEMA, buildArc],
 };
 
 function main(argv: string[]): void {

@@ -1,7 +1,7 @@
 /** CLI parsing, one line per case, and `hrm build-dataset sudoku` end to end into a temp directory. */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -71,6 +71,31 @@ test("hrm build-dataset maze writes generated mazes with augmentation", () => {
     assert.equal(train.metadata.seq_len, 225);
     assert.equal(train.sets.get("all")!.inputs.length, 3 * 8 * 225);
     assert.equal(readSplit(dir, "test").sets.get("all")!.inputs.length, 2 * 225);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("hrm build-dataset arc streams a valid dataset matching the official sizes", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hrm-arc-"));
+  try {
+    const input = new URL("../../../shared/data/arc/arc-agi_evaluation_challenges.json", import.meta.url)
+      .pathname;
+    const r = hrm("build-dataset", "arc", `input=${input}`, "num_aug=2", `output_dir=${dir}`);
+    assert.equal(r.status, 0, r.stderr);
+    const train = readSplit(dir, "train"); // validates every array against the metadata
+    const test = readSplit(dir, "test");
+    assert.equal(train.metadata.total_groups, 400);
+    assert.equal(test.metadata.total_groups, 400);
+    assert.equal(
+      train.sets.get("all")!.inputs.length / 900,
+      3 * 1363,
+      "evaluation demonstration pairs x 3 variants",
+    );
+    assert.equal(test.sets.get("all")!.inputs.length / 900, 3 * 419, "evaluation test inputs x 3 variants");
+    const ids = JSON.parse(readFileSync(join(dir, "identifiers.json"), "utf8")) as string[];
+    assert.equal(ids.length, train.metadata.num_puzzle_identifiers);
+    assert.equal(ids[0], "<blank>");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

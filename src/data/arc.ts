@@ -10,6 +10,7 @@
 import type { Rng } from "../util/rng.js";
 import { DIHEDRAL_INVERSE, dihedral } from "./dihedral.js";
 import type { DatasetMetadata, PuzzleSet } from "./format.js";
+import type { SetWriter } from "./format.js";
 import { DatasetError, SetBuilder } from "./format.js";
 
 export const ARC_SIZE = 30;
@@ -219,68 +220,79 @@ export interface ArcBuildOptions {
   testSubsets: string[];
 }
 
+/** Metadata of a finished ARC split. */
+export function arcMetadata(w: SetWriter, numIdentifiers: number): DatasetMetadata {
+  return {
+    pad_id: PAD,
+    ignore_label_id: PAD,
+    blank_identifier_id: 0,
+    vocab_size: 12,
+    seq_len: ARC_SIZE * ARC_SIZE,
+    num_puzzle_identifiers: numIdentifiers,
+    total_groups: w.groups,
+    mean_puzzle_examples: w.puzzles ? w.examples / w.puzzles : 0,
+    sets: ["all"],
+  };
+}
+
+function writePuzzle(w: SetWriter, examples: ArcPair[], id: number, translate: boolean, rng: Rng): void {
+  const keep = rng.int(0, examples.length); // official: drawn in both splits; only train translates
+  examples.forEach((ex, e) => {
+    let r0 = 0;
+    let c0 = 0;
+    if (translate && e !== keep) {
+      r0 = rng.int(0, ARC_SIZE - Math.max(ex.input.h, ex.output.h) + 1);
+      c0 = rng.int(0, ARC_SIZE - Math.max(ex.input.w, ex.output.w) + 1);
+    }
+    w.addExample(toCanvas(ex.input, r0, c0), toCanvas(ex.output, r0, c0));
+  });
+  w.endPuzzle(id);
+}
+
+/**
+ * One pass over the tasks, writing each task's groups to the train and test writers as it goes (constant
+ * memory apart from the index arrays). Identifiers: new names get the next id from 1 (0 = "<blank>") in
+ * write order; both halves of an evaluation task share them. Returns identifiers.json.
+ */
+export function writeArcDataset(
+  tasks: ArcTask[],
+  o: ArcBuildOptions,
+  rng: Rng,
+  out: { train: SetWriter; test: SetWriter },
+  onTask?: (done: number, total: number) => void,
+): string[] {
+  const ids = new Map<string, number>([["<blank>", 0]]);
+  const idOf = (name: string) => ids.get(name) ?? ids.set(name, ids.size).get(name)!;
+  tasks.forEach((task, i) => {
+    const toTest = o.testSubsets.includes(task.subset);
+    const variants = augmentTask(task, o.numAug, rng);
+    for (const v of variants)
+      writePuzzle(out.train, toTest ? v.train : [...v.train, ...v.test], idOf(v.name), true, rng);
+    out.train.endGroup();
+    if (toTest) {
+      for (const v of variants) writePuzzle(out.test, v.test, idOf(v.name), false, rng);
+      out.test.endGroup();
+    }
+    onTask?.(i + 1, tasks.length);
+  });
+  return [...ids.keys()];
+}
+
 export interface ArcDataset {
   identifiers: string[];
   splits: Record<"train" | "test", { set: PuzzleSet; metadata: DatasetMetadata }>;
 }
 
-/**
- * Builds both splits in memory. `onGroup(done, total)` reports progress. Identifiers are assigned in
- * split -> group -> puzzle order from 1 (0 = "<blank>"); both halves of an evaluation task share them.
- */
-export function buildArcDataset(
-  tasks: ArcTask[],
-  o: ArcBuildOptions,
-  rng: Rng,
-  onGroup?: (done: number, total: number) => void,
-): ArcDataset {
-  const groups: Record<"train" | "test", { name: string; examples: ArcPair[] }[][]> = { train: [], test: [] };
-  tasks.forEach((task, i) => {
-    const toTest = o.testSubsets.includes(task.subset);
-    const variants = augmentTask(task, o.numAug, rng);
-    groups.train.push(
-      variants.map((v) => ({ name: v.name, examples: toTest ? v.train : [...v.train, ...v.test] })),
-    );
-    if (toTest) groups.test.push(variants.map((v) => ({ name: v.name, examples: v.test })));
-    onGroup?.(i + 1, tasks.length);
-  });
-  const ids = new Map<string, number>([["<blank>", 0]]);
-  for (const split of ["train", "test"] as const)
-    for (const g of groups[split]) for (const p of g) if (!ids.has(p.name)) ids.set(p.name, ids.size);
-  const splits = {} as ArcDataset["splits"];
-  for (const split of ["train", "test"] as const) {
-    const b = new SetBuilder(ARC_SIZE * ARC_SIZE);
-    for (const g of groups[split]) {
-      for (const p of g) {
-        const keep = rng.int(0, p.examples.length); // official: drawn in both splits; only train translates
-        p.examples.forEach((ex, e) => {
-          let r0 = 0;
-          let c0 = 0;
-          if (split === "train" && e !== keep) {
-            r0 = rng.int(0, ARC_SIZE - Math.max(ex.input.h, ex.output.h) + 1);
-            c0 = rng.int(0, ARC_SIZE - Math.max(ex.input.w, ex.output.w) + 1);
-          }
-          b.addExample(toCanvas(ex.input, r0, c0), toCanvas(ex.output, r0, c0));
-        });
-        b.endPuzzle(ids.get(p.name)!);
-      }
-      b.endGroup();
-    }
-    const set = b.build();
-    splits[split] = {
-      set,
-      metadata: {
-        pad_id: PAD,
-        ignore_label_id: PAD,
-        blank_identifier_id: 0,
-        vocab_size: 12,
-        seq_len: ARC_SIZE * ARC_SIZE,
-        num_puzzle_identifiers: ids.size,
-        total_groups: b.groups,
-        mean_puzzle_examples: b.puzzles ? b.examples / b.puzzles : 0,
-        sets: ["all"],
-      },
-    };
-  }
-  return { identifiers: [...ids.keys()], splits };
+/** The whole dataset in memory (small builds and tests; the CLI streams to disk instead). */
+export function buildArcDataset(tasks: ArcTask[], o: ArcBuildOptions, rng: Rng): ArcDataset {
+  const train = new SetBuilder(ARC_SIZE * ARC_SIZE);
+  const test = new SetBuilder(ARC_SIZE * ARC_SIZE);
+  const identifiers = writeArcDataset(tasks, o, rng, { train, test });
+  return {
+    identifiers,
+    splits: {
+      train: { set: train.build(), metadata: arcMetadata(train, identifiers.length) },
+      test: { set: test.build(), metadata: arcMetadata(test, identifiers.length) },
+    },
+  };
 }

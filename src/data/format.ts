@@ -153,8 +153,18 @@ export function decodeSet(
   return s;
 }
 
-/** Incremental builder: add examples grouped into puzzles and puzzles into groups. */
-export class SetBuilder {
+/** Where a builder puts examples, puzzles and groups: in memory (SetBuilder) or streamed to disk. */
+export interface SetWriter {
+  addExample(input: ArrayLike<number>, label: ArrayLike<number>): void;
+  endPuzzle(identifier: number): void;
+  endGroup(): void;
+  readonly examples: number;
+  readonly puzzles: number;
+  readonly groups: number;
+}
+
+/** Incremental in-memory builder: add examples grouped into puzzles and puzzles into groups. */
+export class SetBuilder implements SetWriter {
   private inputs: Uint8Array;
   private labels: Uint8Array;
   private n = 0;

@@ -91,29 +91,44 @@ export function decodeNpy(bytes: Uint8Array, name = "<npy>"): HostTensor {
   return { dtype, shape, data: typedFromBytes(dtype, bytes.subarray(dataStart, dataStart + need)) };
 }
 
-/** Encodes as .npy version 1.0 (2.0 when the header would not fit), header padded to 64 bytes. */
-export function encodeNpy(t: HostTensor): Uint8Array {
-  const descr = DTYPE_TO_DESCR[t.dtype];
-  if (!descr) throw new NpyError(`.npy cannot store dtype ${t.dtype}`);
-  const n = numel(t.shape);
-  if (t.data.length !== n)
-    throw new NpyError(`data has ${t.data.length} elements, shape (${t.shape.join(", ")}) needs ${n}`);
-  const shapeText = t.shape.length === 1 ? `(${t.shape[0]},)` : `(${t.shape.join(", ")})`;
+/**
+ * The .npy header for an array (version 1.0, or 2.0 when it would not fit), padded so the data starts on a
+ * 64-byte boundary, or to exactly `size` bytes when given (streaming writers reserve a fixed header and
+ * rewrite it with the final shape).
+ */
+export function encodeNpyHeader(dtype: DType, shape: number[], size?: number): Uint8Array {
+  const descr = DTYPE_TO_DESCR[dtype];
+  if (!descr) throw new NpyError(`.npy cannot store dtype ${dtype}`);
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   let pre = 10;
-  let total = pre + dict.length + 1;
-  if (total + ((64 - (total % 64)) % 64) - pre > 0xffff) pre = 12; // version 2.0: 4-byte header length
-  total = pre + dict.length + 1;
-  dict += " ".repeat((64 - (total % 64)) % 64) + "\n";
-  const body = new Uint8Array((t.data as TypedArray).buffer, t.data.byteOffset, t.data.byteLength);
-  const out = new Uint8Array(pre + dict.length + body.length);
+  let total = size ?? Math.ceil((pre + dict.length + 1) / 64) * 64;
+  if (total - pre > 0xffff) {
+    pre = 12; // version 2.0: a 4-byte header length
+    total = size ?? Math.ceil((pre + dict.length + 1) / 64) * 64;
+  }
+  if (pre + dict.length + 1 > total)
+    throw new NpyError(`.npy header for shape (${shape}) needs more than ${total} bytes`);
+  dict += " ".repeat(total - pre - dict.length - 1) + "\n";
+  const out = new Uint8Array(total);
   out.set(MAGIC, 0);
   out[6] = pre === 10 ? 1 : 2;
-  out[7] = 0;
   const view = new DataView(out.buffer);
   if (pre === 10) view.setUint16(8, dict.length, true);
   else view.setUint32(8, dict.length, true);
   for (let i = 0; i < dict.length; i++) out[pre + i] = dict.charCodeAt(i);
-  out.set(body, pre + dict.length);
+  return out;
+}
+
+/** Encodes as .npy (see encodeNpyHeader). */
+export function encodeNpy(t: HostTensor): Uint8Array {
+  const n = numel(t.shape);
+  if (t.data.length !== n)
+    throw new NpyError(`data has ${t.data.length} elements, shape (${t.shape.join(", ")}) needs ${n}`);
+  const head = encodeNpyHeader(t.dtype, t.shape);
+  const body = new Uint8Array((t.data as TypedArray).buffer, t.data.byteOffset, t.data.byteLength);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head, 0);
+  out.set(body, head.length);
   return out;
 }

@@ -2,10 +2,27 @@
  * Node file access for datasets and checkpoints: atomic writes (temp file + rename, so a crash never leaves a
  * half-written file) and the official dataset directory layout on disk.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
-import type { DatasetMetadata, PuzzleSet } from "../data/format.js";
-import { DatasetError, decodeSet, encodeSet, validateMetadata, validateSet } from "../data/format.js";
+import type { DatasetMetadata, PuzzleSet, SetWriter } from "../data/format.js";
+import { encodeNpy, encodeNpyHeader } from "../io/npy.js";
+import {
+  DatasetError,
+  decodeSet,
+  encodeSet,
+  setFileName,
+  validateMetadata,
+  validateSet,
+} from "../data/format.js";
 
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -64,4 +81,94 @@ export function readSplit(root: string, split: string): SplitData {
       ),
     );
   return { metadata, sets };
+}
+
+const STREAM_HEADER = 128; // fixed .npy header size, rewritten with the final shape when the stream closes
+const CHUNK = 1 << 22;
+
+/** A uint8 [rows, seqLen] .npy written row by row: constant memory, temp file renamed into place on finish. */
+class NpyRowStream {
+  private fd: number;
+  private buf = new Uint8Array(CHUNK);
+  private used = 0;
+  rows = 0;
+  constructor(
+    readonly path: string,
+    readonly seqLen: number,
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(`${path}.tmp-${process.pid}`, "w");
+    writeSync(this.fd, new Uint8Array(STREAM_HEADER));
+  }
+  add(row: ArrayLike<number>): void {
+    if (this.used + this.seqLen > CHUNK) this.flush();
+    this.buf.set(row, this.used);
+    this.used += this.seqLen;
+    this.rows++;
+  }
+  private flush(): void {
+    writeSync(this.fd, this.buf, 0, this.used);
+    this.used = 0;
+  }
+  finish(): void {
+    this.flush();
+    writeSync(
+      this.fd,
+      encodeNpyHeader("uint8", [this.rows, this.seqLen], STREAM_HEADER),
+      0,
+      STREAM_HEADER,
+      0,
+    );
+    closeSync(this.fd);
+    renameSync(`${this.path}.tmp-${process.pid}`, this.path);
+  }
+}
+
+/** Writes one set of a split straight to disk as it is built (for datasets larger than memory). */
+export class StreamingSetWriter implements SetWriter {
+  private inputs: NpyRowStream;
+  private labels: NpyRowStream;
+  private ids: number[] = [];
+  private puzzleIdx: number[] = [0];
+  private groupIdx: number[] = [0];
+  constructor(
+    readonly root: string,
+    readonly split: string,
+    readonly seqLen: number,
+    readonly set = "all",
+  ) {
+    this.inputs = new NpyRowStream(join(root, split, setFileName(set, "inputs")), seqLen);
+    this.labels = new NpyRowStream(join(root, split, setFileName(set, "labels")), seqLen);
+  }
+  addExample(input: ArrayLike<number>, label: ArrayLike<number>): void {
+    this.inputs.add(input);
+    this.labels.add(label);
+  }
+  endPuzzle(identifier: number): void {
+    this.ids.push(identifier);
+    this.puzzleIdx.push(this.inputs.rows);
+  }
+  endGroup(): void {
+    this.groupIdx.push(this.ids.length);
+  }
+  get examples(): number {
+    return this.inputs.rows;
+  }
+  get puzzles(): number {
+    return this.ids.length;
+  }
+  get groups(): number {
+    return this.groupIdx.length - 1;
+  }
+  /** Closes the token files and writes the index arrays and dataset.json. */
+  finish(metadata: DatasetMetadata): void {
+    this.inputs.finish();
+    this.labels.finish();
+    const dir = join(this.root, this.split);
+    const ints = (a: number[]) => encodeNpy({ dtype: "int32", shape: [a.length], data: Int32Array.from(a) });
+    writeFileAtomic(join(dir, setFileName(this.set, "puzzle_identifiers")), ints(this.ids));
+    writeFileAtomic(join(dir, setFileName(this.set, "puzzle_indices")), ints(this.puzzleIdx));
+    writeFileAtomic(join(dir, setFileName(this.set, "group_indices")), ints(this.groupIdx));
+    writeFileAtomic(join(dir, "dataset.json"), JSON.stringify(metadata));
+  }
 }
