@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import type { SudokuRow } from "../src/data/sudoku.js";
 import { buildSudokuSet, parseSudokuCsv, selectSudokuRows } from "../src/data/sudoku.js";
-import { generateSudoku } from "../src/data/sudoku-solver.js";
+import { generateSudoku, solveSudoku } from "../src/data/sudoku-solver.js";
 import type { Maze } from "../src/data/maze.js";
 import { buildMazeSet, generateMaze, isSolvedMaze, mazeTokens } from "../src/data/maze.js";
 import { StreamingSetWriter, writeIdentifiers, writeSplit } from "../src/platform/files.js";
@@ -28,28 +28,59 @@ export const SUDOKU_SCHEMA: Schema = {
   clues: { type: "int", default: 30, doc: "givens per generated puzzle (17..80)" },
   min_rating: { type: "int", default: 0, doc: "generated puzzles: minimum solver rating (dead ends)" },
   max_rating: { type: "int", doc: "generated puzzles: maximum solver rating" },
-  skip_bad: { type: "bool", default: false, doc: "skip malformed CSV rows instead of stopping" },
+  skip_bad: {
+    type: "bool",
+    default: false,
+    doc: "skip malformed CSV rows (and non-unique ones with require_unique) instead of stopping",
+  },
+  require_unique: {
+    type: "bool",
+    default: false,
+    doc: "check with the solver that every CSV puzzle has exactly one solution",
+  },
   seed: { type: "int", default: 0, doc: "random seed (everything is deterministic for it)" },
 };
 
-function progress(label: string): (done: number, total: number) => void {
+/** Progress on stderr: an updating line on a terminal, a line every 5 s (and at the end) in a log. */
+export function progress(label: string): (done: number, total: number) => void {
+  const tty = process.stderr.isTTY;
   let last = 0;
   return (done, total) => {
     const now = Date.now();
-    if (done === total || now - last > 500) {
-      last = now;
-      process.stderr.write(`\r${label}: ${done}/${total}${done === total ? "\n" : ""}`);
-    }
+    if (done !== total && now - last < (tty ? 200 : 5000)) return;
+    last = now;
+    const pct = ((100 * done) / total).toFixed(0);
+    process.stderr.write(
+      tty
+        ? `\r${label}: ${done}/${total} (${pct}%)${done === total ? "\n" : ""}`
+        : `${label}: ${done}/${total} (${pct}%)\n`,
+    );
   };
 }
 
 function rowsFor(o: Options, split: "train" | "test", rng: Rng): SudokuRow[] {
   const csv = o[`${split}_csv`] as string | undefined;
   if (csv) {
-    const { rows, skipped } = parseSudokuCsv(readFileSync(csv, "utf8"), csv, o.skip_bad as boolean);
+    const { rows: parsed, skipped } = parseSudokuCsv(readFileSync(csv, "utf8"), csv, o.skip_bad as boolean);
+    let rows = parsed;
+    if (o.require_unique) {
+      const tick = progress(`${csv}: checking uniqueness`);
+      rows = parsed.filter((r, i) => {
+        const count = solveSudoku(r.question, 2).count;
+        tick(i + 1, parsed.length);
+        if (count === 1) return true;
+        const reason = count === 0 ? "has no solution" : "has several solutions";
+        if (!o.skip_bad)
+          throw new CliError(
+            `${csv}:${r.line}: puzzle ${reason} (require_unique=true; skip_bad=true skips such rows)`,
+          );
+        skipped.push({ line: r.line, reason });
+        return false;
+      });
+    }
     if (skipped.length)
       console.warn(
-        `${csv}: skipped ${skipped.length} malformed rows (first: line ${skipped[0].line}: ${skipped[0].reason})`,
+        `${csv}: skipped ${skipped.length} rows (first: line ${skipped[0].line}: ${skipped[0].reason})`,
       );
     return rows;
   }

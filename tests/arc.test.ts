@@ -151,3 +151,12 @@ test("builder: official split rules, shared identifiers, translation only in tra
   }
   assert.ok(translated > 0, "some train examples are translated");
 });
+
+test("the ARC builder is deterministic for a seed", () => {
+  const tasks = load("concept", "concept").slice(0, 4);
+  const a = buildArcDataset(tasks, { numAug: 5, testSubsets: ["evaluation"] }, new Rng(42));
+  const b = buildArcDataset(tasks, { numAug: 5, testSubsets: ["evaluation"] }, new Rng(42));
+  const c = buildArcDataset(tasks, { numAug: 5, testSubsets: ["evaluation"] }, new Rng(43));
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a.identifiers, c.identifiers);
+});

@@ -1,7 +1,7 @@
 /** CLI parsing, one line per case, and `hrm build-dataset sudoku` end to end into a temp directory. */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -96,6 +96,46 @@ test("hrm build-dataset arc streams a valid dataset matching the official sizes"
     const ids = JSON.parse(readFileSync(join(dir, "identifiers.json"), "utf8")) as string[];
     assert.equal(ids.length, train.metadata.num_puzzle_identifiers);
     assert.equal(ids[0], "<blank>");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("require_unique rejects (or with skip_bad counts) CSV puzzles without exactly one solution", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hrm-uniq-"));
+  try {
+    const answer = "483921657967345821251876493548132976729564138136798245372689514814253769695417382";
+    const csv = join(dir, "t.csv");
+    writeFileSync(
+      csv,
+      [
+        "source,question,answer,rating",
+        `s,${answer.slice(0, 80)}.,${answer},0`,
+        `s,${".".repeat(81)},${answer},0`,
+      ].join("\n"),
+    );
+    let r = hrm(
+      "build-dataset",
+      "sudoku",
+      `train_csv=${csv}`,
+      `test_csv=${csv}`,
+      "require_unique=true",
+      `output_dir=${join(dir, "o")}`,
+    );
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /t.csv:3: puzzle has several solutions \(require_unique=true/);
+    r = hrm(
+      "build-dataset",
+      "sudoku",
+      `train_csv=${csv}`,
+      `test_csv=${csv}`,
+      "require_unique=true",
+      "skip_bad=true",
+      `output_dir=${join(dir, "o")}`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /skipped 1 rows \(first: line 3: has several solutions\)/);
+    assert.equal(readSplit(join(dir, "o"), "train").metadata.total_groups, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
