@@ -37,7 +37,8 @@ try {
 } catch (e) {
   // Expected failures (bad options, bad input files) print one line; anything else keeps its stack.
   const name = e instanceof Error ? e.constructor.name : "";
-  const known = e instanceof CliError || (/Error$/.test(name) && name !== "Error");
+  const fsError = e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string"; // e.g. ENOENT
+  const known = e instanceof CliError || fsError || (/Error$/.test(name) && name !== "Error");
   console.error(known ? `hrm: ${(e as Error).message}` : e);
   process.exitCode = 1;
 }
