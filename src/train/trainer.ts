@@ -1,0 +1,111 @@
+/**
+ * The official training loop over a dataset (pretrain.py's launch/train_batch/evaluate) for one process:
+ * batches from the sampler, one TrainStep per batch with the scheduled learning rates, the ACT carry kept
+ * across batches, at most total_steps steps, and evaluation over the test split where every sequence runs
+ * halt_max_steps segments.
+ */
+import type { DatasetMetadata, PuzzleSet } from "../data/format.js";
+import type { SampledBatch } from "../data/sampler.js";
+import { testBatches, trainBatches } from "../data/sampler.js";
+import type { Carry } from "../model/act.js";
+import { actForward, initialCarry } from "../model/act.js";
+import type { HRMInner } from "../model/inner.js";
+import { actLoss } from "../model/loss.js";
+import { Rng } from "../util/rng.js";
+import type { Reduced } from "./metrics.js";
+import { EvalAccumulator, reduceTrainMetrics } from "./metrics.js";
+import { cosineScheduleWithWarmup, estimateTotalSteps } from "./schedule.js";
+import { TrainStep } from "./step.js";
+
+/** The official cfg_pretrain hyper-parameters (names as in the official config). */
+export interface TrainConfig {
+  global_batch_size: number;
+  epochs: number;
+  eval_interval?: number;
+  lr: number;
+  lr_min_ratio: number;
+  lr_warmup_steps: number;
+  weight_decay: number;
+  beta1: number;
+  beta2: number;
+  puzzle_emb_lr: number;
+  puzzle_emb_weight_decay: number;
+  seed: number;
+}
+
+export class Trainer {
+  readonly totalSteps: number;
+  readonly step: TrainStep;
+  readonly rng: Rng;
+  stepCount = 0;
+  carry: Carry | null = null;
+
+  constructor(
+    readonly inner: HRMInner,
+    readonly cfg: TrainConfig,
+    readonly trainMeta: DatasetMetadata,
+  ) {
+    this.totalSteps = estimateTotalSteps(
+      cfg.epochs,
+      trainMeta.total_groups,
+      trainMeta.mean_puzzle_examples,
+      cfg.global_batch_size,
+    );
+    this.rng = new Rng(cfg.seed ^ 0x5eed);
+    this.step = new TrainStep(inner, {
+      adam: { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weight_decay },
+      puzzleEmbLr: cfg.puzzle_emb_lr,
+      puzzleEmbWeightDecay: cfg.puzzle_emb_weight_decay,
+      lossScale: 1 / cfg.global_batch_size,
+    });
+  }
+
+  lr(base: number): number {
+    return cosineScheduleWithWarmup(
+      this.stepCount,
+      base,
+      Math.round(this.cfg.lr_warmup_steps),
+      this.totalSteps,
+      this.cfg.lr_min_ratio,
+    );
+  }
+
+  /** One official train_batch; null once total_steps is reached. */
+  trainBatch(batch: SampledBatch): Reduced | null {
+    this.stepCount++;
+    if (this.stepCount > this.totalSteps) return null;
+    if (!this.carry) this.carry = initialCarry(this.inner, this.cfg.global_batch_size);
+    const lr = this.lr(this.cfg.lr);
+    const { loss } = this.step.run(this.carry, batch, this.rng, lr, this.lr(this.cfg.puzzle_emb_lr));
+    return reduceTrainMetrics(loss.metrics, this.cfg.global_batch_size, lr);
+  }
+
+  /** The batches of training iteration `iter` (eval_interval epochs each; official seed + iter). */
+  iterationBatches(set: PuzzleSet, iter: number): Generator<SampledBatch> {
+    const epochsPerIter = this.cfg.eval_interval ?? this.cfg.epochs;
+    return trainBatches(set, this.trainMeta, this.cfg.global_batch_size, this.cfg.seed, iter, epochsPerIter);
+  }
+}
+
+/**
+ * Official evaluation: every test batch runs from a fresh carry until all rows halt (halt_max_steps
+ * segments in eval mode); the last segment's metrics are summed per set and divided by the count.
+ */
+export function evaluate(
+  inner: HRMInner,
+  set: PuzzleSet,
+  meta: DatasetMetadata,
+  batchSize: number,
+  setName = "all",
+): Reduced {
+  const acc = new EvalAccumulator();
+  for (const batch of testBatches(set, meta, batchSize)) {
+    const carry = initialCarry(inner, batchSize);
+    for (let s = 0; s < inner.config.halt_max_steps; s++) {
+      const out = actForward(inner, carry, batch, { training: false });
+      if (s === inner.config.halt_max_steps - 1)
+        acc.add(setName, actLoss(inner.k, inner.config, carry, out).metrics);
+    }
+  }
+  return acc.result();
+}
