@@ -10,6 +10,7 @@
         "csrc/gemm_ukr.c",
         "csrc/kernels.c",
         "csrc/losses.c",
+        "csrc/optim.c",
         "csrc/peak.c",
         "csrc/threadpool.c"
       ],

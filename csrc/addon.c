@@ -14,7 +14,7 @@
 #include "peak.h"
 #include "threadpool.h"
 
-#define MAX_ARGS 10
+#define MAX_ARGS 12
 
 typedef struct {
   napi_env env;
@@ -339,6 +339,18 @@ static napi_value js_bce_bwd(napi_env env, napi_callback_info info) {
   END;
 }
 
+/* ---- optimiser ---- */
+static napi_value js_adam(napi_env env, napi_callback_info info) {
+  BEGIN("adamAtan2", 11);
+  long n = dim(c, 4, "n");
+  float *p = f32(c, 0, "param", n), *m = f32(c, 2, "m", n), *v = f32(c, 3, "v", n);
+  const float *g = f32(c, 1, "grad", n);
+  double lr = num(c, 5, "lr"), b1 = num(c, 6, "beta1"), b2 = num(c, 7, "beta2"), wd = num(c, 8, "weightDecay");
+  double step = num(c, 9, "stepSize"), bc2 = num(c, 10, "bc2");
+  if (!c->failed) hrm_adam_atan2(p, g, m, v, n, lr, b1, b2, wd, step, bc2);
+  END;
+}
+
 /* ---- runtime info and control ---- */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -393,6 +405,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stablemaxCrossEntropyBackward", 0, js_stce_bwd, 0, 0, 0, napi_default, 0},
       {"bceWithLogitsForward", 0, js_bce_fwd, 0, 0, 0, napi_default, 0},
       {"bceWithLogitsBackward", 0, js_bce_bwd, 0, 0, 0, napi_default, 0},
+      {"adamAtan2", 0, js_adam, 0, 0, 0, napi_default, 0},
       {"info", 0, js_info, 0, 0, 0, napi_default, 0},
       {"setNumThreads", 0, js_set_threads, 0, 0, 0, napi_default, 0},
       {"fmaPeakGflops", 0, js_fma_peak, 0, 0, 0, napi_default, 0},

@@ -29,5 +29,8 @@ void hrm_ce_bwd(int kind, float *dlogits, const void *dlosses, int dlosses_f64, 
                 const int32_t *labels, long T, long V, int ignore);
 void hrm_bce_fwd(float *losses, const float *x, const float *y, long n);
 void hrm_bce_bwd(float *dx, const float *dlosses, const float *x, const float *y, long n);
+/* AdamATan2 element update (see src/kernels/api.ts adamAtan2). */
+void hrm_adam_atan2(float *param, const float *grad, float *m, float *v, long n, double lr, double beta1,
+                    double beta2, double wd, double step_size, double bc2);
 
 #endif

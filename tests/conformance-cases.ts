@@ -330,6 +330,38 @@ export function lossCases(rng: Rng): Case[] {
   return cases;
 }
 
+export function optimCases(rng: Rng): Case[] {
+  // The update is float64 per element on both sides; results round once to float32 (atan2/sqrt from libm vs
+  // V8 may differ in the last double bit, invisible after rounding but for rare ties).
+  const tol = { atol: 1e-7, rtol: 1e-6 };
+  return [1, 17, 65, 300000].flatMap((n) => {
+    const v = randn(F32, n, rng).map((x) => x * x);
+    const args = [
+      randn(F32, n, rng),
+      randn(F32, n, rng, 0.01),
+      randn(F32, n, rng, 0.01),
+      v,
+      n,
+      1e-3,
+      0.9,
+      0.95,
+      0.1,
+      1e-3 / (1 - 0.9 ** 3),
+      Math.sqrt(1 - 0.95 ** 3),
+    ];
+    return [
+      {
+        kernel: "adamAtan2" as const,
+        label: `n${n} step 3`,
+        args,
+        written: [],
+        accumulated: [0, 2, 3],
+        ...tol,
+      },
+    ];
+  });
+}
+
 export function allCases(seed: number, heavy: boolean): Case[] {
   const rng = new Rng(seed);
   return [
@@ -339,6 +371,7 @@ export function allCases(seed: number, heavy: boolean): Case[] {
     ...ropeCases(rng),
     ...attentionCases(rng, heavy),
     ...lossCases(rng),
+    ...optimCases(rng),
   ];
 }
 

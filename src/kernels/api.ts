@@ -209,6 +209,25 @@ export interface Kernels {
 
   /** Binary cross-entropy with logits, per element: losses[n] = max(x,0) - x*y + log(1 + exp(-|x|)). */
   bceWithLogitsForward(losses: FloatArray, logits: FloatArray, targets: FloatArray, n: number): void;
+  /**
+   * AdamATan2 update of n elements in place (see optim/adam-atan2.ts), in float64 arithmetic per element:
+   * p *= 1 - lr*wd; m += (1-b1)(g - m); v += (1-b2)(g² - v); p -= stepSize * atan2(m, sqrt(v) / bc2),
+   * with stepSize = lr / (1 - b1^t) and bc2 = sqrt(1 - b2^t) computed by the caller.
+   */
+  adamAtan2(
+    param: FloatArray,
+    grad: FloatArray,
+    m: FloatArray,
+    v: FloatArray,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    weightDecay: number,
+    stepSize: number,
+    bc2: number,
+  ): void;
+
   /** dlogits[n] = dlosses * (sigmoid(x) - y). */
   bceWithLogitsBackward(
     dlogits: FloatArray,
@@ -244,6 +263,7 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "stablemaxCrossEntropyBackward",
   "bceWithLogitsForward",
   "bceWithLogitsBackward",
+  "adamAtan2",
 ];
 
 /**

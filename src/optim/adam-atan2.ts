@@ -3,8 +3,10 @@
  * no epsilon; the update is bounded by atan2. Per step t (from 1), for every element:
  *   p *= 1 - lr*wd;  m = lerp(m, g, 1-b1);  v = lerp(v, g*g, 1-b2)
  *   p -= lr / (1 - b1^t) * atan2(m, sqrt(v) / sqrt(1 - b2^t))
- * Moments live in flat arrays parallel to the parameter views it is given.
+ * Moments live in flat arrays parallel to the parameter views it is given; the element loop is the
+ * adamAtan2 kernel (native and threaded when the addon is loaded).
  */
+import type { Kernels } from "../kernels/api.js";
 
 export interface AdamATan2Options {
   lr: number;
@@ -21,6 +23,7 @@ export class AdamATan2 {
   constructor(
     readonly params: Float32Array[],
     public opts: AdamATan2Options,
+    readonly k: Pick<Kernels, "adamAtan2">,
   ) {
     this.m = params.map((p) => new Float32Array(p.length));
     this.v = params.map((p) => new Float32Array(p.length));
@@ -32,18 +35,19 @@ export class AdamATan2 {
     this.step++;
     const stepSize = lr / (1 - Math.pow(b1, this.step));
     const bc2 = Math.sqrt(1 - Math.pow(b2, this.step));
-    const decay = 1 - lr * wd;
-    for (let i = 0; i < this.params.length; i++) {
-      const p = this.params[i];
-      const g = grads[i];
-      const m = this.m[i];
-      const v = this.v[i];
-      for (let j = 0; j < p.length; j++) {
-        const gj = g[j];
-        const mj = (m[j] = m[j] + (1 - b1) * (gj - m[j]));
-        const vj = (v[j] = v[j] + (1 - b2) * (gj * gj - v[j]));
-        p[j] = p[j] * decay - stepSize * Math.atan2(mj, Math.sqrt(vj) / bc2);
-      }
-    }
+    for (let i = 0; i < this.params.length; i++)
+      this.k.adamAtan2(
+        this.params[i],
+        grads[i],
+        this.m[i],
+        this.v[i],
+        this.params[i].length,
+        lr,
+        b1,
+        b2,
+        wd,
+        stepSize,
+        bc2,
+      );
   }
 }

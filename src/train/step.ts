@@ -36,6 +36,7 @@ export class TrainStep {
     this.adam = new AdamATan2(
       this.names.map((n) => inner.params.get(n)),
       opts.adam,
+      inner.k,
     );
   }
 

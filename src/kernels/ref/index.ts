@@ -12,6 +12,7 @@ import {
   stablemaxCrossEntropyForward,
 } from "./losses.js";
 import { linearBackward, linearForward, matmul } from "./matmul.js";
+import { adamAtan2 } from "./optim.js";
 import { rmsnormBackward, rmsnormForward } from "./rmsnorm.js";
 import { ropeBackward, ropeForward } from "./rope.js";
 
@@ -37,4 +38,5 @@ export const refKernels: Kernels = {
   stablemaxCrossEntropyBackward,
   bceWithLogitsForward,
   bceWithLogitsBackward,
+  adamAtan2,
 };
