@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `hrm` command: dispatches to the subcommands. Parsing lives in parse.ts, work in the library. */
 import { ARC_SCHEMA, buildArc, buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
+import { EVAL_SCHEMA, runEval } from "./eval.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions, usage } from "./parse.js";
 
@@ -8,6 +9,7 @@ const HELP = `usage: hrm <command> ...
   build-dataset sudoku [key=value ...]   build an official-format Sudoku dataset (CSV or generated)
   build-dataset maze [key=value ...]     build an official-format maze dataset (CSV or generated)
   build-dataset arc [key=value ...]      build the augmented ARC dataset (streams to disk)
+  eval checkpoint=<file> data_path=<dir> [sweep_steps=1,2,4 ...]   evaluate a checkpoint (.pt or .safetensors)
 run "hrm <command> <kind> --help" for the options`;
 
 const BUILDERS: Record<string, [Schema, (o: Options) => void]> = {
@@ -28,6 +30,11 @@ function main(argv: string[]): void {
     const [schema, build] = builder;
     if (rest.includes("--help")) return console.log(usage(`build-dataset ${kind}`, schema));
     return build(parseOptions(rest, schema));
+  }
+  if (cmd === "eval") {
+    const words = [kind, ...rest].filter((w): w is string => w !== undefined);
+    if (words.includes("--help")) return console.log(usage("eval", EVAL_SCHEMA));
+    return runEval(parseOptions(words, EVAL_SCHEMA));
   }
   throw new CliError(`unknown command "${cmd}"\n${HELP}`);
 }

@@ -109,3 +109,38 @@ export function evaluate(
   }
   return acc.result();
 }
+
+/**
+ * Inference-time scaling in one pass: runs max(limits) segments and reports, for each limit s, the metrics
+ * as if every sequence had stopped after s segments ("<set>/<metric>@<s>"). Segment outputs are nested, so
+ * this equals separate evaluations with halt_max_steps = s.
+ */
+export function evaluateSweep(
+  inner: HRMInner,
+  set: PuzzleSet,
+  meta: DatasetMetadata,
+  batchSize: number,
+  limits: number[],
+  setName = "all",
+): Reduced {
+  const max = Math.max(...limits);
+  const accs = new Map(limits.map((s) => [s, new EvalAccumulator()]));
+  for (const batch of testBatches(set, meta, batchSize)) {
+    const carry = initialCarry(inner, batchSize);
+    for (let s = 1; s <= max; s++) {
+      const out = actForward(inner, carry, batch, { training: false });
+      const acc = accs.get(s);
+      // Count every row as halted at this limit (in eval mode rows otherwise halt only at halt_max_steps).
+      if (acc)
+        acc.add(
+          setName,
+          actLoss(inner.k, inner.config, { ...carry, halted: new Uint8Array(batchSize).fill(1) }, out)
+            .metrics,
+        );
+      if (s < max) carry.halted.fill(0); // keep going past halt_max_steps when a limit asks for more
+    }
+  }
+  const out: Reduced = {};
+  for (const [s, acc] of accs) for (const [k, v] of Object.entries(acc.result())) out[`${k}@${s}`] = v;
+  return out;
+}
