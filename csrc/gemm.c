@@ -14,12 +14,8 @@
 #include "threadpool.h"
 
 #define KC HRM_GEMM_KC /* packed A/B depth: a 32-wide B micro-panel (32 KB) stays in L1 */
-#ifndef MC_MAX
 #define MC_MAX 336 /* rows of packed A (multiple of every MR: 14, 6, 4); ~340 KB in L2 */
-#endif
-#ifndef NC_MAX
 #define NC_MAX 512
-#endif
 
 typedef struct {
   const float *A, *B;

@@ -11,9 +11,7 @@ void hrm_sgemm(int transA, int transB, int M, int N, int K, const float *A, cons
                int accumulate);
 
 /* Depth of a packed block; also the row stride of r-major A panels. */
-#ifndef HRM_GEMM_KC
 #define HRM_GEMM_KC 256
-#endif
 
 /* Micro-kernel: c[MR x NR] (ldc) = or += Σ_p A(r,p) * b[p*NR + j] over p < kc, where the packed A panel is
  * k-major, A(r,p) = a[p*MR + r] (fn_k), or r-major, A(r,p) = a[r*HRM_GEMM_KC + p] (fn_r). */

@@ -1,37 +1,8 @@
-/** Shared test helpers: a seeded RNG, random buffers, and an array comparison that reports the worst pairs. */
+/** Shared test helpers: the project's seeded RNG, random buffers, and an array comparison that reports the worst pairs. */
 import type { FloatArray } from "../src/kernels/api.js";
+import type { Rng } from "../src/util/rng.js";
 
-/** xorshift128+-style generator on 32-bit halves; deterministic for a seed, good enough for test data. */
-export class Rng {
-  private s0: number;
-  private s1: number;
-  constructor(seed: number) {
-    this.s0 = (seed ^ 0x9e3779b9) >>> 0 || 1;
-    this.s1 = (seed * 0x85ebca6b) >>> 0 || 2;
-    for (let i = 0; i < 8; i++) this.u32();
-  }
-  u32(): number {
-    let x = this.s0;
-    const y = this.s1;
-    this.s0 = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    this.s1 = x >>> 0;
-    return (this.s0 + this.s1) >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  uniform(): number {
-    return this.u32() / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.uniform() * n);
-  }
-  normal(): number {
-    const u = 1 - this.uniform();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.uniform());
-  }
-}
+export { Rng } from "../src/util/rng.js";
 
 export function randn<T extends FloatArray>(ctor: { new (n: number): T }, n: number, rng: Rng, scale = 1): T {
   const a = new ctor(n);
@@ -41,7 +12,7 @@ export function randn<T extends FloatArray>(ctor: { new (n: number): T }, n: num
 
 export function randInts(n: number, hi: number, rng: Rng): Int32Array {
   const a = new Int32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.int(hi);
+  for (let i = 0; i < n; i++) a[i] = rng.int(0, hi);
   return a;
 }
 

@@ -117,7 +117,10 @@ export function actForward(inner: HRMInner, carry: Carry, batch: Batch, opts: Ac
     carry.halted[b] = halt ? 1 : 0;
   }
   // Bootstrapped target: the next segment's Q values from the new carry (a copy: that forward is discarded).
-  const next = inner.forward(carry.zH.slice(), carry.zL.slice(), inputs, ids, carry.B, false);
+  const ws = inner.workspace(carry.B);
+  ws.zHNext.set(carry.zH);
+  ws.zLNext.set(carry.zL);
+  const next = inner.forward(ws.zHNext, ws.zLNext, inputs, ids, carry.B, false);
   out.targetQContinue = new Float32Array(carry.B);
   for (let b = 0; b < carry.B; b++)
     out.targetQContinue[b] = sigmoidF32(

@@ -34,6 +34,8 @@ export interface Workspace {
   logitsAll: Float32Array; // [T, V] lm_head over every position (puzzle positions dropped after)
   qIn: Float32Array; // [B, D] z_H at position 0
   qOut: Float32Array; // [B, 2]
+  zHNext: Float32Array; // [T, D] carry copies for the training-mode Q-target forward (its carry is discarded)
+  zLNext: Float32Array;
 }
 
 export interface InnerOutputs {
@@ -101,6 +103,8 @@ export class HRMInner {
       logitsAll: new Float32Array(T * c.vocab_size),
       qIn: new Float32Array(B * dims.D),
       qOut: new Float32Array(B * 2),
+      zHNext: new Float32Array(T * dims.D),
+      zLNext: new Float32Array(T * dims.D),
     };
     return this.ws;
   }
