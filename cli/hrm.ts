@@ -2,6 +2,8 @@
 /** The `hrm` command: dispatches to the subcommands. Parsing lives in parse.ts, work in the library. */
 import { ARC_SCHEMA, buildArc, buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
 import { EVAL_SCHEMA, runEval } from "./eval.js";
+import { writeReport } from "./report.js";
+import { runTrain, trainUsage } from "./train.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions, usage } from "./parse.js";
 
@@ -9,7 +11,10 @@ const HELP = `usage: hrm <command> ...
   build-dataset sudoku [key=value ...]   build an official-format Sudoku dataset (CSV or generated)
   build-dataset maze [key=value ...]     build an official-format maze dataset (CSV or generated)
   build-dataset arc [key=value ...]      build the augmented ARC dataset (streams to disk)
+  train [config=<file.yaml>] [key=value ...]  train HRM (official config names; arch.key=value for the model)
+  train resume=<run dir>                 continue a run from its latest checkpoint
   eval checkpoint=<file> data_path=<dir> [sweep_steps=1,2,4 ...]   evaluate a checkpoint (.pt or .safetensors)
+  report <run dir>                       training curves (SVG) and report.html for a run
 run "hrm <command> <kind> --help" for the options`;
 
 const BUILDERS: Record<string, [Schema, (o: Options) => void]> = {
@@ -18,7 +23,7 @@ const BUILDERS: Record<string, [Schema, (o: Options) => void]> = {
   arc: [ARC_SCHEMA, buildArc],
 };
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   const [cmd, kind, ...rest] = argv;
   if (!cmd || cmd === "--help" || cmd === "-h") return console.log(HELP);
   if (cmd === "build-dataset") {
@@ -31,6 +36,16 @@ function main(argv: string[]): void {
     if (rest.includes("--help")) return console.log(usage(`build-dataset ${kind}`, schema));
     return build(parseOptions(rest, schema));
   }
+  if (cmd === "train") {
+    const words = [kind, ...rest].filter((w): w is string => w !== undefined);
+    if (words.includes("--help")) return console.log(trainUsage());
+    await runTrain(words);
+    return;
+  }
+  if (cmd === "report") {
+    if (!kind) throw new CliError("usage: hrm report <run dir>");
+    return console.log(writeReport(kind));
+  }
   if (cmd === "eval") {
     const words = [kind, ...rest].filter((w): w is string => w !== undefined);
     if (words.includes("--help")) return console.log(usage("eval", EVAL_SCHEMA));
@@ -39,13 +54,11 @@ function main(argv: string[]): void {
   throw new CliError(`unknown command "${cmd}"\n${HELP}`);
 }
 
-try {
-  main(process.argv.slice(2));
-} catch (e) {
+main(process.argv.slice(2)).catch((e: unknown) => {
   // Expected failures (bad options, bad input files) print one line; anything else keeps its stack.
   const name = e instanceof Error ? e.constructor.name : "";
   const fsError = e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string"; // e.g. ENOENT
   const known = e instanceof CliError || fsError || (/Error$/.test(name) && name !== "Error");
   console.error(known ? `hrm: ${(e as Error).message}` : e);
   process.exitCode = 1;
-}
+});

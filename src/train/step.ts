@@ -25,16 +25,17 @@ export interface TrainStepOptions {
 export class TrainStep {
   readonly bwd: HRMBackward;
   readonly adam: AdamATan2;
-  private readonly names: string[];
+  /** The parameters AdamATan2 updates, in its order (every 'param' spec). */
+  readonly paramNames: string[];
 
   constructor(
     readonly inner: HRMInner,
     readonly opts: TrainStepOptions,
   ) {
     this.bwd = new HRMBackward(inner);
-    this.names = inner.params.specs.filter((s) => s.kind === "param").map((s) => s.name);
+    this.paramNames = inner.params.specs.filter((s) => s.kind === "param").map((s) => s.name);
     this.adam = new AdamATan2(
-      this.names.map((n) => inner.params.get(n)),
+      this.paramNames.map((n) => inner.params.get(n)),
       opts.adam,
       inner.k,
     );
@@ -58,7 +59,7 @@ export class TrainStep {
         this.opts.puzzleEmbWeightDecay,
       );
     this.adam.update(
-      this.names.map((n) => this.bwd.grads.get(n)),
+      this.paramNames.map((n) => this.bwd.grads.get(n)),
       lr,
     );
     return { out, loss };

@@ -12,6 +12,7 @@ import { actForward, initialCarry } from "../model/act.js";
 import type { HRMInner } from "../model/inner.js";
 import { actLoss } from "../model/loss.js";
 import { Rng } from "../util/rng.js";
+import type { OutputCollector } from "./outputs.js";
 import type { Reduced } from "./metrics.js";
 import { EvalAccumulator, reduceTrainMetrics } from "./metrics.js";
 import { cosineScheduleWithWarmup, estimateTotalSteps } from "./schedule.js";
@@ -74,10 +75,15 @@ export class Trainer {
   trainBatch(batch: SampledBatch): Reduced | null {
     this.stepCount++;
     if (this.stepCount > this.totalSteps) return null;
-    if (!this.carry) this.carry = initialCarry(this.inner, this.cfg.global_batch_size);
+    const carry = this.carry ?? this.initCarry();
     const lr = this.lr(this.cfg.lr);
-    const { loss } = this.step.run(this.carry, batch, this.rng, lr, this.lr(this.cfg.puzzle_emb_lr));
+    const { loss } = this.step.run(carry, batch, this.rng, lr, this.lr(this.cfg.puzzle_emb_lr));
     return reduceTrainMetrics(loss.metrics, this.cfg.global_batch_size, lr);
+  }
+
+  /** A fresh official carry (every row halted) for the training batch size. */
+  initCarry(): Carry {
+    return (this.carry = initialCarry(this.inner, this.cfg.global_batch_size));
   }
 
   /** The batches of training iteration `iter` (eval_interval epochs each; official seed + iter). */
@@ -97,14 +103,17 @@ export function evaluate(
   meta: DatasetMetadata,
   batchSize: number,
   setName = "all",
+  collect?: OutputCollector,
 ): Reduced {
   const acc = new EvalAccumulator();
   for (const batch of testBatches(set, meta, batchSize)) {
     const carry = initialCarry(inner, batchSize);
     for (let s = 0; s < inner.config.halt_max_steps; s++) {
       const out = actForward(inner, carry, batch, { training: false });
-      if (s === inner.config.halt_max_steps - 1)
+      if (s === inner.config.halt_max_steps - 1) {
         acc.add(setName, actLoss(inner.k, inner.config, carry, out).metrics);
+        collect?.add(batch, out, batch.effectiveSize);
+      }
     }
   }
   return acc.result();

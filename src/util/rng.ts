@@ -41,6 +41,14 @@ export class Rng {
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.uniform() * (hi - lo));
   }
+  /** Fisher-Yates shuffle in place. */
+  shuffle<T>(a: T[]): T[] {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(0, i + 1);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  }
   normal(): number {
     const u = 1 - this.uniform();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.uniform());

@@ -1,0 +1,272 @@
+/**
+ * The training run's configuration with the official structure and names (cfg_pretrain.yaml at the top level,
+ * arch/hrm_v1.yaml under `arch`), resolved in layers: official defaults, then a YAML file (its hydra-style
+ * `defaults: [arch: <name>]` pulls in arch/<name>.yaml next to it), then `key=value` / `arch.key=value`
+ * overrides. `${.key}` / `${key}` interpolations resolve at the end. Every key is typed; unknown keys and bad
+ * values are errors that name the key and where it came from. Pure: files are read through a callback.
+ */
+import type { HRMConfig } from "../model/config.js";
+import { makeConfig } from "../model/config.js";
+import type { YamlValue } from "../util/yaml.js";
+import { parseYaml } from "../util/yaml.js";
+import { OUTPUT_KEYS } from "./outputs.js";
+import type { TrainConfig } from "./trainer.js";
+
+export class RunConfigError extends Error {}
+
+type Kind = "int" | "float" | "bool" | "string" | "list" | "int?" | "string?";
+
+interface Spec {
+  kind: Kind;
+  default: YamlValue;
+  doc: string;
+}
+
+const s = (kind: Kind, def: YamlValue, doc: string): Spec => ({ kind, default: def, doc });
+
+/** Every key, dotted, with the official default (cfg_pretrain.yaml + arch/hrm_v1.yaml). */
+export const RUN_SPEC: Record<string, Spec> = {
+  data_path: s("string?", null, "dataset directory (official layout) (required)"),
+  global_batch_size: s("int", 768, "examples per optimiser step"),
+  epochs: s("int", 100000, "passes over the training groups"),
+  eval_interval: s("int?", 10000, "epochs per train/eval iteration; must divide epochs"),
+  checkpoint_every_eval: s("bool", true, "write a checkpoint at every evaluation"),
+  checkpoint_every_steps: s("int?", null, "hrm-ts: also write a checkpoint every N steps"),
+  lr: s("float", 1e-4, "AdamATan2 learning rate (peak)"),
+  lr_min_ratio: s("float", 1.0, "cosine decay floor, as a fraction of lr"),
+  lr_warmup_steps: s("int", 2000, "linear warm-up steps"),
+  beta1: s("float", 0.9, "AdamATan2 beta1"),
+  beta2: s("float", 0.95, "AdamATan2 beta2"),
+  weight_decay: s("float", 0.1, "AdamATan2 decoupled weight decay"),
+  puzzle_emb_weight_decay: s("float", 0.1, "sign-SGD weight decay for puzzle embeddings"),
+  puzzle_emb_lr: s("float", 1e-2, "sign-SGD learning rate for puzzle embeddings"),
+  project_name: s("string?", null, "run group name (default: from data_path)"),
+  run_name: s("string?", null, "run name (default: hrm-<date>-<time>)"),
+  checkpoint_path: s("string?", null, "run directory (default: checkpoints/<project_name>/<run_name>)"),
+  seed: s("int", 0, "random seed (init, data order, exploration)"),
+  eval_save_outputs: s("list", [], "outputs saved at evaluation as .npy (e.g. [logits, q_halt_logits])"),
+  "arch.name": s("string", "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1", "model class (official name)"),
+  "arch.loss.name": s("string", "losses@ACTLossHead", "loss head (official name)"),
+  "arch.loss.loss_type": s(
+    "string",
+    "stablemax_cross_entropy",
+    "stablemax_cross_entropy | softmax_cross_entropy",
+  ),
+  "arch.halt_exploration_prob": s("float", 0.1, "ACT exploration probability"),
+  "arch.halt_max_steps": s("int", 16, "ACT segment limit"),
+  "arch.H_cycles": s("int", 2, "high-level cycles per segment"),
+  "arch.L_cycles": s("int", 2, "low-level steps per high-level cycle"),
+  "arch.H_layers": s("int", 4, "transformer blocks in H"),
+  "arch.L_layers": s("int", 4, "transformer blocks in L"),
+  "arch.hidden_size": s("int", 512, "model width"),
+  "arch.num_heads": s("int", 8, "attention heads"),
+  "arch.expansion": s("float", 4, "SwiGLU expansion"),
+  "arch.puzzle_emb_ndim": s("int", "${.hidden_size}", "puzzle embedding width (0 disables)"),
+  "arch.pos_encodings": s("string", "rope", "rope | learned"),
+  "arch.rms_norm_eps": s("float", 1e-5, "RMSNorm epsilon"),
+  "arch.rope_theta": s("float", 10000, "RoPE base"),
+  "arch.forward_dtype": s("string", "bfloat16", "bfloat16 (computed in float32 for now) | float32"),
+};
+
+export type RunConfig = Record<string, YamlValue>;
+
+/** Flattens a nested mapping into dotted keys ("arch.loss.name"). */
+function flatten(v: { [k: string]: YamlValue }, prefix = "", out: RunConfig = {}): RunConfig {
+  for (const [k, x] of Object.entries(v)) {
+    const key = prefix + k;
+    if (x !== null && typeof x === "object" && !Array.isArray(x) && !(key in RUN_SPEC))
+      flatten(x, `${key}.`, out);
+    else out[key] = x;
+  }
+  return out;
+}
+
+function check(key: string, v: YamlValue, where: string): YamlValue {
+  const spec = RUN_SPEC[key];
+  if (!spec) {
+    const near = Object.keys(RUN_SPEC).filter((k) => k.endsWith(`.${key}`) || key.endsWith(`.${k}`));
+    throw new RunConfigError(
+      `${where}: unknown key "${key}"${near.length ? ` (did you mean ${near.join(", ")}?)` : ""}`,
+    );
+  }
+  if (typeof v === "string" && v.startsWith("${")) return v; // resolved later
+  const bad = (what: string): never => {
+    throw new RunConfigError(`${where}: ${key}=${JSON.stringify(v)}: expected ${what}`);
+  };
+  switch (spec.kind) {
+    case "int?":
+    case "int":
+      if (v === null && spec.kind === "int?") return v;
+      return typeof v === "number" && Number.isInteger(v) ? v : bad("an integer");
+    case "float":
+      return typeof v === "number" && !Number.isNaN(v) ? v : bad("a number");
+    case "bool":
+      return typeof v === "boolean" ? v : bad("true or false");
+    case "string?":
+    case "string":
+      if (v === null && spec.kind === "string?") return v;
+      return typeof v === "string" ? v : typeof v === "number" ? String(v) : bad("a string");
+    case "list":
+      if (Array.isArray(v)) return v;
+      if (typeof v === "string") return v === "" ? [] : v.split(",").map((x) => x.trim());
+      return v === null ? [] : bad("a list");
+  }
+}
+
+/** Reads a YAML file's keys into the config; `defaults: [arch: name]` loads arch/<name>.yaml first. */
+function applyFile(cfg: RunConfig, path: string, read: (path: string) => string, asArch = false): void {
+  const doc = parseYaml(read(path), path);
+  if (doc === null) return;
+  if (typeof doc !== "object" || Array.isArray(doc)) throw new RunConfigError(`${path}: expected a mapping`);
+  const { defaults, hydra: _hydra, ...rest } = doc;
+  if (defaults !== undefined) {
+    if (!Array.isArray(defaults)) throw new RunConfigError(`${path}: defaults must be a list`);
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
+    for (const d of defaults) {
+      if (d === "_self_") continue;
+      const arch = d !== null && typeof d === "object" && !Array.isArray(d) ? d.arch : undefined;
+      if (typeof arch !== "string")
+        throw new RunConfigError(`${path}: unsupported defaults entry ${JSON.stringify(d)}`);
+      applyFile(cfg, `${dir}arch/${arch}.yaml`, read, true);
+    }
+  }
+  const flat = flatten(asArch ? { arch: rest } : rest);
+  for (const [k, v] of Object.entries(flat)) cfg[k] = check(k, v, path);
+}
+
+/** Resolves `${.key}` (same section) and `${key}` (top level) references. */
+function interpolate(cfg: RunConfig): void {
+  for (const [k, v] of Object.entries(cfg)) {
+    if (typeof v !== "string" || !v.startsWith("${")) continue;
+    const m = /^\$\{(\.?)([\w.]+)\}$/.exec(v);
+    const section = k.includes(".") ? k.slice(0, k.lastIndexOf(".") + 1) : "";
+    const target = m ? (m[1] ? section : "") + m[2] : "";
+    if (!m || !(target in cfg)) throw new RunConfigError(`${k}=${v}: cannot resolve the reference`);
+    cfg[k] = check(k, cfg[target], `${k}=${v}`);
+  }
+}
+
+/**
+ * Official defaults <- YAML file (optional) <- `key=value` overrides (values read as YAML scalars, lists as
+ * `a,b` or `[a, b]`). Returns the flat, typed, dotted config.
+ */
+export function resolveRunConfig(
+  overrides: string[],
+  configFile?: string,
+  read?: (path: string) => string,
+): RunConfig {
+  const cfg: RunConfig = Object.fromEntries(Object.entries(RUN_SPEC).map(([k, v]) => [k, v.default]));
+  if (configFile) {
+    if (!read) throw new RunConfigError("a config file needs a reader");
+    applyFile(cfg, configFile, read);
+  }
+  const seen = new Set<string>();
+  for (const w of overrides) {
+    const eq = w.indexOf("=");
+    if (eq <= 0) throw new RunConfigError(`"${w}": overrides are written key=value (e.g. arch.L_cycles=4)`);
+    const key = w.slice(0, eq);
+    if (seen.has(key)) throw new RunConfigError(`override "${key}" given twice`);
+    seen.add(key);
+    const raw = w.slice(eq + 1);
+    const spec = RUN_SPEC[key];
+    const value =
+      spec && (spec.kind === "string" || spec.kind === "string?") && raw !== "null" ? raw : parseYaml(raw);
+    cfg[key] = check(key, value, "command line");
+  }
+  interpolate(cfg);
+  validate(cfg);
+  return cfg;
+}
+
+function validate(cfg: RunConfig): void {
+  const num = (k: string) => cfg[k] as number;
+  const need = (ok: boolean, k: string, what: string) => {
+    if (!ok) throw new RunConfigError(`${k}=${JSON.stringify(cfg[k])}: ${what}`);
+  };
+  need(num("global_batch_size") >= 1, "global_batch_size", "must be at least 1");
+  need(num("epochs") >= 1, "epochs", "must be at least 1");
+  const ei = cfg.eval_interval as number | null;
+  if (ei !== null) {
+    need(ei >= 1, "eval_interval", "must be at least 1");
+    need(
+      num("epochs") % ei === 0,
+      "eval_interval",
+      `must divide epochs (${num("epochs")}), as in the official code`,
+    );
+  }
+  need(num("lr") >= 0, "lr", "must be non-negative");
+  need(num("lr_min_ratio") >= 0 && num("lr_min_ratio") <= 1, "lr_min_ratio", "must be in [0, 1]");
+  need(num("lr_warmup_steps") >= 0, "lr_warmup_steps", "must be non-negative");
+  need(num("beta1") >= 0 && num("beta1") < 1, "beta1", "must be in [0, 1)");
+  need(num("beta2") >= 0 && num("beta2") < 1, "beta2", "must be in [0, 1)");
+  const ce = cfg.checkpoint_every_steps as number | null;
+  need(ce === null || ce >= 1, "checkpoint_every_steps", "must be at least 1 (or null)");
+  const outs: readonly string[] = OUTPUT_KEYS;
+  for (const o of cfg.eval_save_outputs as string[])
+    if (!outs.includes(o))
+      throw new RunConfigError(`eval_save_outputs: unknown output "${o}" (available: ${outs.join(", ")})`);
+  need(
+    ["stablemax_cross_entropy", "softmax_cross_entropy"].includes(cfg["arch.loss.loss_type"] as string),
+    "arch.loss.loss_type",
+    "must be stablemax_cross_entropy or softmax_cross_entropy",
+  );
+}
+
+/** The model config for a dataset: arch.* plus the sizes the dataset fixes (as create_model does). */
+export function archConfig(
+  cfg: RunConfig,
+  meta: { seq_len: number; vocab_size: number; num_puzzle_identifiers: number },
+): HRMConfig {
+  const a = (k: string) => cfg[`arch.${k}`];
+  return makeConfig({
+    batch_size: cfg.global_batch_size as number,
+    seq_len: meta.seq_len,
+    vocab_size: meta.vocab_size,
+    num_puzzle_identifiers: meta.num_puzzle_identifiers,
+    H_cycles: a("H_cycles") as number,
+    L_cycles: a("L_cycles") as number,
+    H_layers: a("H_layers") as number,
+    L_layers: a("L_layers") as number,
+    hidden_size: a("hidden_size") as number,
+    expansion: a("expansion") as number,
+    num_heads: a("num_heads") as number,
+    puzzle_emb_ndim: a("puzzle_emb_ndim") as number,
+    pos_encodings: a("pos_encodings") as HRMConfig["pos_encodings"],
+    rms_norm_eps: a("rms_norm_eps") as number,
+    rope_theta: a("rope_theta") as number,
+    halt_max_steps: a("halt_max_steps") as number,
+    halt_exploration_prob: a("halt_exploration_prob") as number,
+    forward_dtype: a("forward_dtype") as HRMConfig["forward_dtype"],
+    loss_type: a("loss.loss_type") as HRMConfig["loss_type"],
+  });
+}
+
+export function trainConfig(cfg: RunConfig): TrainConfig {
+  const n = (k: string) => cfg[k] as number;
+  return {
+    global_batch_size: n("global_batch_size"),
+    epochs: n("epochs"),
+    eval_interval: (cfg.eval_interval as number | null) ?? undefined,
+    lr: n("lr"),
+    lr_min_ratio: n("lr_min_ratio"),
+    lr_warmup_steps: n("lr_warmup_steps"),
+    weight_decay: n("weight_decay"),
+    beta1: n("beta1"),
+    beta2: n("beta2"),
+    puzzle_emb_lr: n("puzzle_emb_lr"),
+    puzzle_emb_weight_decay: n("puzzle_emb_weight_decay"),
+    seed: n("seed"),
+  };
+}
+
+/** The config as nested YAML-ready data (all_config.yaml), in the official shape. */
+export function nestConfig(cfg: RunConfig): { [k: string]: YamlValue } {
+  const out: { [k: string]: YamlValue } = {};
+  for (const [k, v] of Object.entries(cfg)) {
+    const parts = k.split(".");
+    let node = out;
+    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as { [k: string]: YamlValue };
+    node[parts[parts.length - 1]] = v;
+  }
+  return out;
+}

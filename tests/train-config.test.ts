@@ -1,0 +1,196 @@
+/** The training config: YAML subset, official defaults, file + override layering, errors; progress and report text. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { formatDuration, formatProgress } from "../cli/progress.js";
+import { archConfig, nestConfig, resolveRunConfig } from "../src/train/config.js";
+import type { MetricRecord } from "../src/train/report.js";
+import { lineChartSvg, niceTicks, reportCharts, reportHtml } from "../src/train/report.js";
+import { dumpYaml, parseYaml } from "../src/util/yaml.js";
+
+const OFFICIAL_PRETRAIN = `# ARC training config
+
+defaults:
+  - arch: hrm_v1
+  - _self_
+
+hydra:
+  output_subdir: null
+
+# Data path
+data_path: data/arc-aug-1000
+
+global_batch_size: 768
+epochs: 100000
+eval_interval: 10000
+checkpoint_every_eval: True
+
+lr: 1e-4
+lr_min_ratio: 1.0
+lr_warmup_steps: 2000
+puzzle_emb_lr: 1e-2
+`;
+
+const OFFICIAL_ARCH = `name: hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1
+loss:
+  name: losses@ACTLossHead
+  loss_type: stablemax_cross_entropy
+
+halt_exploration_prob: 0.1
+halt_max_steps: 16
+
+H_cycles: 2
+L_cycles: 2
+
+H_layers: 4
+L_layers: 4
+
+hidden_size: 512
+num_heads: 8  # min(2, hidden_size // 64)
+expansion: 4
+
+puzzle_emb_ndim: \${.hidden_size}
+
+pos_encodings: rope
+`;
+
+const files: Record<string, string> = {
+  "config/cfg_pretrain.yaml": OFFICIAL_PRETRAIN,
+  "config/arch/hrm_v1.yaml": OFFICIAL_ARCH,
+  "small.yaml": "data_path: d\narch:\n  hidden_size: 64\n  num_heads: 2\n",
+  "bad.yaml": "data_path: d\narch:\n  hiden_size: 64\n",
+};
+const read = (p: string) => {
+  if (!(p in files)) throw new Error(`no file ${p}`);
+  return files[p];
+};
+const cfg = (...o: string[]) => resolveRunConfig(o);
+
+test("YAML subset: mappings, lists, scalars, comments, quoting; dump round-trips", () => {
+  assert.deepEqual(parseYaml("a: 1\nb:\n  c: [x, 2]\n  d: 'it''s'\ne:\n  - 1e-4\n  - k: v\n    j: True\n"), {
+    a: 1,
+    b: { c: ["x", 2], d: "it's" },
+    e: [1e-4, { k: "v", j: true }],
+  });
+  assert.deepEqual(parseYaml('x: "a # not a comment" # comment\ny: ~\nz: -3\nw: 0.5'), {
+    x: "a # not a comment",
+    y: null,
+    z: -3,
+    w: 0.5,
+  });
+  assert.equal(parseYaml("16"), 16);
+  assert.equal(parseYaml("abc"), "abc");
+  assert.throws(() => parseYaml("a: 1\n   b: 2", "f.yaml"), /f.yaml:2: unexpected indentation/);
+  assert.throws(() => parseYaml("a: 1\na: 2", "f.yaml"), /f.yaml:2: key "a" repeated/);
+  assert.throws(() => parseYaml("a: &anchor 1", "f.yaml"), /f.yaml:1: unsupported YAML construct/);
+  const v = { a: 1, b: { c: "x y", d: "1", e: null, f: [1, "two"], g: true }, h: "${.a}" };
+  assert.deepEqual(parseYaml(dumpYaml(v)), v);
+});
+
+test("run config: official defaults, the official files with defaults/arch and ${.hidden_size}", () => {
+  const d = cfg();
+  assert.equal(d.global_batch_size, 768);
+  assert.equal(d["arch.puzzle_emb_ndim"], 512); // ${.hidden_size}
+  assert.equal(d.checkpoint_every_eval, true);
+  const o = resolveRunConfig(["arch.hidden_size=256", "arch.num_heads=4"], "config/cfg_pretrain.yaml", read);
+  assert.equal(o.data_path, "data/arc-aug-1000");
+  assert.equal(o.lr, 1e-4);
+  assert.equal(o.puzzle_emb_lr, 1e-2);
+  assert.equal(o["arch.hidden_size"], 256);
+  assert.equal(o["arch.puzzle_emb_ndim"], 256); // the reference follows the override
+  assert.equal(o["arch.loss.loss_type"], "stablemax_cross_entropy");
+  const s = resolveRunConfig(["lr=3e-4"], "small.yaml", read);
+  assert.equal(s["arch.hidden_size"], 64);
+  assert.equal(s.lr, 3e-4);
+  const nested = nestConfig(s) as { arch: { loss: { name: string } } };
+  assert.equal(nested.arch.loss.name, "losses@ACTLossHead");
+});
+
+test("run config overrides, one line each", () => {
+  assert.equal(cfg("global_batch_size=64").global_batch_size, 64);
+  assert.equal(cfg("arch.L_cycles=8")["arch.L_cycles"], 8);
+  assert.equal(cfg("lr=1e-4").lr, 1e-4);
+  assert.equal(cfg("eval_interval=null").eval_interval, null);
+  assert.equal(cfg("checkpoint_every_eval=false").checkpoint_every_eval, false);
+  assert.deepEqual(cfg("eval_save_outputs=logits,q_halt_logits").eval_save_outputs, [
+    "logits",
+    "q_halt_logits",
+  ]);
+  assert.deepEqual(cfg("eval_save_outputs=[preds]").eval_save_outputs, ["preds"]);
+  assert.equal(cfg("data_path=data/sudoku").data_path, "data/sudoku");
+  assert.equal(cfg("run_name=123").run_name, "123"); // strings stay strings
+  assert.equal(cfg("arch.forward_dtype=float32")["arch.forward_dtype"], "float32");
+  assert.equal(cfg("arch.puzzle_emb_ndim=0")["arch.puzzle_emb_ndim"], 0);
+  assert.equal(
+    cfg("arch.loss.loss_type=softmax_cross_entropy")["arch.loss.loss_type"],
+    "softmax_cross_entropy",
+  );
+});
+
+test("run config errors name the key", () => {
+  assert.throws(
+    () => cfg("L_cycles=4"),
+    /command line: unknown key "L_cycles" \(did you mean arch.L_cycles\?\)/,
+  );
+  assert.throws(() => cfg("arch.L_cycle=4"), /unknown key "arch.L_cycle"/);
+  assert.throws(() => cfg("global_batch_size=6.5"), /global_batch_size=6.5: expected an integer/);
+  assert.throws(() => cfg("lr=fast"), /lr="fast": expected a number/);
+  assert.throws(
+    () => cfg("checkpoint_every_eval=maybe"),
+    /checkpoint_every_eval="maybe": expected true or false/,
+  );
+  assert.throws(() => cfg("epochs=10", "eval_interval=3"), /eval_interval=3: must divide epochs \(10\)/);
+  assert.throws(() => cfg("lr_min_ratio=2"), /lr_min_ratio=2: must be in \[0, 1\]/);
+  assert.throws(() => cfg("lr=1", "lr=2"), /override "lr" given twice/);
+  assert.throws(() => cfg("lr"), /"lr": overrides are written key=value/);
+  assert.throws(() => cfg("eval_save_outputs=logitz"), /unknown output "logitz"/);
+  assert.throws(() => cfg("arch.loss.loss_type=mse"), /arch.loss.loss_type="mse": must be/);
+  assert.throws(() => resolveRunConfig([], "bad.yaml", read), /bad.yaml: unknown key "arch.hiden_size"/);
+  // Architecture validation happens when the dataset fixes the sizes.
+  assert.throws(
+    () => archConfig(cfg("arch.num_heads=7"), { seq_len: 81, vocab_size: 11, num_puzzle_identifiers: 1 }),
+    /hidden_size = 512: must be divisible by num_heads \(7\)/,
+  );
+});
+
+test("progress line: step/total, bar, ETA, examples/s, live metrics", () => {
+  assert.equal(formatDuration(0), "0:00");
+  assert.equal(formatDuration(61), "1:01");
+  assert.equal(formatDuration(3725), "1:02:05");
+  const line = formatProgress(
+    { step: 25, total: 100, elapsedS: 10, examplesPerS: 160, live: [["loss", 1.23456]] },
+    8,
+  );
+  assert.equal(line, " 25/100 [##------]  25% 0:10<0:30 160.0 ex/s loss 1.235");
+});
+
+test("report: nice ticks, SVG charts with every series, HTML with the last evaluation", () => {
+  assert.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  assert.deepEqual(niceTicks(3, 17, 3), [5, 10, 15]);
+  const svg = lineChartSvg("T", [
+    {
+      name: "a<b",
+      points: [
+        [0, 1],
+        [10, 2],
+      ],
+    },
+  ]);
+  assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.match(svg, /<polyline[^>]*points="[\d.]+,[\d.]+ [\d.]+,[\d.]+"/);
+  assert.match(svg, /a&lt;b/);
+  const records: MetricRecord[] = [
+    { step: 1, "train/lm_loss": 2, "train/exact_accuracy": 0, "train/steps": 2, "train/lr": 1e-3 },
+    { step: 2, "train/lm_loss": 1.5, "train/exact_accuracy": 0.1, "train/steps": 2, "train/lr": 1e-3 },
+    { step: 2, "all/exact_accuracy": 0.25, "all/steps": 4, "all/lm_loss": 1.4 },
+  ];
+  const charts = reportCharts(records);
+  assert.deepEqual(
+    charts.map((c) => c.file),
+    ["loss.svg", "exact_accuracy.svg", "steps.svg", "lr.svg"],
+  );
+  assert.match(charts[1].svg, /eval all\/exact_accuracy/);
+  const html = reportHtml("run", charts, records, "lr: 0.001\n");
+  assert.match(html, /Last evaluation \(step 2\)/);
+  assert.match(html, /<td>all\/exact_accuracy<\/td><td>0.25<\/td>/);
+  assert.equal((html.match(/<svg/g) ?? []).length, 4);
+});
