@@ -1,10 +1,14 @@
 /**
  * `hrm eval checkpoint=<file> data_path=<dir>`: official evaluation of an official .pt checkpoint or ours
- * (.safetensors) on a dataset's test split; `sweep_steps=1,2,4,8,16` reports each segment limit in one pass.
+ * (.safetensors) on a dataset's test split, metrics printed and written to <output_dir>/metrics.json;
+ * `sweep_steps=1,2,4,8,16` reports each segment limit in one pass; `save_outputs=preds,q_halt_logits,...`
+ * writes .npy files; `halting=adaptive` also runs with Q-head halting and reports the speed-up; ARC datasets
+ * get the official voting (pass@K per task and overall, submission.json).
  * For .pt files the architecture is the official default overridden by arch.* options, with vocab, seq_len and
  * puzzle count taken from the dataset (as pretrain.py does).
  */
-import { basename } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { HRMInner } from "../src/model/inner.js";
 import type { HRMConfig } from "../src/model/config.js";
 import { DEFAULT_CONFIG, makeConfig } from "../src/model/config.js";
@@ -12,8 +16,14 @@ import { decodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.j
 import { HRMParams } from "../src/model/params.js";
 import { readTorchCheckpoint } from "../src/io/torch.js";
 import { getKernels } from "../src/node.js";
-import { readBytes, readSplit } from "../src/platform/files.js";
+import { readBytes, readSplit, writeFileAtomic } from "../src/platform/files.js";
+import { evaluateAdaptive } from "../src/train/adaptive.js";
+import { ArcVotes, scoreArc, submission, truthFromRows } from "../src/train/arc-vote.js";
+import type { Reduced } from "../src/train/metrics.js";
+import type { OutputKey } from "../src/train/outputs.js";
+import { OUTPUT_KEYS, OutputCollector } from "../src/train/outputs.js";
 import { evaluate, evaluateSweep } from "../src/train/trainer.js";
+import { saveOutputs } from "./outputs.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError } from "./parse.js";
 
@@ -21,9 +31,27 @@ export const EVAL_SCHEMA: Schema = {
   checkpoint: { type: "string", doc: "official .pt state dict or our .safetensors checkpoint (required)" },
   data_path: { type: "string", doc: "dataset directory with a test/ split (required)" },
   global_batch_size: { type: "int", default: 64, doc: "evaluation batch size" },
+  output_dir: {
+    type: "string",
+    doc: "where metrics.json, outputs and ARC results go (default <checkpoint dir>/eval)",
+  },
   sweep_steps: {
     type: "string",
     doc: "comma-separated segment limits to report in one pass, e.g. 1,2,4,8,16",
+  },
+  save_outputs: {
+    type: "string",
+    doc: `outputs to save as .npy, comma-separated (${OUTPUT_KEYS.join(", ")})`,
+  },
+  halting: {
+    type: "string",
+    default: "fixed",
+    doc: "fixed (official: every puzzle runs halt_max_steps) or adaptive (also stop each puzzle when its Q-head halts)",
+  },
+  arc_vote: {
+    type: "string",
+    default: "auto",
+    doc: "ARC voting (pass@K, submission.json): auto (ARC-shaped data), true, false",
   },
   ...(Object.fromEntries(
     Object.entries(DEFAULT_CONFIG)
@@ -39,51 +67,145 @@ export const EVAL_SCHEMA: Schema = {
   ) as Schema),
 };
 
-export function runEval(o: Options): void {
-  if (!o.checkpoint || !o.data_path)
-    throw new CliError("hrm eval needs checkpoint=<file> and data_path=<dir>");
-  const ck = o.checkpoint as string;
-  const test = readSplit(o.data_path as string, "test");
-  const B = o.global_batch_size as number;
+/** Loads a checkpoint (ours or official) into a model sized for the dataset; arch.* options override. */
+export function loadCheckpoint(
+  ck: string,
+  meta: { seq_len: number; vocab_size: number; num_puzzle_identifiers: number },
+  B: number,
+  arch: Partial<HRMConfig> = {},
+): HRMParams {
+  if (ck.endsWith(".safetensors")) {
+    const p = decodeModelSafetensors(readBytes(ck), ck);
+    const params = new HRMParams(makeConfig({ ...p.config, ...arch, batch_size: B }));
+    params.data.set(p.data);
+    return params;
+  }
+  const params = new HRMParams(
+    makeConfig({
+      ...arch,
+      batch_size: B,
+      seq_len: meta.seq_len,
+      vocab_size: meta.vocab_size,
+      num_puzzle_identifiers: meta.num_puzzle_identifiers,
+    }),
+  );
+  loadStateDict(params, readTorchCheckpoint(readBytes(ck), ck), ck);
+  return params;
+}
+
+function archOptions(o: Options): Partial<HRMConfig> {
   const arch: Partial<HRMConfig> = {};
   for (const [k, v] of Object.entries(o))
     if (k.startsWith("arch.") && v !== undefined) (arch as Record<string, unknown>)[k.slice(5)] = v;
-  let params: HRMParams;
-  if (ck.endsWith(".safetensors")) {
-    const p = decodeModelSafetensors(readBytes(ck), ck);
-    params = new HRMParams(makeConfig({ ...p.config, ...arch, batch_size: B }));
-    params.data.set(p.data);
-  } else {
-    const m = test.metadata;
-    params = new HRMParams(
-      makeConfig({
-        ...arch,
-        batch_size: B,
-        seq_len: m.seq_len,
-        vocab_size: m.vocab_size,
-        num_puzzle_identifiers: m.num_puzzle_identifiers,
-      }),
-    );
-    loadStateDict(params, readTorchCheckpoint(readBytes(ck), ck), ck);
-  }
+  return arch;
+}
+
+function listOption(o: Options, key: string, allowed: readonly string[]): string[] {
+  const v = o[key] as string | undefined;
+  if (!v) return [];
+  const items = v.split(",").map((s) => s.trim());
+  for (const x of items)
+    if (!allowed.includes(x))
+      throw new CliError(`${key}=${v}: unknown "${x}" (available: ${allowed.join(", ")})`);
+  return items;
+}
+
+const fmtTime = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function runEval(o: Options): Reduced {
+  if (!o.checkpoint || !o.data_path)
+    throw new CliError("hrm eval needs checkpoint=<file> and data_path=<dir>");
+  const ck = o.checkpoint as string;
+  const dataPath = o.data_path as string;
+  const test = readSplit(dataPath, "test");
+  const B = o.global_batch_size as number;
+  if (!["fixed", "adaptive"].includes(o.halting as string))
+    throw new CliError(`halting=${o.halting}: expected fixed or adaptive`);
+  if (!["auto", "true", "false"].includes(o.arc_vote as string))
+    throw new CliError(`arc_vote=${o.arc_vote}: expected auto, true or false`);
+  const limits = o.sweep_steps ? (o.sweep_steps as string).split(",").map(Number) : null;
+  if (limits && limits.some((s) => !Number.isInteger(s) || s < 1))
+    throw new CliError(`sweep_steps=${o.sweep_steps}: expected positive integers`);
+  const params = loadCheckpoint(ck, test.metadata, B, archOptions(o));
   if (params.config.forward_dtype === "bfloat16")
     console.warn("forward_dtype bfloat16: computed in float32 for now");
   const inner = new HRMInner(params, getKernels());
+  const outDir = (o.output_dir as string | undefined) ?? join(dirname(ck), "eval");
+  const m = test.metadata;
+  const arc = o.arc_vote === "true" || (o.arc_vote === "auto" && m.seq_len === 900 && m.vocab_size === 12);
+  const idsFile = join(dataPath, "identifiers.json");
+  if (arc && !existsSync(idsFile))
+    throw new CliError(`${idsFile}: ARC voting needs the dataset's identifiers.json`);
+  const save = listOption(o, "save_outputs", OUTPUT_KEYS) as OutputKey[];
+  const keys = [
+    ...new Set<OutputKey>([
+      ...save,
+      ...(arc ? (["inputs", "labels", "puzzle_identifiers", "preds", "q_halt_logits"] as const) : []),
+    ]),
+  ];
+
+  const results: Reduced = {};
   const t0 = performance.now();
-  const results: Record<string, number> = {};
   for (const [name, set] of test.sets) {
-    const limits = o.sweep_steps ? (o.sweep_steps as string).split(",").map(Number) : null;
-    if (limits && limits.some((s) => !Number.isInteger(s) || s < 1))
-      throw new CliError(`sweep_steps=${o.sweep_steps}: expected positive integers`);
-    Object.assign(
-      results,
-      limits
-        ? evaluateSweep(inner, set, test.metadata, B, limits, name)
-        : evaluate(inner, set, test.metadata, B, name),
-    );
+    const collect = keys.length ? new OutputCollector(keys, m.seq_len, m.vocab_size) : undefined;
+    const tf = performance.now();
+    Object.assign(results, evaluate(inner, set, m, B, name, collect));
+    const fixedMs = performance.now() - tf;
+    if (limits) Object.assign(results, evaluateSweep(inner, set, m, B, limits, name));
+    if (collect && save.length)
+      console.log(
+        `saved ${saveOutputs(join(outDir, "outputs", name), collect).length} output files to ${join(outDir, "outputs", name)}`,
+      );
+    if (collect && arc)
+      Object.assign(
+        results,
+        arcResults(collect, JSON.parse(readFileSync(idsFile, "utf8")) as string[], outDir, name),
+      );
+    if (o.halting === "adaptive") {
+      const ta = performance.now();
+      const a = evaluateAdaptive(inner, set, m, B, params.config.halt_max_steps, `${name}/adaptive`);
+      const adaptiveMs = performance.now() - ta;
+      Object.assign(results, a.metrics);
+      results[`${name}/adaptive/speedup`] = fixedMs / adaptiveMs;
+      results[`${name}/adaptive/segment_ratio`] =
+        ((set.inputs.length / m.seq_len) * params.config.halt_max_steps) / a.segmentsRun;
+      console.log(
+        `${name}: adaptive halting used ${a.metrics[`${name}/adaptive/steps`].toFixed(2)} segments per puzzle on average ` +
+          `(max ${params.config.halt_max_steps}); ${fmtTime(adaptiveMs)} vs ${fmtTime(fixedMs)} fixed = ${(fixedMs / adaptiveMs).toFixed(2)}x faster`,
+      );
+    }
   }
   console.log(
-    `${basename(ck)} on ${o.data_path}/test (${getKernels().backendName}, ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    `${basename(ck)} on ${dataPath}/test (${getKernels().backendName}, ${fmtTime(performance.now() - t0)})`,
   );
-  for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(28)} ${v.toFixed(4)}`);
+  for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(32)} ${v.toFixed(4)}`);
+  writeFileAtomic(join(outDir, "metrics.json"), JSON.stringify(results, null, 2));
+  console.log(`metrics: ${join(outDir, "metrics.json")}`);
+  return results;
+}
+
+/** The official ARC voting over the collected predictions; writes per-task results and submission.json. */
+function arcResults(collect: OutputCollector, identifiers: string[], outDir: string, set: string): Reduced {
+  const t = collect.tensors();
+  const L = collect.seqLen;
+  const ids = t.get("puzzle_identifiers")!.data as Int32Array;
+  const inputs = t.get("inputs")!.data as Int32Array;
+  const labels = t.get("labels")!.data as Int32Array;
+  const preds = t.get("preds")!.data as Int32Array;
+  const q = t.get("q_halt_logits")!.data as Float32Array;
+  const votes = new ArcVotes();
+  const rows: { name: string; input: Int32Array; label: Int32Array }[] = [];
+  for (let e = 0; e < ids.length; e++) {
+    if (ids[e] === 0) continue; // blank identifier: padding
+    const name = identifiers[ids[e]];
+    if (name === undefined) throw new CliError(`puzzle identifier ${ids[e]} is not in identifiers.json`);
+    const input = inputs.subarray(e * L, (e + 1) * L);
+    votes.add(name, input, preds.subarray(e * L, (e + 1) * L), q[e]);
+    rows.push({ name, input, label: labels.subarray(e * L, (e + 1) * L) });
+  }
+  const score = scoreArc(votes, truthFromRows(rows));
+  writeFileAtomic(join(outDir, `arc_${set}_per_task.json`), JSON.stringify(score.perTask, null, 1));
+  writeFileAtomic(join(outDir, "submission.json"), JSON.stringify(submission(votes)));
+  console.log(`ARC voting over ${score.tasks} tasks: submission ${join(outDir, "submission.json")}`);
+  return Object.fromEntries(Object.entries(score.passAt).map(([k, v]) => [`${set}/arc/pass@${k}`, v]));
 }

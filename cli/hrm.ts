@@ -3,6 +3,7 @@
 import { ARC_SCHEMA, buildArc, buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
 import { EVAL_SCHEMA, runEval } from "./eval.js";
 import { writeReport } from "./report.js";
+import { runSolve, SOLVE_HELP } from "./solve.js";
 import { runTrain, trainUsage } from "./train.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions, usage } from "./parse.js";
@@ -15,6 +16,7 @@ const HELP = `usage: hrm <command> ...
   train resume=<run dir>                 continue a run from its latest checkpoint
   eval checkpoint=<file> data_path=<dir> [sweep_steps=1,2,4 ...]   evaluate a checkpoint (.pt or .safetensors)
   report <run dir>                       training curves (SVG) and report.html for a run
+  solve sudoku|maze|arc <puzzle> checkpoint=<file> [--trace]   solve one puzzle, check the answer
 run "hrm <command> <kind> --help" for the options`;
 
 const BUILDERS: Record<string, [Schema, (o: Options) => void]> = {
@@ -42,6 +44,11 @@ async function main(argv: string[]): Promise<void> {
     await runTrain(words);
     return;
   }
+  if (cmd === "solve") {
+    if (!kind || rest.includes("--help")) return console.log(SOLVE_HELP);
+    runSolve([kind, ...rest]);
+    return;
+  }
   if (cmd === "report") {
     if (!kind) throw new CliError("usage: hrm report <run dir>");
     return console.log(writeReport(kind));
@@ -49,7 +56,8 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === "eval") {
     const words = [kind, ...rest].filter((w): w is string => w !== undefined);
     if (words.includes("--help")) return console.log(usage("eval", EVAL_SCHEMA));
-    return runEval(parseOptions(words, EVAL_SCHEMA));
+    runEval(parseOptions(words, EVAL_SCHEMA));
+    return;
   }
   throw new CliError(`unknown command "${cmd}"\n${HELP}`);
 }

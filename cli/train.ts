@@ -231,7 +231,9 @@ export async function runTrain(words: string[], opts: { quiet?: boolean } = {}):
           bar.break();
           throw new CliError(
             `non-finite ${bad[0]} (${bad[1]}) at step ${trainer.stepCount}; stopping. Last checkpoint: ${lastCkpt ?? "none"}` +
-              (lastCkpt ? ` (resume with hrm train resume=${r.runDir}, perhaps after lowering lr)` : ""),
+              (lastCkpt
+                ? ` (to continue: lower lr in ${join(r.runDir, "all_config.yaml")}, then hrm train resume=${r.runDir})`
+                : ""),
           );
         }
         live = m;

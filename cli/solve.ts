@@ -1,0 +1,210 @@
+/**
+ * `hrm solve sudoku <puzzle> | maze <file> | arc <task.json>  checkpoint=<file> [--trace]`: runs a trained
+ * model on one puzzle and prints the answer, whether it is valid (Sudoku rules / the unique shortest maze path,
+ * checked exactly), and the segments used. Halting is adaptive by default (stop when the Q-head says halt,
+ * at most halt_max_steps segments); `halting=fixed` always runs max_steps. --trace prints every segment.
+ * ARC: every augmented variant of the task known to the dataset (data_path's identifiers.json) is solved and
+ * the answers voted on, as the official evaluation does.
+ */
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import type { Grid } from "../src/data/arc.js";
+import { parseVariantName, toCanvas, toGrid, transformGrid } from "../src/data/arc.js";
+import { isSolvedMaze, mazeTokens } from "../src/data/maze.js";
+import { boxShapeFor, isValidBoxSolution } from "../src/data/sudoku-box.js";
+import { HRMInner } from "../src/model/inner.js";
+import { getKernels } from "../src/node.js";
+import { readBytes } from "../src/platform/files.js";
+import { decodeModelSafetensors } from "../src/model/checkpoint.js";
+import { ArcVotes, gridKey, keyToGrid } from "../src/train/arc-vote.js";
+import type { SegmentView } from "../src/train/solve.js";
+import { solveRows } from "../src/train/solve.js";
+import type { Options, Schema } from "./parse.js";
+import { CliError, parseOptions } from "./parse.js";
+
+export const SOLVE_SCHEMA: Schema = {
+  checkpoint: {
+    type: "string",
+    doc: "our .safetensors checkpoint (required; step_N/model.safetensors of a run)",
+  },
+  halting: { type: "string", default: "adaptive", doc: "adaptive (stop when the Q-head halts) or fixed" },
+  max_steps: { type: "int", doc: "segment limit (default: the model's halt_max_steps)" },
+  data_path: { type: "string", doc: "arc: the dataset the model was trained on (for identifiers.json)" },
+};
+
+export const SOLVE_HELP = `usage: hrm solve sudoku <puzzle> checkpoint=<file> [--trace] [key=value ...]
+       hrm solve maze <file> checkpoint=<file> [--trace]
+       hrm solve arc <task.json> checkpoint=<file> data_path=<dataset dir> [--trace]
+  <puzzle>: 16, 36 or 81 characters, digits with 0 or . for blanks (row by row)
+  <file>: the maze as lines of "# SGo" (wall, open, start, goal), as in the official CSV`;
+
+function load(o: Options) {
+  if (!o.checkpoint) throw new CliError("hrm solve needs checkpoint=<file.safetensors>");
+  const ck = o.checkpoint as string;
+  if (!ck.endsWith(".safetensors"))
+    throw new CliError(`${ck}: hrm solve reads our .safetensors checkpoints (they carry the model config)`);
+  const params = decodeModelSafetensors(readBytes(ck), ck);
+  const inner = new HRMInner(params, getKernels());
+  const maxSteps = (o.max_steps as number | undefined) ?? params.config.halt_max_steps;
+  if (!["adaptive", "fixed"].includes(o.halting as string))
+    throw new CliError(`halting=${o.halting}: expected adaptive or fixed`);
+  return { inner, maxSteps, adaptive: o.halting === "adaptive" };
+}
+
+function sudokuText(tokens: ArrayLike<number>, n: number): string {
+  const { rows, cols } = boxShapeFor(n);
+  const lines: string[] = [];
+  for (let r = 0; r < n; r++) {
+    if (r > 0 && r % rows === 0)
+      lines.push(Array.from({ length: n / cols }, () => "-".repeat(2 * cols - 1)).join("-+-"));
+    let line = "";
+    for (let c = 0; c < n; c++) {
+      if (c > 0 && c % cols === 0) line += "| ";
+      const v = tokens[r * n + c] - 1;
+      line += `${v >= 1 && v <= 9 ? v : "."} `;
+    }
+    lines.push(line.trimEnd());
+  }
+  return lines.join("\n");
+}
+
+const trace = (on: boolean, show: (v: SegmentView) => string) =>
+  on
+    ? (v: SegmentView) =>
+        console.log(
+          `segment ${v.segment}: q_halt ${v.qHalt[0].toFixed(2)} q_continue ${v.qContinue[0].toFixed(2)}${v.halting[0] ? " -> halt" : ""}\n${show(v)}\n`,
+        )
+    : undefined;
+
+function solveSudoku(puzzle: string, o: Options, traceOn: boolean): boolean {
+  const n = Math.round(Math.sqrt(puzzle.length));
+  if (![16, 36, 81].includes(puzzle.length) || !/^[0-9.]+$/.test(puzzle))
+    throw new CliError(`sudoku puzzle "${puzzle}": expected 16, 36 or 81 characters of digits and . (blank)`);
+  const box = boxShapeFor(n);
+  const digits = [...puzzle].map((ch) => (ch === "." ? 0 : Number(ch)));
+  const bad = digits.findIndex((d) => d > n);
+  if (bad >= 0)
+    throw new CliError(`sudoku puzzle: digit ${digits[bad]} at position ${bad} is larger than ${n}`);
+  const { inner, maxSteps, adaptive } = load(o);
+  if (inner.config.seq_len !== n * n)
+    throw new CliError(
+      `the checkpoint was trained on sequences of ${inner.config.seq_len}, this puzzle has ${n * n} cells`,
+    );
+  const inputs = Int32Array.from(digits, (d) => d + 1);
+  console.log(`puzzle (${n}x${n}):\n${sudokuText(inputs, n)}\n`);
+  const r = solveRows(inner, inputs, new Int32Array(1), {
+    maxSteps,
+    adaptive,
+    onSegment: trace(traceOn, (v) => sudokuText(v.preds, n)),
+  });
+  const answer = Array.from(r.preds, (t) => t - 1);
+  const valid = isValidBoxSolution(answer, box) && digits.every((d, i) => d === 0 || d === answer[i]);
+  console.log(`answer after ${r.steps[0]} segment${r.steps[0] > 1 ? "s" : ""}:\n${sudokuText(r.preds, n)}\n`);
+  console.log(
+    valid ? "valid: yes (every row, column and box holds each digit once; givens kept)" : "valid: NO",
+  );
+  return valid;
+}
+
+function solveMaze(file: string, o: Options, traceOn: boolean): boolean {
+  const lines = readFileSync(file, "utf8")
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0);
+  const n = lines.length;
+  if (lines.some((l) => l.length !== n))
+    throw new CliError(`${file}: a maze must be square (${n} lines, each of ${n} characters)`);
+  const question = mazeTokens(lines.join(""), file);
+  const { inner, maxSteps, adaptive } = load(o);
+  if (inner.config.seq_len !== n * n)
+    throw new CliError(
+      `the checkpoint was trained on sequences of ${inner.config.seq_len}, this maze has ${n * n} cells`,
+    );
+  const show = (t: ArrayLike<number>) =>
+    Array.from({ length: n }, (_, r) =>
+      Array.from({ length: n }, (_, c) => "# SGo"[t[r * n + c] - 1] ?? "?").join(""),
+    ).join("\n");
+  const r = solveRows(inner, Int32Array.from(question), new Int32Array(1), {
+    maxSteps,
+    adaptive,
+    onSegment: trace(traceOn, (v) => show(v.preds)),
+  });
+  const valid = isSolvedMaze(question, Uint8Array.from(r.preds), n);
+  console.log(`answer after ${r.steps[0]} segment${r.steps[0] > 1 ? "s" : ""}:\n${show(r.preds)}\n`);
+  console.log(valid ? "valid: yes (exactly the unique shortest path from S to G)" : "valid: NO");
+  return valid;
+}
+
+function solveArc(file: string, o: Options, traceOn: boolean): boolean {
+  if (!o.data_path)
+    throw new CliError(
+      "hrm solve arc needs data_path=<dataset dir> (its identifiers.json names the task's variants)",
+    );
+  const json = JSON.parse(readFileSync(file, "utf8")) as { test?: { input: unknown; output?: unknown }[] };
+  if (!Array.isArray(json.test) || json.test.length === 0) throw new CliError(`${file}: no "test" pairs`);
+  const tests = json.test.map((p, i) => ({
+    input: toGrid(p.input, `${file} test[${i}].input`),
+    output: p.output === undefined ? null : toGrid(p.output, `${file} test[${i}].output`),
+  }));
+  const task = basename(file).replace(/\.json$/, "");
+  const identifiers = JSON.parse(
+    readFileSync(`${o.data_path as string}/identifiers.json`, "utf8"),
+  ) as string[];
+  const variants = identifiers
+    .map((name, id) => ({ id, ...parseVariantName(name) }))
+    .filter((v) => v.id > 0 && v.task === task);
+  if (variants.length === 0)
+    throw new CliError(
+      `task "${task}" is not in ${o.data_path}/identifiers.json: the model has no puzzle embedding for it`,
+    );
+  const { inner, maxSteps, adaptive } = load(o);
+  const votes = new ArcVotes();
+  const L = inner.config.seq_len;
+  for (const t of tests) {
+    const inputs = new Int32Array(variants.length * L);
+    variants.forEach((v, i) => inputs.set(toCanvas(transformGrid(t.input, v.tid, v.colours), 0, 0), i * L));
+    const r = solveRows(
+      inner,
+      inputs,
+      Int32Array.from(variants, (v) => v.id),
+      { maxSteps, adaptive },
+    );
+    variants.forEach((v, i) =>
+      votes.add(
+        identifiers[v.id],
+        inputs.subarray(i * L, (i + 1) * L),
+        r.preds.subarray(i * L, (i + 1) * L),
+        r.qHalt[i],
+      ),
+    );
+    if (traceOn)
+      console.log(`test input: ${variants.length} variants, segments used ${Array.from(r.steps).join(",")}`);
+  }
+  let allRight = true;
+  tests.forEach((t, i) => {
+    const ranked = votes.ranked(task, gridKey(t.input));
+    const show = (g: number[][]) => g.map((row) => row.join("")).join("\n");
+    console.log(`test ${i}: ${ranked.length} candidate answers from ${variants.length} variants`);
+    ranked.slice(0, 2).forEach((c, k) => {
+      const right = t.output ? c.key === gridKey(t.output as Grid) : null;
+      console.log(
+        `attempt ${k + 1} (${c.count} votes, mean q ${c.meanQ.toFixed(3)})${right === null ? "" : right ? " correct" : " wrong"}:\n${show(keyToGrid(c.key))}`,
+      );
+    });
+    if (t.output) allRight &&= ranked.slice(0, 2).some((c) => c.key === gridKey(t.output as Grid));
+  });
+  return allRight;
+}
+
+export function runSolve(words: string[]): boolean {
+  const [kind, target, ...rest] = words;
+  const traceOn = rest.includes("--trace");
+  const o = parseOptions(
+    rest.filter((w) => w !== "--trace"),
+    SOLVE_SCHEMA,
+  );
+  if (!target) throw new CliError(SOLVE_HELP);
+  if (kind === "sudoku") return solveSudoku(target, o, traceOn);
+  if (kind === "maze") return solveMaze(target, o, traceOn);
+  if (kind === "arc") return solveArc(target, o, traceOn);
+  throw new CliError(`hrm solve: unknown kind "${kind ?? ""}"\n${SOLVE_HELP}`);
+}
