@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import type { SudokuRow } from "../src/data/sudoku.js";
 import { buildSudokuSet, parseSudokuCsv, selectSudokuRows } from "../src/data/sudoku.js";
 import { generateSudoku, solveSudoku } from "../src/data/sudoku-solver.js";
+import { boxShapeFor, buildBoxSudokuDataset } from "../src/data/sudoku-box.js";
 import type { Maze } from "../src/data/maze.js";
 import { buildMazeSet, generateMaze, isSolvedMaze, mazeTokens } from "../src/data/maze.js";
 import { StreamingSetWriter, writeIdentifiers, writeSplit } from "../src/platform/files.js";
@@ -25,7 +26,12 @@ export const SUDOKU_SCHEMA: Schema = {
   num_aug: { type: "int", default: 0, doc: "shuffled copies per train puzzle (official option)" },
   generate_train: { type: "int", default: 1000, doc: "puzzles to generate for train when no train_csv" },
   generate_test: { type: "int", default: 200, doc: "puzzles to generate for test when no test_csv" },
-  clues: { type: "int", default: 30, doc: "givens per generated puzzle (17..80)" },
+  size: {
+    type: "int",
+    default: 9,
+    doc: "grid side: 9, or 6 / 4 for small generated puzzles (2x3 / 2x2 boxes)",
+  },
+  clues: { type: "int", doc: "givens per generated puzzle (default 30 for 9x9, 12 for 6x6, 5 for 4x4)" },
   min_rating: { type: "int", default: 0, doc: "generated puzzles: minimum solver rating (dead ends)" },
   max_rating: { type: "int", doc: "generated puzzles: maximum solver rating" },
   skip_bad: {
@@ -85,7 +91,7 @@ function rowsFor(o: Options, split: "train" | "test", rng: Rng): SudokuRow[] {
     return rows;
   }
   const n = o[`generate_${split}`] as number;
-  const clues = o.clues as number;
+  const clues = (o.clues as number | undefined) ?? 30;
   if (clues < 17 || clues > 80) throw new CliError(`clues=${clues}: a unique 9x9 Sudoku needs 17..80 givens`);
   const tick = progress(`generating ${split} puzzles (${clues} clues)`);
   const rows: SudokuRow[] = [];
@@ -101,7 +107,40 @@ function rowsFor(o: Options, split: "train" | "test", rng: Rng): SudokuRow[] {
   return rows;
 }
 
+/** Small (4x4, 6x6) generated Sudoku: test puzzles guaranteed absent from train. */
+function buildSmallSudoku(o: Options): void {
+  const n = o.size as number;
+  if (o.train_csv || o.test_csv)
+    throw new CliError(`size=${n}: CSV input is 9x9 only; small puzzles are generated`);
+  const box = boxShapeFor(n);
+  const d = buildBoxSudokuDataset(
+    box,
+    {
+      trainCount: o.generate_train as number,
+      testCount: o.generate_test as number,
+      clues: (o.clues as number | undefined) ?? (n === 6 ? 12 : 5),
+      numAug: o.num_aug as number,
+    },
+    new Rng(o.seed as number),
+  );
+  const out = o.output_dir as string;
+  writeSplit(out, "train", { metadata: d.trainMeta, sets: new Map([["all", d.train]]) });
+  writeSplit(out, "test", { metadata: d.testMeta, sets: new Map([["all", d.test]]) });
+  writeIdentifiers(out, ["<blank>"]);
+  for (const [split, s] of [
+    ["train", d.train],
+    ["test", d.test],
+  ] as const)
+    console.log(
+      `${join(out, split)}: ${s.inputs.length / (n * n)} examples (${n}x${n}) in ${s.group_indices.length - 1} groups`,
+    );
+}
+
 export function buildSudoku(o: Options): void {
+  if (o.size !== 9) {
+    boxShapeFor(o.size as number); // names the supported sizes
+    return buildSmallSudoku(o);
+  }
   const out = o.output_dir as string;
   const rng = new Rng(o.seed as number);
   const select = {

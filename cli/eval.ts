@@ -8,7 +8,7 @@
  * puzzle count taken from the dataset (as pretrain.py does).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { HRMInner } from "../src/model/inner.js";
 import type { HRMConfig } from "../src/model/config.js";
 import { DEFAULT_CONFIG, makeConfig } from "../src/model/config.js";
@@ -130,7 +130,11 @@ export function runEval(o: Options): Reduced {
   if (params.config.forward_dtype === "bfloat16")
     console.warn("forward_dtype bfloat16: computed in float32 for now");
   const inner = new HRMInner(params, getKernels());
-  const outDir = (o.output_dir as string | undefined) ?? join(dirname(ck), "eval");
+  // Default under the working directory: never write next to an input checkpoint (it may be shared or read-only).
+  const stem = basename(ck).replace(/\.(pt|safetensors)$/, "");
+  const outDir =
+    (o.output_dir as string | undefined) ??
+    join("evals", `${basename(dirname(resolve(ck)))}-${stem}-${basename(resolve(dataPath))}`);
   const m = test.metadata;
   const arc = o.arc_vote === "true" || (o.arc_vote === "auto" && m.seq_len === 900 && m.vocab_size === 12);
   const idsFile = join(dataPath, "identifiers.json");

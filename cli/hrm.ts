@@ -4,11 +4,13 @@ import { ARC_SCHEMA, buildArc, buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEM
 import { EVAL_SCHEMA, runEval } from "./eval.js";
 import { writeReport } from "./report.js";
 import { runSolve, SOLVE_HELP } from "./solve.js";
+import { runQuickstart } from "./quickstart.js";
 import { runTrain, trainUsage } from "./train.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions, usage } from "./parse.js";
 
 const HELP = `usage: hrm <command> ...
+  quickstart [--paper data_path=<dir>] [key=value ...]   the main job (npm start): 4x4 Sudoku, train, evaluate, solve
   build-dataset sudoku [key=value ...]   build an official-format Sudoku dataset (CSV or generated)
   build-dataset maze [key=value ...]     build an official-format maze dataset (CSV or generated)
   build-dataset arc [key=value ...]      build the augmented ARC dataset (streams to disk)
@@ -42,6 +44,10 @@ async function main(argv: string[]): Promise<void> {
     const words = [kind, ...rest].filter((w): w is string => w !== undefined);
     if (words.includes("--help")) return console.log(trainUsage());
     await runTrain(words);
+    return;
+  }
+  if (cmd === "quickstart") {
+    await runQuickstart([kind, ...rest].filter((w): w is string => w !== undefined));
     return;
   }
   if (cmd === "solve") {

@@ -66,6 +66,7 @@ test("hrm eval on an official .pt equals the library evaluation; sweep agrees; m
       `checkpoint=${join(fx.dir, "model.pt")}`,
       `data_path=${dir}`,
       "global_batch_size=4",
+      `output_dir=${join(dir, "eval")}`,
       ...arch,
     ];
     const r = spawnSync(process.execPath, [HRM, "eval", ...common], { encoding: "utf8" });

@@ -7,7 +7,8 @@
  * Grids are row-major Uint8Array, 0 = blank, digits 1..n.
  */
 import type { Rng } from "../util/rng.js";
-import { DatasetError } from "./format.js";
+import type { DatasetMetadata, PuzzleSet } from "./format.js";
+import { DatasetError, SetBuilder } from "./format.js";
 
 export interface BoxShape {
   /** Box height and width; the grid side is n = rows * cols. */
@@ -188,4 +189,68 @@ export function shuffleBoxSudoku(
     return out;
   };
   return [map(question), map(answer)];
+}
+
+/** Dataset metadata for n x n Sudoku in the official token layout (0 pad, 1 blank, digit d as d + 1). */
+export function boxSudokuMetadata(n: number, groups: number): DatasetMetadata {
+  return {
+    pad_id: 0,
+    ignore_label_id: 0,
+    blank_identifier_id: 0,
+    vocab_size: n + 2,
+    seq_len: n * n,
+    num_puzzle_identifiers: 1,
+    total_groups: groups,
+    mean_puzzle_examples: 1,
+    sets: ["all"],
+  };
+}
+
+const tokens = (g: Uint8Array) => g.map((v) => v + 1);
+
+/**
+ * A generated train/test pair of n x n Sudoku sets. Train: `trainCount` puzzles, each a group with `numAug`
+ * shuffled copies. Test: `testCount` further puzzles whose clue pattern and digits appear nowhere in train
+ * (no train example or augmentation has the same question), so test accuracy is on unseen puzzles.
+ */
+export function buildBoxSudokuDataset(
+  box: BoxShape,
+  o: { trainCount: number; testCount: number; clues: number; numAug: number },
+  rng: Rng,
+): { train: PuzzleSet; test: PuzzleSet; trainMeta: DatasetMetadata; testMeta: DatasetMetadata } {
+  const n = box.rows * box.cols;
+  const seen = new Set<string>();
+  const train = new SetBuilder(n * n, o.trainCount * (o.numAug + 1));
+  for (let i = 0; i < o.trainCount; i++) {
+    const p = generateBoxSudoku(rng, box, o.clues);
+    const add = (q: Uint8Array, a: Uint8Array) => {
+      seen.add(q.join(""));
+      train.addExample(tokens(q), tokens(a));
+      train.endPuzzle(0);
+    };
+    add(p.question, p.answer);
+    for (let a = 0; a < o.numAug; a++) add(...shuffleBoxSudoku(p.question, p.answer, box, rng));
+    train.endGroup();
+  }
+  const test = new SetBuilder(n * n, o.testCount);
+  for (let i = 0, tries = 0; i < o.testCount; tries++) {
+    if (tries > 100 * o.testCount + 1000)
+      throw new DatasetError(
+        `only ${i} of ${o.testCount} test puzzles differ from every train puzzle; lower the counts`,
+      );
+    const p = generateBoxSudoku(rng, box, o.clues);
+    const key = p.question.join("");
+    if (seen.has(key)) continue;
+    seen.add(key);
+    test.addExample(tokens(p.question), tokens(p.answer));
+    test.endPuzzle(0);
+    test.endGroup();
+    i++;
+  }
+  return {
+    train: train.build(),
+    test: test.build(),
+    trainMeta: boxSudokuMetadata(n, o.trainCount),
+    testMeta: boxSudokuMetadata(n, o.testCount),
+  };
 }
