@@ -59,7 +59,13 @@ before(() => {
     "seed=3",
   );
   assert.equal(r.status, 0, r.stderr);
-  const a = hrm("train", ...common(), `checkpoint_path=${join(dir, "A")}`, "checkpoint_every_steps=50");
+  const a = hrm(
+    "train",
+    ...common(),
+    `checkpoint_path=${join(dir, "A")}`,
+    "checkpoint_every_steps=50",
+    "eval_save_outputs=preds,q_halt_logits",
+  );
   assert.equal(a.status, 0, a.stderr);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -104,6 +110,12 @@ test("hrm train: the loss falls, checkpoints and report are written, metrics use
     "report/lr.svg",
   ])
     assert.ok(existsSync(join(run, f)), f);
+  for (const f of ["preds.npy", "q_halt_logits.npy"])
+    assert.ok(existsSync(join(run, "step_240_outputs", "all", f)), f);
+  const rep = hrm("report", run);
+  assert.equal(rep.status, 0, rep.stderr);
+  assert.equal(rep.stdout.trim(), join(run, "report.html"));
+  assert.match(readFileSync(join(run, "report.html"), "utf8"), /Last evaluation \(step 240\)/);
 });
 
 test("hrm eval on the final checkpoint reproduces the logged evaluation", () => {
