@@ -15,6 +15,7 @@ import type { ArcTask } from "../src/data/arc.js";
 import { arcMetadata, parseCombined, parseTask, writeArcDataset } from "../src/data/arc.js";
 import { Rng } from "../src/util/rng.js";
 import type { Options, Schema } from "./parse.js";
+import { progress } from "./progress.js";
 import { CliError } from "./parse.js";
 
 export const SUDOKU_SCHEMA: Schema = {
@@ -46,23 +47,6 @@ export const SUDOKU_SCHEMA: Schema = {
   },
   seed: { type: "int", default: 0, doc: "random seed (everything is deterministic for it)" },
 };
-
-/** Progress on stderr: an updating line on a terminal, a line every 5 s (and at the end) in a log. */
-export function progress(label: string): (done: number, total: number) => void {
-  const tty = process.stderr.isTTY;
-  let last = 0;
-  return (done, total) => {
-    const now = Date.now();
-    if (done !== total && now - last < (tty ? 200 : 5000)) return;
-    last = now;
-    const pct = ((100 * done) / total).toFixed(0);
-    process.stderr.write(
-      tty
-        ? `\r${label}: ${done}/${total} (${pct}%)${done === total ? "\n" : ""}`
-        : `${label}: ${done}/${total} (${pct}%)\n`,
-    );
-  };
-}
 
 function rowsFor(o: Options, split: "train" | "test", rng: Rng): SudokuRow[] {
   const csv = o[`${split}_csv`] as string | undefined;

@@ -64,3 +64,20 @@ export class ProgressBar {
     this.drawn = false;
   }
 }
+
+/** Progress on stderr: an updating line on a terminal, a line every 5 s (and at the end) in a log. */
+export function progress(label: string): (done: number, total: number) => void {
+  const tty = process.stderr.isTTY;
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done !== total && now - last < (tty ? 200 : 5000)) return;
+    last = now;
+    const pct = ((100 * done) / total).toFixed(0);
+    process.stderr.write(
+      tty
+        ? `\r${label}: ${done}/${total} (${pct}%)${done === total ? "\n" : ""}`
+        : `${label}: ${done}/${total} (${pct}%)\n`,
+    );
+  };
+}

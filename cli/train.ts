@@ -23,7 +23,7 @@ import type { IteratorPosition } from "../src/train/state.js";
 import { encodeTrainState, restoreTrainState } from "../src/train/state.js";
 import { evaluate, Trainer } from "../src/train/trainer.js";
 import { dumpYaml } from "../src/util/yaml.js";
-import { ProgressBar } from "./progress.js";
+import { progress, ProgressBar } from "./progress.js";
 import { CliError } from "./parse.js";
 import { writeReport } from "./report.js";
 import { saveOutputs } from "./outputs.js";
@@ -94,6 +94,15 @@ function openRun(words: string[]): Run {
   cfg.checkpoint_path = runDir;
   const train = readSplit(cfg.data_path as string, "train");
   const test = splitIfPresent(cfg.data_path as string, "test");
+  const epochsPerIter = (cfg.eval_interval as number | null) ?? (cfg.epochs as number);
+  const B = cfg.global_batch_size as number;
+  const groups = train.metadata.total_groups;
+  if (epochsPerIter * groups < B)
+    throw new CliError(
+      `global_batch_size=${B} is larger than one iteration's ${epochsPerIter * groups} samples ` +
+        `(${groups} groups x ${epochsPerIter} epochs per evaluation), so no batch fills; ` +
+        "lower global_batch_size or raise eval_interval",
+    );
   const hrm: HRMConfig = archConfig(cfg, train.metadata);
   let params = HRMParams.init(hrm, cfg.seed as number);
   const log = new MetricsLog(runDir);
@@ -141,7 +150,8 @@ function runEvaluation(r: Run): Reduced {
       ? new OutputCollector(keys as OutputKey[], c.seq_len, c.vocab_size)
       : undefined;
     const B = r.cfg.global_batch_size as number;
-    Object.assign(out, evaluate(r.trainer.inner, set, r.test.metadata, B, name, collect));
+    const shown = progress(`evaluating ${name} (batches)`);
+    Object.assign(out, evaluate(r.trainer.inner, set, r.test.metadata, B, name, collect, shown));
     if (collect) saveOutputs(join(r.runDir, `step_${r.trainer.stepCount}_outputs`, name), collect);
   }
   return out;
@@ -187,8 +197,8 @@ export async function runTrain(words: string[], opts: { quiet?: boolean } = {}):
     say(`resuming at step ${trainer.stepCount} (iteration ${r.pos.iter}, batch ${r.pos.batch})`);
   if (!trainer.stepCount) r.log.append({ step: 0, num_params: trainer.inner.params.data.length });
 
-  const totalIters =
-    (cfg.epochs as number) / ((cfg.eval_interval as number | null) ?? (cfg.epochs as number));
+  const epochsPerIter = (cfg.eval_interval as number | null) ?? (cfg.epochs as number);
+  const totalIters = (cfg.epochs as number) / epochsPerIter;
   const B = cfg.global_batch_size as number;
   const bar = new ProgressBar();
   let interrupted = false;
@@ -202,7 +212,7 @@ export async function runTrain(words: string[], opts: { quiet?: boolean } = {}):
   let lastCkpt: string | null = trainer.stepCount ? latestCheckpoint(r.runDir) : null;
   let lastEval: Reduced | null = null;
   let live: Reduced = {};
-  const progress = (force = false) =>
+  const showProgress = (force = false) =>
     bar.update(
       {
         step: trainer.stepCount,
@@ -238,7 +248,7 @@ export async function runTrain(words: string[], opts: { quiet?: boolean } = {}):
         }
         live = m;
         r.log.append({ step: trainer.stepCount, ...m });
-        progress();
+        showProgress();
         const every = cfg.checkpoint_every_steps as number | null;
         if (every && trainer.stepCount % every === 0) lastCkpt = saveCheckpoint(r);
         await tick(); // lets Ctrl-C through
@@ -246,7 +256,7 @@ export async function runTrain(words: string[], opts: { quiet?: boolean } = {}):
       }
       if (interrupted) break;
       r.pos = { iter: iter + 1, batch: 0 };
-      progress(true);
+      showProgress(true);
       bar.break();
       if (r.test) {
         const te = performance.now();

@@ -104,8 +104,11 @@ export function evaluate(
   batchSize: number,
   setName = "all",
   collect?: OutputCollector,
+  progress?: (done: number, total: number) => void,
 ): Reduced {
   const acc = new EvalAccumulator();
+  const total = Math.ceil(set.inputs.length / meta.seq_len / batchSize);
+  let done = 0;
   for (const batch of testBatches(set, meta, batchSize)) {
     const carry = initialCarry(inner, batchSize);
     for (let s = 0; s < inner.config.halt_max_steps; s++) {
@@ -115,6 +118,7 @@ export function evaluate(
         collect?.add(batch, out, batch.effectiveSize);
       }
     }
+    progress?.(++done, total);
   }
   return acc.result();
 }
