@@ -1,12 +1,14 @@
 /**
- * npm run bench [-- --json] [-- --quick]: kernel benchmark on the official model's shapes (not a test).
+ * npm run bench [-- --json] [-- --quick] [-- --only=kernels|model]: kernel and model benchmarks (not a test).
  * Prints the measured FP32 FMA peak, GEMM GFLOP/s for native (1 and all threads) and ref, each fused
  * kernel's time, and the per-call overhead. Every GEMM is spot-checked against float64 before it is timed.
- * --json also writes one JSON object per line to bench/results/kernels-<time>.jsonl.
+ * Then the model benchmark (bench/model.ts): training and evaluation throughput, MFU, memory, kernel profile.
+ * --json also writes one JSON object per line to bench/results/bench-<time>.jsonl.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { Kernels, NativeAddon } from "../src/node.js";
 import { IGNORE_LABEL_ID, loadNativeAddon, refKernels } from "../src/node.js";
+import { benchModels } from "./model.js";
 import { table, timeIt, timeTiny } from "./timing.js";
 
 const args = new Set(process.argv.slice(2));
@@ -274,13 +276,20 @@ function benchFused(native: NativeAddon | null): void {
   }
 }
 
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 const peak = benchPeak();
 if (!peak) console.log("native addon not available: ref numbers only\n");
-benchGemm(peak);
-benchFused(addon);
+if (only !== "model") {
+  benchGemm(peak);
+  benchFused(addon);
+}
+if (only !== "kernels") {
+  console.log("\nmodel: official training steps and evaluation (float32), one process per case");
+  benchModels(peak, quick, records);
+}
 if (args.has("--json")) {
   mkdirSync("bench/results", { recursive: true });
-  const file = `bench/results/kernels-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
+  const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
   writeFileSync(file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
   console.log(`\nJSON lines written to ${file}`);
 }

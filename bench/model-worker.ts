@@ -1,0 +1,136 @@
+/**
+ * One model benchmark case in its own process (so that peak resident memory and the thread count belong to
+ * that case alone): `node dist/bench/model-worker.js '<case json>'`. Times official training steps or
+ * evaluation runs on random puzzle-shaped data, profiles time per kernel, and prints one JSON line.
+ */
+import type { Kernels, KernelName, SelectedKernels } from "../src/node.js";
+import {
+  getKernels,
+  HRMInner,
+  HRMParams,
+  initialCarry,
+  actForward,
+  KERNEL_NAMES,
+  makeConfig,
+  Rng,
+  TrainStep,
+} from "../src/node.js";
+import { evalFlops, hrmFlops } from "../src/train/flops.js";
+import type { HRMConfig } from "../src/model/config.js";
+
+export interface ModelCase {
+  config: "full" | "small" | "arc";
+  mode: "train" | "eval";
+  batch: number;
+  /** Extra arch overrides (memory-scaling cases). */
+  arch?: Partial<HRMConfig>;
+  label?: string;
+  reps: number;
+}
+
+export const CONFIGS: Record<ModelCase["config"], Partial<HRMConfig>> = {
+  full: { hidden_size: 512, num_heads: 8, H_layers: 4, L_layers: 4, seq_len: 81, vocab_size: 11 },
+  small: { hidden_size: 128, num_heads: 4, H_layers: 2, L_layers: 2, seq_len: 81, vocab_size: 11 },
+  arc: { hidden_size: 512, num_heads: 8, H_layers: 4, L_layers: 4, seq_len: 900, vocab_size: 12 },
+};
+
+/** Wraps every kernel to add its wall time to `ms` (per-kernel profile; ~0.1 us per call overhead). */
+function profiled(k: SelectedKernels, ms: Map<string, number>): Kernels {
+  const out: Record<string, unknown> = { ...k };
+  for (const name of KERNEL_NAMES as readonly KernelName[]) {
+    const fn = k[name] as (...a: unknown[]) => unknown;
+    out[name] = (...a: unknown[]) => {
+      const t0 = performance.now();
+      const r = fn(...a);
+      ms.set(name, (ms.get(name) ?? 0) + performance.now() - t0);
+      return r;
+    };
+  }
+  return out as unknown as Kernels;
+}
+
+function batchFor(c: HRMConfig, B: number, rng: Rng) {
+  const L = c.seq_len;
+  return {
+    inputs: Int32Array.from({ length: B * L }, () => 1 + rng.int(0, c.vocab_size - 1)),
+    labels: Int32Array.from({ length: B * L }, () => 1 + rng.int(0, c.vocab_size - 1)),
+    puzzle_identifiers: new Int32Array(B),
+  };
+}
+
+function run(cs: ModelCase) {
+  const config = makeConfig({
+    ...CONFIGS[cs.config],
+    H_cycles: 2,
+    L_cycles: 2,
+    halt_max_steps: 16,
+    puzzle_emb_ndim: CONFIGS[cs.config].hidden_size,
+    num_puzzle_identifiers: 1,
+    batch_size: cs.batch,
+    forward_dtype: "float32",
+    ...cs.arch,
+  });
+  const base = getKernels();
+  const prof = new Map<string, number>();
+  const k = profiled(base, prof);
+  const inner = new HRMInner(HRMParams.init(config, 0), k);
+  const rng = new Rng(1);
+  const batch = batchFor(config, cs.batch, rng);
+  let work: () => void;
+  let flops: number;
+  if (cs.mode === "train") {
+    const step = new TrainStep(inner, {
+      adam: { lr: 1e-4, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+      puzzleEmbLr: 1e-2,
+      puzzleEmbWeightDecay: 0.1,
+      lossScale: 1 / cs.batch,
+    });
+    const carry = initialCarry(inner, cs.batch);
+    work = () => void step.run(carry, batch, rng);
+    flops = hrmFlops(config, cs.batch).trainStep;
+  } else {
+    const segments = 16;
+    work = () => {
+      const carry = initialCarry(inner, cs.batch);
+      for (let s = 0; s < segments; s++) actForward(inner, carry, batch, { training: false });
+    };
+    flops = evalFlops(config, cs.batch, segments);
+  }
+  work(); // warm-up: allocations, packing buffers, page faults
+  prof.clear();
+  const times: number[] = [];
+  for (let r = 0; r < cs.reps; r++) {
+    const t0 = performance.now();
+    work();
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const seconds = times[times.length >> 1];
+  const profile = Object.fromEntries(
+    [...prof.entries()].sort((a, b) => b[1] - a[1]).map(([n, v]) => [n, v / cs.reps]),
+  );
+  return {
+    config: cs.config,
+    mode: cs.mode,
+    batch: cs.batch,
+    label: cs.label ?? null,
+    dtype: "float32",
+    threads: base.backendName.match(/(\d+) threads?/)?.[1]
+      ? Number(base.backendName.match(/(\d+) threads?/)![1])
+      : 1,
+    backend: base.backendName,
+    seconds,
+    examples_per_s: cs.batch / seconds,
+    flops,
+    gflops: flops / seconds / 1e9,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    profile_ms: profile,
+  };
+}
+
+const arg = process.argv[2];
+if (!arg) {
+  console.error("usage: node dist/bench/model-worker.js '<case json>'");
+  process.exit(2);
+}
+console.log(JSON.stringify(run(JSON.parse(arg) as ModelCase)));

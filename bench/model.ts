@@ -1,0 +1,116 @@
+/**
+ * The model part of `npm run bench`: official training steps and evaluation runs on the issue's
+ * configurations (full, small, arc; eval at batch 32 and 1), each case in its own process
+ * (bench/model-worker.js) for a clean peak-RSS reading and thread count. Prints examples/s, analytic
+ * GFLOP/s (src/train/flops.ts), MFU against the measured FMA peak, peak memory, the 1-thread vs all-threads
+ * ratio, memory when cycles/halt steps double, and the time per kernel per step.
+ */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { table } from "./timing.js";
+import type { ModelCase } from "./model-worker.js";
+
+const WORKER = fileURLToPath(new URL("./model-worker.js", import.meta.url));
+
+export interface ModelResult {
+  config: string;
+  mode: string;
+  batch: number;
+  label: string | null;
+  dtype: string;
+  threads: number;
+  backend: string;
+  seconds: number;
+  examples_per_s: number;
+  flops: number;
+  gflops: number;
+  peak_rss_mb: number;
+  profile_ms: Record<string, number>;
+  mfu?: number;
+}
+
+function runCase(cs: ModelCase, threads?: number): ModelResult {
+  const env = { ...process.env, ...(threads ? { HRM_NUM_THREADS: String(threads) } : {}) };
+  const r = spawnSync(process.execPath, [WORKER, JSON.stringify(cs)], { encoding: "utf8", env });
+  if (r.status !== 0) throw new Error(`bench case ${JSON.stringify(cs)} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as ModelResult;
+}
+
+export function benchModels(
+  peak: { p1: number; pAll: number; threads: number } | null,
+  quick: boolean,
+  records: Record<string, unknown>[],
+): void {
+  const reps = quick ? 1 : 3;
+  const cases: [ModelCase, number | undefined][] = [
+    [{ config: "full", mode: "train", batch: 32, reps }, undefined],
+    [{ config: "full", mode: "train", batch: 32, reps: 1 }, 1],
+    [{ config: "full", mode: "train", batch: 8, reps }, undefined],
+    [{ config: "small", mode: "train", batch: 32, reps }, undefined],
+    [{ config: "arc", mode: "train", batch: 4, reps }, undefined],
+    [{ config: "full", mode: "eval", batch: 32, reps: 1 }, undefined],
+    [{ config: "full", mode: "eval", batch: 1, reps }, undefined],
+  ];
+  if (!quick)
+    for (const [label, arch] of [
+      ["H_cycles x2", { H_cycles: 4 }],
+      ["L_cycles x2", { L_cycles: 4 }],
+      ["halt_max_steps x2", { halt_max_steps: 32 }],
+    ] as const)
+      cases.push([{ config: "full", mode: "train", batch: 32, reps: 1, arch, label }, undefined]);
+  const results: ModelResult[] = [];
+  for (const [cs, threads] of cases) {
+    process.stdout.write(
+      `  ${cs.config} ${cs.mode} batch ${cs.batch}${cs.label ? ` (${cs.label})` : ""}${threads ? `, ${threads} thread` : ""} ...\r`,
+    );
+    const r = runCase(cs, threads);
+    const p = peak ? (r.threads === 1 ? peak.p1 : peak.pAll) : NaN;
+    r.mfu = r.gflops / p;
+    results.push(r);
+    const { profile_ms: _p, ...flat } = r;
+    records.push({ bench: "model", ...flat, profile_ms: r.profile_ms });
+  }
+  console.log(
+    table(
+      ["config", "mode", "batch", "threads", "note", "s/step", "examples/s", "GFLOP/s", "MFU", "peak RSS MB"],
+      results.map((r) => [
+        r.config,
+        r.mode === "eval" ? "eval 16 seg" : r.mode,
+        r.batch,
+        r.threads,
+        r.label ?? "",
+        r.seconds.toFixed(3),
+        r.examples_per_s.toFixed(r.examples_per_s < 10 ? 2 : 1),
+        r.gflops.toFixed(1),
+        Number.isFinite(r.mfu!) ? r.mfu!.toFixed(3) : "-",
+        r.peak_rss_mb.toFixed(0),
+      ]),
+    ),
+  );
+  const full = results.find(
+    (r) => r.config === "full" && r.mode === "train" && r.batch === 32 && !r.label && r.threads > 1,
+  );
+  const one = results.find(
+    (r) => r.config === "full" && r.mode === "train" && r.batch === 32 && r.threads === 1,
+  );
+  if (full && one)
+    console.log(
+      `\nscaling, full training batch 32: ${full.threads} threads vs 1 = ${(one.seconds / full.seconds).toFixed(2)}x`,
+    );
+  const single = results.find((r) => r.mode === "eval" && r.batch === 1);
+  if (single) console.log(`single puzzle, 16 segments: ${single.seconds.toFixed(3)} s per puzzle`);
+  if (full) {
+    const total = Object.values(full.profile_ms).reduce((a, b) => a + b, 0);
+    console.log(
+      `\ntime per kernel per step, full training batch 32 (${total.toFixed(0)} ms in kernels of ${(full.seconds * 1000).toFixed(0)} ms):`,
+    );
+    console.log(
+      table(
+        ["kernel", "ms/step", "share"],
+        Object.entries(full.profile_ms)
+          .slice(0, 12)
+          .map(([k, v]) => [k, v.toFixed(1), `${((100 * v) / (full.seconds * 1000)).toFixed(1)}%`]),
+      ),
+    );
+  }
+}
