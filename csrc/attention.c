@@ -1,14 +1,15 @@
 /*
  * Non-causal multi-head softmax attention over the packed qkv layout [B,S,3,NH,HD], one pool task per
- * (batch row, head). Each task copies its head's keys (transposed) and values into contiguous per-thread
- * scratch so the inner loops run unit-stride and vectorise. Materialises the [S,S] probabilities (saved
- * for the backward, as the contract says); a row-block (flash-style) version is future work.
+ * (batch row, head). Each task copies its head's q, k, v (and dO) into zero-padded per-thread scratch and runs
+ * the products (q kᵀ, P v; backward dO vᵀ, dZ k, dZᵀ q, Pᵀ dO) as register-blocked small GEMMs
+ * (small_gemm.h). Materialises the [S,S] probabilities (saved for the backward, as the contract says).
  */
 #include <math.h>
 #include <string.h>
 
 #include "kernels.h"
 #include "simd.h"
+#include "small_gemm.h"
 #include "threadpool.h"
 
 typedef struct {
@@ -17,48 +18,43 @@ typedef struct {
   long B, S, NH, HD;
 } attn_args;
 
-/* y[d] += alpha * x[d]; restrict lets the compiler vectorise the row updates without alias checks. */
-static inline void axpy(long n, float alpha, const float *restrict x, float *restrict y) {
-  for (long d = 0; d < n; d++) y[d] += alpha * x[d];
-}
-
 /* Row (b, s) part (0 q, 1 k, 2 v), head h of the packed qkv buffer. */
 static inline long qkv_off(const attn_args *a, long b, long s, int part, long h) {
   return ((b * a->S + s) * 3 + part) * a->NH * a->HD + h * a->HD;
 }
 
+static inline long pad16(long n) { return (n + 15) & ~15L; }
+
+/*
+ * Per (b, h): scores = (scale q) kᵀ and out = P v as register-blocked small GEMMs over zero-padded copies in
+ * per-thread scratch (S and HD rounded up to 16), softmax in between; P is written out for the backward.
+ */
 HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
   const attn_args *a = c;
-  long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH;
-  float *kt = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (2 * S * HD + S)); /* kt[HD][S], v[S][HD], row[S] */
-  float *v = kt + S * HD, *row = v + S * HD;
-  for (long j = 0; j < S; j++) {
-    const float *kj = a->qkv + qkv_off(a, b, j, 1, h);
-    for (long d = 0; d < HD; d++) kt[d * S + j] = kj[d];
-    memcpy(v + j * HD, a->qkv + qkv_off(a, b, j, 2, h), HD * sizeof(float));
-  }
+  long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH, Sp = pad16(S), HDp = pad16(HD);
+  size_t floats = S * HD + HD * Sp + Sp * HDp + S * Sp + S * HDp;
+  float *qs = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * floats); /* qs[S][HD] */
+  float *kt = qs + S * HD, *v = kt + HD * Sp, *sc = v + Sp * HDp, *o = sc + S * Sp; /* kt[HD][Sp] v[Sp][HDp] */
   float scale = 1.0f / sqrtf((float)HD);
-  for (long i = 0; i < S; i++) {
-    const float *q = a->qkv + qkv_off(a, b, i, 0, h);
-    for (long j = 0; j < S; j++) row[j] = 0;
-    for (long d = 0; d < HD; d++) {
-      float qd = q[d] * scale;
-      const float *k = kt + d * S;
-      for (long j = 0; j < S; j++) row[j] += qd * k[j];
-    }
-    float m = row[0];
-    for (long j = 1; j < S; j++) m = row[j] > m ? row[j] : m;
-    float sum = 0;
-    for (long j = 0; j < S; j++) sum += row[j] = hrm_expf(row[j] - m);
-    float inv = 1.0f / sum;
-    float *p = a->probs + ((b * a->NH + h) * S + i) * S;
-    float *o = a->out + (b * S + i) * a->NH * HD + h * HD;
-    for (long d = 0; d < HD; d++) o[d] = 0;
-    for (long j = 0; j < S; j++) {
-      p[j] = row[j] * inv;
-      axpy(HD, p[j], v + j * HD, o);
-    }
+  memset(kt, 0, sizeof(float) * (HD * Sp + Sp * HDp));
+  for (long j = 0; j < S; j++) {
+    const float *qj = a->qkv + qkv_off(a, b, j, 0, h), *kj = a->qkv + qkv_off(a, b, j, 1, h);
+    for (long d = 0; d < HD; d++) qs[j * HD + d] = qj[d] * scale;
+    for (long d = 0; d < HD; d++) kt[d * Sp + j] = kj[d];
+    memcpy(v + j * HDp, a->qkv + qkv_off(a, b, j, 2, h), HD * sizeof(float));
   }
+  hrm_small_gemm(S, Sp, HD, qs, HD, kt, Sp, sc, Sp);
+  for (long i = 0; i < S; i++) {
+    float *row = sc + i * Sp;
+    float m = hrm_max16(row, S);
+    for (long j = 0; j < S; j++) row[j] = hrm_expf(row[j] - m);
+    float inv = 1.0f / hrm_sum16(row, S);
+    float *p = a->probs + ((b * a->NH + h) * S + i) * S;
+    for (long j = 0; j < S; j++) p[j] = row[j] = row[j] * inv;
+    for (long j = S; j < Sp; j++) row[j] = 0; /* padded keys take no weight */
+  }
+  hrm_small_gemm(S, HDp, Sp, sc, Sp, v, HDp, o, HDp);
+  for (long i = 0; i < S; i++) memcpy(a->out + (b * S + i) * a->NH * HD + h * HD, o + i * HDp, HD * sizeof(float));
 }
 
 void hrm_attention_fwd(float *out, float *probs, const float *qkv, long B, long S, long NH, long HD) {
@@ -66,42 +62,50 @@ void hrm_attention_fwd(float *out, float *probs, const float *qkv, long B, long 
   hrm_parallel_for((int)(B * NH), attn_fwd_task, &a);
 }
 
-/* dv = Pᵀ dO; dP = dO vᵀ; dZ = P ∘ (dP - rowsum(P ∘ dP)); dq = scale dZ k; dk = scale dZᵀ q. */
+/*
+ * dP = dO vᵀ; dZ = scale P ∘ (dP - rowsum(P ∘ dP)); dq = dZ k; dk = dZᵀ q; dv = Pᵀ dO. The four products run
+ * as register-blocked small GEMMs over zero-padded copies (S, HD rounded up to 16) in per-thread scratch.
+ */
 HRM_CLONES static void attn_bwd_task(void *c, int task, int th) {
   const attn_args *a = c;
-  long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH;
-  /* k[S][HD], v[S][HD], dk[S][HD], dv[S][HD], dz[S] */
-  float *k = hrm_thread_scratch(HRM_SCRATCH_ATTN_BWD, th, sizeof(float) * (4 * S * HD + S));
-  float *v = k + S * HD, *dk = v + S * HD, *dv = dk + S * HD, *dz = dv + S * HD;
+  long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH, Sp = pad16(S), HDp = pad16(HD);
+  size_t floats = 3 * Sp * HDp + HD * Sp + 3 * S * Sp + S * HDp;
+  /* go, k, q [Sp][HDp]; vt [HD][Sp]; dz, dzt, pt [S][Sp]; res [S][HDp] */
+  float *go = hrm_thread_scratch(HRM_SCRATCH_ATTN_BWD, th, sizeof(float) * floats);
+  float *k = go + Sp * HDp, *q = k + Sp * HDp, *vt = q + Sp * HDp, *dz = vt + HD * Sp, *dzt = dz + S * Sp;
+  float *pt = dzt + S * Sp, *res = pt + S * Sp;
+  memset(go, 0, sizeof(float) * (3 * Sp * HDp + HD * Sp));
   for (long j = 0; j < S; j++) {
-    memcpy(k + j * HD, a->qkv + qkv_off(a, b, j, 1, h), HD * sizeof(float));
-    memcpy(v + j * HD, a->qkv + qkv_off(a, b, j, 2, h), HD * sizeof(float));
+    memcpy(go + j * HDp, a->dout + (b * S + j) * a->NH * HD + h * HD, HD * sizeof(float));
+    memcpy(k + j * HDp, a->qkv + qkv_off(a, b, j, 1, h), HD * sizeof(float));
+    memcpy(q + j * HDp, a->qkv + qkv_off(a, b, j, 0, h), HD * sizeof(float));
+    const float *vj = a->qkv + qkv_off(a, b, j, 2, h);
+    for (long d = 0; d < HD; d++) vt[d * Sp + j] = vj[d];
   }
-  memset(dk, 0, 2 * S * HD * sizeof(float));
+  hrm_small_gemm(S, Sp, HD, go, HDp, vt, Sp, dz, Sp); /* dP */
   float scale = 1.0f / sqrtf((float)HD);
+  const float *P = a->cprobs + (b * a->NH + h) * S * S;
   for (long i = 0; i < S; i++) {
-    const float *p = a->cprobs + ((b * a->NH + h) * S + i) * S;
-    const float *go = a->dout + (b * S + i) * a->NH * HD + h * HD;
-    const float *q = a->qkv + qkv_off(a, b, i, 0, h);
-    float *dq = a->dqkv + qkv_off(a, b, i, 0, h);
-    float rowdot = 0;
-    for (long j = 0; j < S; j++) {
-      float s = hrm_dot16(go, v + j * HD, HD);
-      dz[j] = s;
-      rowdot += p[j] * s;
-    }
-    for (long d = 0; d < HD; d++) dq[d] = 0;
-    for (long j = 0; j < S; j++) {
-      float g = p[j] * (dz[j] - rowdot) * scale;
-      axpy(HD, g, k + j * HD, dq);
-      axpy(HD, g, q, dk + j * HD);
-      axpy(HD, p[j], go, dv + j * HD);
-    }
+    const float *p = P + i * S;
+    float *row = dz + i * Sp;
+    float rowdot = hrm_dot16(p, row, S);
+    for (long j = 0; j < S; j++) row[j] = p[j] * (row[j] - rowdot) * scale;
+    for (long j = S; j < Sp; j++) row[j] = 0;
   }
+  /* Transposes for dk = dZᵀ q and dv = Pᵀ dO (the padded i columns stay zero). */
   for (long j = 0; j < S; j++) {
-    memcpy(a->dqkv + qkv_off(a, b, j, 1, h), dk + j * HD, HD * sizeof(float));
-    memcpy(a->dqkv + qkv_off(a, b, j, 2, h), dv + j * HD, HD * sizeof(float));
+    for (long i = 0; i < S; i++) {
+      dzt[j * Sp + i] = dz[i * Sp + j];
+      pt[j * Sp + i] = P[i * S + j];
+    }
+    for (long i = S; i < Sp; i++) dzt[j * Sp + i] = pt[j * Sp + i] = 0;
   }
+  hrm_small_gemm(S, HDp, Sp, dz, Sp, k, HDp, res, HDp); /* dq */
+  for (long i = 0; i < S; i++) memcpy(a->dqkv + qkv_off(a, b, i, 0, h), res + i * HDp, HD * sizeof(float));
+  hrm_small_gemm(S, HDp, Sp, dzt, Sp, q, HDp, res, HDp); /* dk */
+  for (long j = 0; j < S; j++) memcpy(a->dqkv + qkv_off(a, b, j, 1, h), res + j * HDp, HD * sizeof(float));
+  hrm_small_gemm(S, HDp, Sp, pt, Sp, go, HDp, res, HDp); /* dv */
+  for (long j = 0; j < S; j++) memcpy(a->dqkv + qkv_off(a, b, j, 2, h), res + j * HDp, HD * sizeof(float));
 }
 
 void hrm_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *probs, long B, long S,
