@@ -157,6 +157,7 @@ export class HRMBackward {
     const T = B * S;
     const g = (n: string) => this.grads.get(`${prefix}.${n}`);
     k.rmsnormBackward(s.dB, s.dA, a.out, a.rstd2, T, D); // dB = d r2 = d h1 (residual) = d m
+    k.swigluForward(a.act, a.gu, T, F); // act is shared between records (see allocBlockActs): recompute it
     k.linearBackward(s.dact, g("mlp.down_proj.weight"), s.dB, a.act, w.down, T, F, D);
     k.swigluBackward(s.dgu, s.dact, a.gu, T, F);
     k.linearBackward(s.dh1, g("mlp.gate_up_proj.weight"), s.dgu, a.h1, w.gateUp, T, D, 2 * F);

@@ -25,7 +25,7 @@ export interface Dims {
   eps: number;
 }
 
-/** Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, gu, act, out, rstd2. */
+/** Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, gu, out, rstd2 (act it recomputes). */
 export interface BlockActs {
   qkv: Float32Array; // [T, 3D] after RoPE
   probs: Float32Array; // [B, NH, S, S]
@@ -39,18 +39,22 @@ export interface BlockActs {
   rstd2: Float32Array; // [T]
 }
 
-export function allocBlockActs(d: Dims): BlockActs {
+/**
+ * One block's activation record. `share` gives buffers several records may use in common: `tmp` is never read
+ * by the backward, and the backward recomputes `act` from `gu` (cheap), so saved records need neither.
+ */
+export function allocBlockActs(d: Dims, share?: { tmp: Float32Array; act: Float32Array }): BlockActs {
   const T = d.B * d.S;
   const f = (n: number) => new Float32Array(n);
   return {
     qkv: f(3 * T * d.D),
     probs: f(d.B * d.NH * d.S * d.S),
     att: f(T * d.D),
-    tmp: f(T * d.D),
+    tmp: share?.tmp ?? f(T * d.D),
     h1: f(T * d.D),
     rstd1: f(T),
     gu: f(2 * T * d.F),
-    act: f(T * d.F),
+    act: share?.act ?? f(T * d.F),
     out: f(T * d.D),
     rstd2: f(T),
   };

@@ -88,16 +88,17 @@ export class HRMInner {
       eps: c.rms_norm_eps,
     };
     const T = B * dims.S;
+    const shared = allocBlockActs(dims);
     const saved = (layers: number): SavedLevel => ({
       levelIn: new Float32Array(T * dims.D),
-      acts: Array.from({ length: layers }, () => allocBlockActs(dims)),
+      acts: Array.from({ length: layers }, () => allocBlockActs(dims, shared)),
     });
     this.ws = {
       B,
       dims,
       emb: new Float32Array(T * dims.D),
       inj: new Float32Array(T * dims.D),
-      shared: allocBlockActs(dims),
+      shared,
       savedL: saved(c.L_layers),
       savedH: saved(c.H_layers),
       logitsAll: new Float32Array(T * c.vocab_size),
