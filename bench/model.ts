@@ -60,9 +60,9 @@ export function benchModels(
       cases.push([{ config: "full", mode: "train", batch: 32, reps: 1, arch, label }, undefined]);
   const results: ModelResult[] = [];
   for (const [cs, threads] of cases) {
-    process.stdout.write(
-      `  ${cs.config} ${cs.mode} batch ${cs.batch}${cs.label ? ` (${cs.label})` : ""}${threads ? `, ${threads} thread` : ""} ...\r`,
-    );
+    const what = `${cs.config} ${cs.mode} batch ${cs.batch}${cs.label ? ` (${cs.label})` : ""}${threads ? `, ${threads} thread` : ""}`;
+    if (process.stdout.isTTY) process.stdout.write(`  running ${what} ...\x1b[K\r`);
+    else console.log(`  running ${what}`);
     const r = runCase(cs, threads);
     const p = peak ? (r.threads === 1 ? peak.p1 : peak.pAll) : NaN;
     r.mfu = r.gflops / p;
