@@ -9,6 +9,7 @@ import { makeConfig } from "../src/model/config.js";
 import { HRMInner } from "../src/model/inner.js";
 import { HRMParams } from "../src/model/params.js";
 import { loadNativeAddon } from "../src/platform/node.js";
+import { hrmFlops } from "../src/train/flops.js";
 import { reduceTrainMetrics } from "../src/train/metrics.js";
 import { cosineScheduleWithWarmup, estimateTotalSteps } from "../src/train/schedule.js";
 import { evaluate, Trainer } from "../src/train/trainer.js";
@@ -107,4 +108,17 @@ test("a tiny HRM learns on generated Sudoku through the official loop, and evalu
   assert.ok(ev["all/accuracy"] > 0.4, `token accuracy ${ev["all/accuracy"]} (givens alone are ~0.5)`);
   assert.ok(ev["all/steps"] === 2, "eval runs halt_max_steps segments");
   assert.ok(!("all/count" in ev));
+});
+
+test("analytic FLOPs: per-block formula, 24 blocks per forward, the 1-step backward, the target forward", () => {
+  const c = makeConfig({ seq_len: 81, vocab_size: 11, batch_size: 32, forward_dtype: "float32" });
+  const f = hrmFlops(c, 32);
+  const T = 32 * 82;
+  // hidden 512, SwiGLU width 1536: qkv + o + gate_up + down, and the two attention products.
+  assert.equal(f.block, 2 * T * 512 * (1536 + 512 + 3072 + 1536) + 4 * 32 * 82 * 82 * 512);
+  assert.equal(f.forward, 24 * f.block + f.heads); // H_cycles x (L_cycles x 4 + 4)
+  assert.equal(f.trainStep, 2 * f.forward + 2 * (8 * f.block + f.heads));
+  const noAct = hrmFlops(makeConfig({ ...c, halt_max_steps: 1 }), 32);
+  assert.equal(noAct.trainStep, f.trainStep - f.forward); // no target-Q forward without ACT
+  assert.equal(hrmFlops(c, 8).forward * 4, f.forward);
 });
