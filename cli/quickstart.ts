@@ -21,11 +21,11 @@ import { runTrain } from "./train.js";
 
 /** The quick-start recipe: what it trains (README quotes these). */
 export const QUICKSTART = {
-  data: ["size=4", "generate_train=2000", "generate_test=500", "num_aug=10", "clues=5", "seed=0"],
+  data: ["size=4", "generate_train=20000", "generate_test=500", "num_aug=10", "clues=5", "seed=0"],
   train: [
     "global_batch_size=64",
-    "epochs=100",
-    "eval_interval=25",
+    "epochs=16",
+    "eval_interval=4",
     "lr=2e-3",
     "lr_min_ratio=0.1",
     "lr_warmup_steps=50",
@@ -83,7 +83,7 @@ export async function runQuickstart(words: string[]): Promise<void> {
     await runTrain(merge(PAPER_SUDOKU, rest));
     return;
   }
-  const data = "data/quickstart-sudoku-4x4";
+  const data = "data/quickstart-sudoku-4x4-20k"; // named by recipe: a changed recipe builds afresh
   console.log("hrm-ts quick start: train HRM on 4x4 Sudoku, CPU only, about 10 minutes on 2 cores\n");
   if (!existsSync(join(data, "test", "dataset.json"))) {
     console.log(`1. building the dataset with the project's generator -> ${data}`);
