@@ -13,32 +13,6 @@
 #define HRM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define HRM_CLONES
-/* max and sum of x[0..n) with 16 lanes of partials, so the loops vectorise without -ffast-math. */
-static inline float hrm_max16(const float *x, long n) {
-  float acc[16];
-  long i = 0;
-  float m = x[0];
-  if (n >= 16) {
-    for (int l = 0; l < 16; l++) acc[l] = x[l];
-    for (i = 16; i + 16 <= n; i += 16)
-      for (int l = 0; l < 16; l++) acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
-    for (int l = 0; l < 16; l++) m = acc[l] > m ? acc[l] : m;
-  }
-  for (; i < n; i++) m = x[i] > m ? x[i] : m;
-  return m;
-}
-
-static inline float hrm_sum16(const float *x, long n) {
-  float acc[16] = {0};
-  long i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; l++) acc[l] += x[i + l];
-  float s = 0;
-  for (; i < n; i++) s += x[i];
-  for (int l = 0; l < 16; l++) s += acc[l];
-  return s;
-}
-
 #endif
 
 /* expf with ~2 ulp error (Cephes polynomial), branch-free so loops over it vectorise; NaN propagates,

@@ -26,3 +26,21 @@ for (const [isa, expect] of wanted) {
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 }
+
+// The kernels (not the N-API binding) must also build without GCC's target_clones, as clang and the WASM build
+// see them: compile them with the portable branch of simd.h selected.
+const cc = ["cc", "gcc", "clang"].find((c) => spawnSync(c, ["--version"]).status === 0);
+test(
+  "the C kernels compile on the portable (non-target_clones) path",
+  { skip: cc ? false : "no C compiler" },
+  () => {
+    const csrc = fileURLToPath(new URL("../../csrc/", import.meta.url));
+    const files = ["attention.c", "kernels.c", "losses.c", "optim.c", "gemm.c", "gemm_ukr.c"].map(
+      (f) => csrc + f,
+    );
+    const r = spawnSync(cc!, ["-D__clang__", "-O2", "-fsyntax-only", `-I${csrc}`, ...files], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+  },
+);
