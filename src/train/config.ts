@@ -6,7 +6,7 @@
  * values are errors that name the key and where it came from. Pure: files are read through a callback.
  */
 import type { HRMConfig } from "../model/config.js";
-import { makeConfig } from "../model/config.js";
+import { DEFAULT_CONFIG, makeConfig } from "../model/config.js";
 import type { YamlValue } from "../util/yaml.js";
 import { parseYaml } from "../util/yaml.js";
 import { OUTPUT_KEYS } from "./outputs.js";
@@ -23,6 +23,36 @@ interface Spec {
 }
 
 const s = (kind: Kind, def: YamlValue, doc: string): Spec => ({ kind, default: def, doc });
+
+/** What arch.<key> means; kinds and defaults come from the model config (DEFAULT_CONFIG), the one source. */
+const ARCH_DOCS: Partial<Record<keyof HRMConfig, string>> = {
+  halt_exploration_prob: "ACT exploration probability",
+  halt_max_steps: "ACT segment limit",
+  H_cycles: "high-level cycles per segment",
+  L_cycles: "low-level steps per high-level cycle",
+  H_layers: "transformer blocks in H",
+  L_layers: "transformer blocks in L",
+  hidden_size: "model width",
+  num_heads: "attention heads",
+  expansion: "SwiGLU expansion",
+  puzzle_emb_ndim: "puzzle embedding width (0 disables)",
+  pos_encodings: "rope | learned",
+  rms_norm_eps: "RMSNorm epsilon",
+  rope_theta: "RoPE base",
+  forward_dtype: "bfloat16 (computed in float32 for now) | float32",
+};
+const ARCH_FLOATS = new Set(["halt_exploration_prob", "expansion", "rms_norm_eps", "rope_theta"]);
+
+function archSpecs(): Record<string, Spec> {
+  const out: Record<string, Spec> = {};
+  for (const [k, doc] of Object.entries(ARCH_DOCS)) {
+    const v = DEFAULT_CONFIG[k as keyof HRMConfig];
+    const kind: Kind = typeof v === "string" ? "string" : ARCH_FLOATS.has(k) ? "float" : "int";
+    // hrm_v1.yaml ties the puzzle embedding width to the model width.
+    out[`arch.${k}`] = s(kind, k === "puzzle_emb_ndim" ? "${.hidden_size}" : v, doc!);
+  }
+  return out;
+}
 
 /** Every key, dotted, with the official default (cfg_pretrain.yaml + arch/hrm_v1.yaml). */
 export const RUN_SPEC: Record<string, Spec> = {
@@ -49,23 +79,10 @@ export const RUN_SPEC: Record<string, Spec> = {
   "arch.loss.name": s("string", "losses@ACTLossHead", "loss head (official name)"),
   "arch.loss.loss_type": s(
     "string",
-    "stablemax_cross_entropy",
+    DEFAULT_CONFIG.loss_type,
     "stablemax_cross_entropy | softmax_cross_entropy",
   ),
-  "arch.halt_exploration_prob": s("float", 0.1, "ACT exploration probability"),
-  "arch.halt_max_steps": s("int", 16, "ACT segment limit"),
-  "arch.H_cycles": s("int", 2, "high-level cycles per segment"),
-  "arch.L_cycles": s("int", 2, "low-level steps per high-level cycle"),
-  "arch.H_layers": s("int", 4, "transformer blocks in H"),
-  "arch.L_layers": s("int", 4, "transformer blocks in L"),
-  "arch.hidden_size": s("int", 512, "model width"),
-  "arch.num_heads": s("int", 8, "attention heads"),
-  "arch.expansion": s("float", 4, "SwiGLU expansion"),
-  "arch.puzzle_emb_ndim": s("int", "${.hidden_size}", "puzzle embedding width (0 disables)"),
-  "arch.pos_encodings": s("string", "rope", "rope | learned"),
-  "arch.rms_norm_eps": s("float", 1e-5, "RMSNorm epsilon"),
-  "arch.rope_theta": s("float", 10000, "RoPE base"),
-  "arch.forward_dtype": s("string", "bfloat16", "bfloat16 (computed in float32 for now) | float32"),
+  ...archSpecs(),
 };
 
 export type RunConfig = Record<string, YamlValue>;
@@ -217,27 +234,16 @@ export function archConfig(
   cfg: RunConfig,
   meta: { seq_len: number; vocab_size: number; num_puzzle_identifiers: number },
 ): HRMConfig {
-  const a = (k: string) => cfg[`arch.${k}`];
+  const arch = Object.fromEntries(
+    Object.keys(ARCH_DOCS).map((k) => [k, cfg[`arch.${k}`]]),
+  ) as Partial<HRMConfig>;
   return makeConfig({
+    ...arch,
     batch_size: cfg.global_batch_size as number,
     seq_len: meta.seq_len,
     vocab_size: meta.vocab_size,
     num_puzzle_identifiers: meta.num_puzzle_identifiers,
-    H_cycles: a("H_cycles") as number,
-    L_cycles: a("L_cycles") as number,
-    H_layers: a("H_layers") as number,
-    L_layers: a("L_layers") as number,
-    hidden_size: a("hidden_size") as number,
-    expansion: a("expansion") as number,
-    num_heads: a("num_heads") as number,
-    puzzle_emb_ndim: a("puzzle_emb_ndim") as number,
-    pos_encodings: a("pos_encodings") as HRMConfig["pos_encodings"],
-    rms_norm_eps: a("rms_norm_eps") as number,
-    rope_theta: a("rope_theta") as number,
-    halt_max_steps: a("halt_max_steps") as number,
-    halt_exploration_prob: a("halt_exploration_prob") as number,
-    forward_dtype: a("forward_dtype") as HRMConfig["forward_dtype"],
-    loss_type: a("loss.loss_type") as HRMConfig["loss_type"],
+    loss_type: cfg["arch.loss.loss_type"] as HRMConfig["loss_type"],
   });
 }
 
