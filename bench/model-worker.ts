@@ -6,6 +6,7 @@
 import type { Kernels, KernelName, SelectedKernels } from "../src/node.js";
 import {
   getKernels,
+  loadNativeAddon,
   HRMInner,
   HRMParams,
   initialCarry,
@@ -115,9 +116,7 @@ function run(cs: ModelCase) {
     batch: cs.batch,
     label: cs.label ?? null,
     dtype: "float32",
-    threads: base.backendName.match(/(\d+) threads?/)?.[1]
-      ? Number(base.backendName.match(/(\d+) threads?/)![1])
-      : 1,
+    threads: base.backendName.startsWith("native") ? (loadNativeAddon()?.info().threads ?? 1) : 1,
     backend: base.backendName,
     seconds,
     examples_per_s: cs.batch / seconds,

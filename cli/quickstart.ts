@@ -17,7 +17,7 @@ import { evaluateAdaptive } from "../src/train/adaptive.js";
 import { evaluateSweep } from "../src/train/trainer.js";
 import { buildSudoku, SUDOKU_SCHEMA } from "./build-dataset.js";
 import { parseOptions } from "./parse.js";
-import { runTrain } from "./train.js";
+import { runStamp, runTrain } from "./train.js";
 
 /** The quick-start recipe: what it trains (README quotes these). */
 export const QUICKSTART = {
@@ -94,12 +94,15 @@ export async function runQuickstart(words: string[]): Promise<void> {
     console.log(`1. building the dataset with the project's generator -> ${data}`);
     buildSudoku(parseOptions([...QUICKSTART.data, `output_dir=${data}`], SUDOKU_SCHEMA));
   } else console.log(`1. dataset: ${data} (already built)`);
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   console.log(
     "\n2. training (progress on stderr; metrics.jsonl, checkpoints and report in the run directory)",
   );
   const run = await runTrain(
-    merge([`data_path=${data}`, `checkpoint_path=checkpoints/quickstart/${stamp}`], QUICKSTART.train, words),
+    merge(
+      [`data_path=${data}`, `checkpoint_path=checkpoints/quickstart/${runStamp()}`],
+      QUICKSTART.train,
+      words,
+    ),
   );
   if (!run.checkpoint) return;
   console.log("\n3. evaluating the held-out puzzles");

@@ -51,10 +51,14 @@ export interface TrainResult {
   stopped: "done" | "interrupted";
 }
 
+/** The current time as YYYYMMDD-HHMMSS (UTC), for run directory names. */
+export function runStamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+}
+
 function defaultRunDir(cfg: RunConfig): string {
   const project = (cfg.project_name as string | null) ?? basename(cfg.data_path as string);
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
-  return join("checkpoints", project, (cfg.run_name as string | null) ?? `hrm-${stamp}`);
+  return join("checkpoints", project, (cfg.run_name as string | null) ?? `hrm-${runStamp()}`);
 }
 
 interface Run {
@@ -67,6 +71,8 @@ interface Run {
   pos: IteratorPosition;
   log: MetricsLog;
   yaml: string;
+  /** Epochs per train/eval iteration (eval_interval, or all epochs). */
+  epochsPerIter: number;
 }
 
 function splitIfPresent(root: string, split: string): SplitData | null {
@@ -104,18 +110,17 @@ function openRun(words: string[]): Run {
         "lower global_batch_size or raise eval_interval",
     );
   const hrm: HRMConfig = archConfig(cfg, train.metadata);
-  let params = HRMParams.init(hrm, cfg.seed as number);
   const log = new MetricsLog(runDir);
   let ckpt: string | null = null;
+  let params: HRMParams;
   if (resume) {
     cleanStaleTemps(runDir);
     ckpt = latestCheckpoint(runDir);
     if (!ckpt) throw new CliError(`${runDir}: no checkpoint to resume from`);
     const file = join(ckpt, "model.safetensors");
-    const loaded = decodeModelSafetensors(readBytes(file), file);
     params = new HRMParams(hrm);
-    params.data.set(loaded.data);
-  }
+    params.data.set(decodeModelSafetensors(readBytes(file), file).data);
+  } else params = HRMParams.init(hrm, cfg.seed as number);
   const trainer = new Trainer(new HRMInner(params, getKernels()), trainConfig(cfg), train.metadata);
   let pos: IteratorPosition = { iter: 0, batch: 0 };
   if (ckpt) {
@@ -128,7 +133,7 @@ function openRun(words: string[]): Run {
     );
   const yaml = dumpYaml(nestConfig(cfg));
   if (!resume) writeFileAtomic(join(runDir, "all_config.yaml"), yaml);
-  return { cfg, runDir, train, test, trainer, params, pos, log, yaml };
+  return { cfg, runDir, train, test, trainer, params, pos, log, yaml, epochsPerIter };
 }
 
 function saveCheckpoint(r: Run): string {
@@ -197,8 +202,7 @@ export async function runTrain(words: string[], opts: { quiet?: boolean } = {}):
     say(`resuming at step ${trainer.stepCount} (iteration ${r.pos.iter}, batch ${r.pos.batch})`);
   if (!trainer.stepCount) r.log.append({ step: 0, num_params: trainer.inner.params.data.length });
 
-  const epochsPerIter = (cfg.eval_interval as number | null) ?? (cfg.epochs as number);
-  const totalIters = (cfg.epochs as number) / epochsPerIter;
+  const totalIters = (cfg.epochs as number) / r.epochsPerIter;
   const B = cfg.global_batch_size as number;
   const bar = new ProgressBar();
   let interrupted = false;

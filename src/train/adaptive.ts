@@ -100,7 +100,12 @@ export function evaluateAdaptive(
       const halt = carry.steps[r] >= maxSteps || out.qHalt[r] > out.qContinue[r];
       carry.halted[r] = halt ? 1 : 0;
       if (!halt || e < 0) continue;
-      pred.preds.set(argmaxRows(out.logits.subarray(r * L * V, (r + 1) * L * V), L, V), e * L);
+      argmaxRows(
+        out.logits.subarray(r * L * V, (r + 1) * L * V),
+        L,
+        V,
+        pred.preds.subarray(e * L, (e + 1) * L),
+      );
       pred.qHalt[e] = out.qHalt[r];
       pred.steps[e] = carry.steps[r];
       rowExample[r] = -1;

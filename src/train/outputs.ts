@@ -18,9 +18,13 @@ export const OUTPUT_KEYS = [
 ] as const;
 export type OutputKey = (typeof OUTPUT_KEYS)[number];
 
-/** Per-row argmax over the vocabulary: [B, L, V] -> [B, L]. */
-export function argmaxRows(logits: Float32Array, rows: number, V: number): Int32Array {
-  const out = new Int32Array(rows);
+/** Per-row argmax over the vocabulary (first index on ties, as torch.argmax): [rows, V] -> [rows], into `out`. */
+export function argmaxRows(
+  logits: Float32Array,
+  rows: number,
+  V: number,
+  out: Int32Array = new Int32Array(rows),
+): Int32Array {
   for (let r = 0; r < rows; r++) {
     let best = 0;
     for (let v = 1; v < V; v++) if (logits[r * V + v] > logits[r * V + best]) best = v;
@@ -44,24 +48,39 @@ export class OutputCollector {
 
   /** Adds the first `n` rows of a batch and its outputs. */
   add(batch: Batch, out: InnerOutputs, n: number): void {
-    const L = this.seqLen;
-    const V = this.vocab;
     for (const k of this.keys) {
-      const [dtype, row, data]: ["float32" | "int32", number[], Float32Array | Int32Array] =
-        k === "inputs" || k === "labels"
-          ? ["int32", [L], batch[k].slice(0, n * L)]
-          : k === "puzzle_identifiers"
-            ? ["int32", [], batch.puzzle_identifiers.slice(0, n)]
-            : k === "logits"
-              ? ["float32", [L, V], out.logits.slice(0, n * L * V)]
-              : k === "preds"
-                ? ["int32", [L], argmaxRows(out.logits, n * L, V)]
-                : ["float32", [], (k === "q_halt_logits" ? out.qHalt : out.qContinue).slice(0, n)];
+      const [dtype, row, data] = this.rowsOf(k, batch, out, n);
       const c = this.chunks.get(k) ?? { dtype, row, parts: [] };
       c.parts.push(data);
       this.chunks.set(k, c);
     }
     this.rows += n;
+  }
+
+  /** The first n rows of one output: its dtype, per-row shape and a copy of the data. */
+  private rowsOf(
+    k: OutputKey,
+    batch: Batch,
+    out: InnerOutputs,
+    n: number,
+  ): ["float32" | "int32", number[], Float32Array | Int32Array] {
+    const L = this.seqLen;
+    const V = this.vocab;
+    switch (k) {
+      case "inputs":
+      case "labels":
+        return ["int32", [L], batch[k].slice(0, n * L)];
+      case "puzzle_identifiers":
+        return ["int32", [], batch.puzzle_identifiers.slice(0, n)];
+      case "logits":
+        return ["float32", [L, V], out.logits.slice(0, n * L * V)];
+      case "preds":
+        return ["int32", [L], argmaxRows(out.logits, n * L, V)];
+      case "q_halt_logits":
+        return ["float32", [], out.qHalt.slice(0, n)];
+      case "q_continue_logits":
+        return ["float32", [], out.qContinue.slice(0, n)];
+    }
   }
 
   tensors(): Map<string, HostTensor> {
