@@ -4,7 +4,7 @@
  * H_init/L_init with the new batch's row; one inner forward; steps += 1; halting. In training (and
  * halt_max_steps > 1) a row also halts when q_halt > q_continue, unless exploration drew a minimum step count
  * in [2, halt_max_steps] it has not reached; the Q-continue target comes from one more no-grad inner forward
- * on the new carry. Evaluation always runs halt_max_steps segments.
+ * on the new carry. Evaluation runs halt_max_steps segments (or opts.evalSteps).
  */
 import type { Rng } from "../util/rng.js";
 import type { HRMInner, InnerOutputs } from "./inner.js";
@@ -90,6 +90,11 @@ export interface ActOptions {
   grad?: boolean;
   /** Exploration draws (training with halt_exploration_prob > 0). */
   rng?: Rng;
+  /**
+   * Evaluation only: the segment limit, instead of halt_max_steps ("think longer" without retraining). Rows
+   * halt when they reach it; callers that stop rows themselves pass Infinity.
+   */
+  evalSteps?: number;
 }
 
 /** One ACT segment; mutates the carry. */
@@ -97,12 +102,15 @@ export function actForward(inner: HRMInner, carry: Carry, batch: Batch, opts: Ac
   const c = inner.config;
   checkBatch(inner, carry, batch);
   resetHalted(inner, carry, batch);
+  if (opts.training && opts.evalSteps !== undefined)
+    throw new Error("actForward: evalSteps is for evaluation only");
+  const limit = opts.evalSteps ?? c.halt_max_steps;
   const { inputs, puzzle_identifiers: ids } = carry.current;
   const out: ActOutputs = inner.forward(carry.zH, carry.zL, inputs, ids, carry.B, opts.grad ?? false);
   const isLast = new Uint8Array(carry.B);
   for (let b = 0; b < carry.B; b++) {
     carry.steps[b] += 1;
-    isLast[b] = carry.steps[b] >= c.halt_max_steps ? 1 : 0;
+    isLast[b] = carry.steps[b] >= limit ? 1 : 0;
     carry.halted[b] = isLast[b];
   }
   if (!opts.training || c.halt_max_steps <= 1) return out;

@@ -93,11 +93,12 @@ export function evaluateAdaptive(
         batch.puzzle_identifiers[r] = meta.blank_identifier_id;
       }
     }
-    const out = actForward(inner, carry, batch, { training: false });
+    const out = actForward(inner, carry, batch, { training: false, evalSteps: maxSteps });
     rounds++;
     for (let r = 0; r < B; r++) {
       const e = rowExample[r];
-      const halt = carry.steps[r] >= maxSteps || out.qHalt[r] > out.qContinue[r];
+      // actForward halted the rows at maxSteps; the Q-head may stop them earlier.
+      const halt = carry.halted[r] === 1 || out.qHalt[r] > out.qContinue[r];
       carry.halted[r] = halt ? 1 : 0;
       if (!halt || e < 0) continue;
       argmaxRows(

@@ -48,8 +48,8 @@ export function solveRows(
   };
   const done = new Uint8Array(R);
   for (let s = 1; s <= opts.maxSteps && done.some((d) => !d); s++) {
-    const out = actForward(inner, carry, batch, { training: false });
-    carry.halted.fill(0); // this loop decides when rows stop (it may go past halt_max_steps)
+    // This loop decides when rows stop (it may go past halt_max_steps); no row restarts meanwhile.
+    const out = actForward(inner, carry, batch, { training: false, evalSteps: Infinity });
     const preds = argmaxRows(out.logits, R * L, V);
     const halting = new Uint8Array(R);
     for (let r = 0; r < R; r++) {

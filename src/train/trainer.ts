@@ -138,19 +138,14 @@ export function evaluateSweep(
 ): Reduced {
   const max = Math.max(...limits);
   const accs = new Map(limits.map((s) => [s, new EvalAccumulator()]));
+  const allHalted = new Uint8Array(batchSize).fill(1);
   for (const batch of testBatches(set, meta, batchSize)) {
     const carry = initialCarry(inner, batchSize);
     for (let s = 1; s <= max; s++) {
-      const out = actForward(inner, carry, batch, { training: false });
+      const out = actForward(inner, carry, batch, { training: false, evalSteps: max });
       const acc = accs.get(s);
-      // Count every row as halted at this limit (in eval mode rows otherwise halt only at halt_max_steps).
-      if (acc)
-        acc.add(
-          setName,
-          actLoss(inner.k, inner.config, { ...carry, halted: new Uint8Array(batchSize).fill(1) }, out)
-            .metrics,
-        );
-      if (s < max) carry.halted.fill(0); // keep going past halt_max_steps when a limit asks for more
+      // Count every row as halted at this limit, as if the run stopped here.
+      if (acc) acc.add(setName, actLoss(inner.k, inner.config, { ...carry, halted: allHalted }, out).metrics);
     }
   }
   const out: Reduced = {};
