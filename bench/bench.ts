@@ -114,6 +114,7 @@ function benchGemm(peak: { p1: number; pAll: number; threads: number } | null): 
         addon.matmul(C, A, B, M, N, K, tA, tB, false);
         const err = spotCheck(C, A, B, M, N, K, tA, tB);
         if (!(err < 1e-5)) throw new Error(`GEMM ${label} failed its spot check (rel err ${err})`);
+        let f32All = 0;
         for (const threads of [1, peak.threads]) {
           addon.setNumThreads(threads);
           const { gemmMs, medianMs, peakGflops } = interleaved(addon, threads, () =>
@@ -121,6 +122,7 @@ function benchGemm(peak: { p1: number; pAll: number; threads: number } | null): 
           );
           const gflops = flops / gemmMs / 1e6;
           const frac = gflops / peakGflops;
+          f32All = gflops;
           row.push(gflops.toFixed(1), `${(100 * frac).toFixed(0)}%`);
           records.push({
             bench: "gemm",
@@ -135,6 +137,22 @@ function benchGemm(peak: { p1: number; pAll: number; threads: number } | null): 
             peak_fraction: frac,
           });
         }
+        // bfloat16 inputs, float32 accumulation (AVX512_BF16 where the CPU has it), all threads.
+        const bfMs = interleaved(addon, peak.threads, () =>
+          addon.matmul(C, A, B, M, N, K, tA, tB, false, "bfloat16"),
+        ).gemmMs;
+        const bfG = flops / bfMs / 1e6;
+        row.push(bfG.toFixed(1), `${(bfG / f32All).toFixed(2)}x`);
+        records.push({
+          bench: "gemm",
+          backend: "native",
+          dtype: "bfloat16",
+          shape: [M, N, K],
+          transA: tA,
+          transB: tB,
+          threads: peak.threads,
+          gflops: bfG,
+        });
       }
       // ref is single-threaded JavaScript: time it on a 96-row slice of the same problem (the rate is what counts).
       const m = 96;
@@ -160,7 +178,15 @@ function benchGemm(peak: { p1: number; pAll: number; threads: number } | null): 
     "GEMM GFLOP/s, best of runs; 'of peak' = that / the FMA peak measured in alternation with it (same threads)",
   );
   const head = ["GEMM (MxNxK)"];
-  if (addon && peak) head.push("native 1T", "of peak", `native ${peak.threads}T`, "of peak");
+  if (addon && peak)
+    head.push(
+      "native 1T",
+      "of peak",
+      `native ${peak.threads}T`,
+      "of peak",
+      `bf16 ${peak.threads}T`,
+      "vs f32",
+    );
   head.push("ref GF/s", ...(peak ? ["of 1T peak"] : []));
   console.log(table(head, rows) + "\n");
 }

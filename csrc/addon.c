@@ -123,6 +123,21 @@ static void check_ids(call *c, const int32_t *ids, long n, long V, int ignore, i
   }
 }
 
+/* Optional matmul precision argument: absent/undefined or "float32" -> 0, "bfloat16" -> 1. */
+static int precision(call *c, int i) {
+  if (c->failed || (size_t)i >= c->argc) return 0;
+  napi_valuetype t;
+  napi_typeof(c->env, c->argv[i], &t);
+  if (t == napi_undefined) return 0;
+  char s[16] = {0};
+  size_t len = 0;
+  if (t == napi_string) napi_get_value_string_utf8(c->env, c->argv[i], s, sizeof s, &len);
+  if (strcmp(s, "float32") == 0) return 0;
+  if (strcmp(s, "bfloat16") == 0) return 1;
+  fail(c, 0, "precision must be \"float32\" or \"bfloat16\"%s", "", 0, 0);
+  return 0;
+}
+
 #define BEGIN(name, n)                                 \
   call c_;                                             \
   call *c = &c_;                                       \
@@ -135,8 +150,8 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   long M = dim(c, 3, "M"), N = dim(c, 4, "N"), K = dim(c, 5, "K");
   float *C = f32(c, 0, "C", (double)M * N);
   const float *A = f32(c, 1, "A", (double)M * K), *B = f32(c, 2, "B", (double)K * N);
-  int ta = flag(c, 6), tb = flag(c, 7), acc = flag(c, 8);
-  if (!c->failed) hrm_sgemm(ta, tb, (int)M, (int)N, (int)K, A, B, C, acc);
+  int ta = flag(c, 6), tb = flag(c, 7), acc = flag(c, 8), bf16 = precision(c, 9);
+  if (!c->failed) hrm_gemm(ta, tb, (int)M, (int)N, (int)K, A, B, C, acc, bf16);
   END;
 }
 
@@ -145,7 +160,8 @@ static napi_value js_linear_fwd(napi_env env, napi_callback_info info) {
   long T = dim(c, 3, "T"), I = dim(c, 4, "I"), O = dim(c, 5, "O");
   float *out = f32(c, 0, "out", (double)T * O);
   const float *inp = f32(c, 1, "inp", (double)T * I), *w = f32(c, 2, "weight", (double)O * I);
-  if (!c->failed) hrm_sgemm(0, 1, (int)T, (int)O, (int)I, inp, w, out, 0);
+  int bf16 = precision(c, 6);
+  if (!c->failed) hrm_gemm(0, 1, (int)T, (int)O, (int)I, inp, w, out, 0, bf16);
   END;
 }
 
@@ -155,9 +171,10 @@ static napi_value js_linear_bwd(napi_env env, napi_callback_info info) {
   float *dinp = f32(c, 0, "dinp", (double)T * I), *dw = f32(c, 1, "dweight", (double)O * I);
   const float *dout = f32(c, 2, "dout", (double)T * O), *inp = f32(c, 3, "inp", (double)T * I);
   const float *w = f32(c, 4, "weight", (double)O * I);
+  int bf16 = precision(c, 8);
   if (!c->failed) {
-    hrm_sgemm(0, 0, (int)T, (int)I, (int)O, dout, w, dinp, 0);
-    hrm_sgemm(1, 0, (int)O, (int)I, (int)T, dout, inp, dw, 1);
+    hrm_gemm(0, 0, (int)T, (int)I, (int)O, dout, w, dinp, 0, bf16);
+    hrm_gemm(1, 0, (int)O, (int)I, (int)T, dout, inp, dw, 1, bf16);
   }
   END;
 }
@@ -360,6 +377,8 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "isa", v);
   napi_create_string_utf8(env, hrm_ukr_selected().name, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, obj, "gemmKernel", v);
+  napi_get_boolean(env, hrm_cpu_bf16_dot(), &v);
+  napi_set_named_property(env, obj, "bf16Dot", v);
   napi_create_int32(env, hrm_num_threads(), &v);
   napi_set_named_property(env, obj, "threads", v);
   return obj;

@@ -25,6 +25,21 @@ hrm_isa hrm_cpu_isa(void) {
   return (hrm_isa)cached;
 }
 
+int hrm_cpu_bf16_dot(void) {
+  static int cached = -1;
+  if (cached < 0) {
+    int has = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    has = __builtin_cpu_supports("avx512bf16") && hrm_cpu_isa() == HRM_ISA_AVX512;
+#endif
+    const char *env = getenv("HRM_ISA");
+    if (env && strcmp(env, "avx512") == 0) has = 0;
+    cached = has;
+  }
+  return cached;
+}
+
 const char *hrm_isa_name(hrm_isa isa) {
   switch (isa) {
     case HRM_ISA_AVX512: return "avx512";

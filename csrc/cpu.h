@@ -8,4 +8,8 @@ typedef enum { HRM_ISA_GENERIC = 0, HRM_ISA_AVX2 = 1, HRM_ISA_AVX512 = 2 } hrm_i
 hrm_isa hrm_cpu_isa(void);
 const char *hrm_isa_name(hrm_isa isa);
 
+/* 1 when bfloat16 GEMMs can use the AVX512_BF16 dot product (vdpbf16ps). HRM_ISA=avx512 (or lower) turns it
+ * off, so the portable bfloat16 path can be tested on a CPU that has it. */
+int hrm_cpu_bf16_dot(void);
+
 #endif

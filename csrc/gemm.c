@@ -4,6 +4,8 @@
  * (kc x nc, NR-column micro-panels: the one in use stays in L1) and its op(A) block (mc x kc, MR-row
  * micro-panels: the block stays in L2), then runs the micro-kernel over the tile. Partial edge tiles go
  * through a small buffer so the micro-kernels only ever see full tiles.
+ * Packed buffers are addressed in elements of the panel type (float, or bfloat16 pairs: see gemm.h); the
+ * offsets are the same for both, and a bfloat16 block rounds its depth up to an even kc.
  */
 #include "gemm.h"
 
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "simd.h"
 #include "threadpool.h"
 
 #define KC HRM_GEMM_KC /* packed A/B depth: a 32-wide B micro-panel (32 KB) stays in L1 */
@@ -26,7 +29,16 @@ typedef struct {
   hrm_ukr uk;
   hrm_ukr_fn ukr; /* uk.fn_k when A is stored transposed, uk.fn_r when row-major (see pack_a) */
   int a_rmajor;   /* !transA: the packed A layout; not derivable from the strides, which tie when M or K is 1 */
+  int round_bf16; /* bfloat16 precision on float32 panels: round every packed value (no bf16 dot here) */
 } gemm_job;
+
+/* Bytes per packed element, and the packed depth of a kc block (bfloat16 pairs need it even). */
+static size_t esz(const gemm_job *g) { return g->uk.bf16 ? sizeof(uint16_t) : sizeof(float); }
+static int kpad(const gemm_job *g, int kc) { return g->uk.bf16 ? (kc + 1) & ~1 : kc; }
+
+static void round_block(float *p, size_t n) {
+  for (size_t i = 0; i < n; i++) p[i] = hrm_bf16_round(p[i]);
+}
 
 /* Packing buffers come from the pool's per-thread scratch (grown on demand, then reused). */
 static float *thread_scratch(int thread, size_t floats) {
@@ -47,7 +59,7 @@ hrm_ukr hrm_ukr_selected(void) {
 /* Rows i0.. of op(A) into MR-row panels of MR*KC floats, zero-padded past the block, laid out so that
  * packing is a copy: row-major A keeps its rows (r-major, row stride KC); transposed A, whose MR values per
  * k are contiguous, is copied k by k (k-major). */
-static void pack_a(float *dst, const gemm_job *g, int i0, int m, int p0, int kc) {
+static void pack_a_f32(float *dst, const gemm_job *g, int i0, int m, int p0, int kc) {
   int MR = g->uk.mr;
   for (int ir = 0; ir < m; ir += MR) {
     float *d = dst + (size_t)ir * KC;
@@ -66,8 +78,61 @@ static void pack_a(float *dst, const gemm_job *g, int i0, int m, int p0, int kc)
   }
 }
 
+/* bfloat16 conversions for packing, vectorised (cloned per ISA): a row as it is, or two rows as pairs
+ * (element 2j from s0, 2j+1 from s1; s1 NULL: zeros), which is one 32-bit word per column. */
+HRM_CLONES static void bf16_row(uint16_t *d, const float *s, int n) {
+  for (int i = 0; i < n; i++) d[i] = hrm_bf16_bits(s[i]);
+}
+HRM_CLONES static void bf16_pairs(uint32_t *d, const float *s0, const float *s1, int n) {
+  if (s1)
+    for (int j = 0; j < n; j++) d[j] = hrm_bf16_bits(s0[j]) | (uint32_t)hrm_bf16_bits(s1[j]) << 16;
+  else
+    for (int j = 0; j < n; j++) d[j] = hrm_bf16_bits(s0[j]);
+}
+
+/* The same panels in bfloat16: r-major rows as they are (depth padded to even), k-major as MR pairs per k
+ * pair, so the micro-kernel broadcasts one 32-bit pair per row. */
+static void pack_a_bf16(uint16_t *dst, const gemm_job *g, int i0, int m, int p0, int kc) {
+  int MR = g->uk.mr, kp = kpad(g, kc);
+  for (int ir = 0; ir < m; ir += MR) {
+    uint16_t *d = dst + (size_t)ir * KC;
+    int mm = m - ir < MR ? m - ir : MR;
+    const float *s = g->A + (size_t)(i0 + ir) * g->rsa + (size_t)p0 * g->csa;
+    if (g->a_rmajor) {
+      for (int r = 0; r < MR; r++) {
+        uint16_t *dr = d + (size_t)r * KC;
+        if (r < mm) bf16_row(dr, s + (size_t)r * g->rsa, kc);
+        memset(dr + (r < mm ? kc : 0), 0, sizeof(uint16_t) * (kp - (r < mm ? kc : 0)));
+      }
+    } else { /* A stored transposed: rows p, p+1 of the store hold the pairs, contiguous in r */
+      for (int p = 0; p < kc; p += 2) {
+        uint32_t *dp = (uint32_t *)d + (size_t)(p >> 1) * MR;
+        const float *sp = s + (size_t)p * g->csa;
+        bf16_pairs(dp, sp, p + 1 < kc ? sp + g->csa : NULL, mm);
+        memset(dp + mm, 0, sizeof(uint32_t) * (MR - mm));
+      }
+    }
+  }
+}
+
+static void pack_a(void *dst, const gemm_job *g, int i0, int m, int p0, int kc) {
+  if (g->uk.bf16) {
+    pack_a_bf16(dst, g, i0, m, p0, kc);
+    return;
+  }
+  pack_a_f32(dst, g, i0, m, p0, kc);
+  if (!g->round_bf16) return;
+  for (int ir = 0; ir < m; ir += g->uk.mr) {
+    float *d = (float *)dst + (size_t)ir * KC;
+    if (g->a_rmajor)
+      for (int r = 0; r < g->uk.mr; r++) round_block(d + (size_t)r * KC, kc);
+    else
+      round_block(d, (size_t)g->uk.mr * kc);
+  }
+}
+
 /* dst[panel][p][j]: columns j0.. of op(B) in NR-column panels, zero-padded past N. */
-static void pack_b(float *dst, const gemm_job *g, int j0, int n, int p0, int kc) {
+static void pack_b_f32(float *dst, const gemm_job *g, int j0, int n, int p0, int kc) {
   int NR = g->uk.nr;
   for (int jr = 0; jr < n; jr += NR) {
     float *d = dst + (size_t)jr * kc;
@@ -85,7 +150,47 @@ static void pack_b(float *dst, const gemm_job *g, int j0, int n, int p0, int kc)
   }
 }
 
-static void edge_tile(const gemm_job *g, int kc, const float *ap, const float *bp, float *c, int mm, int nn,
+/* dst[panel][p/2][j][p%2]: bfloat16 pairs of rows p, p+1 of op(B), depth padded to even. Row-major B pairs
+ * two stored rows; B stored transposed holds each column's pairs contiguously, so a column is converted
+ * whole and its 32-bit pairs are spread across the panel. */
+static void pack_b_bf16(uint16_t *dst, const gemm_job *g, int j0, int n, int p0, int kc) {
+  int NR = g->uk.nr, kp = kpad(g, kc);
+  uint16_t col[KC + 2];
+  for (int jr = 0; jr < n; jr += NR) {
+    uint32_t *d = (uint32_t *)(dst + (size_t)jr * kp);
+    int nn = n - jr < NR ? n - jr : NR;
+    if (g->csb == 1) {
+      for (int p = 0; p < kc; p += 2) {
+        const float *s = g->B + (size_t)(p0 + p) * g->rsb + (size_t)(j0 + jr);
+        bf16_pairs(d + (size_t)(p >> 1) * NR, s, p + 1 < kc ? s + g->rsb : NULL, nn);
+      }
+    } else {
+      col[kc] = 0; /* odd kc: the last pair's upper half */
+      for (int j = 0; j < nn; j++) {
+        bf16_row(col, g->B + (size_t)p0 * g->rsb + (size_t)(j0 + jr + j) * g->csb, kc);
+        for (int q = 0; q < kp / 2; q++) memcpy(d + (size_t)q * NR + j, col + 2 * q, sizeof(uint32_t));
+      }
+    }
+    if (nn < NR)
+      for (int q = 0; q < kp / 2; q++) memset(d + (size_t)q * NR + nn, 0, sizeof(uint32_t) * (NR - nn));
+  }
+}
+
+static void pack_b(void *dst, const gemm_job *g, int j0, int n, int p0, int kc) {
+  if (g->uk.bf16) {
+    pack_b_bf16(dst, g, j0, n, p0, kc);
+    return;
+  }
+  pack_b_f32(dst, g, j0, n, p0, kc);
+  if (g->round_bf16) round_block(dst, (size_t)(n + g->uk.nr - 1) / g->uk.nr * g->uk.nr * kc);
+}
+
+/* Packed block pointers: element offsets, scaled by the panel element size. */
+static const void *at(const gemm_job *g, const void *base, size_t elems) {
+  return (const char *)base + elems * esz(g);
+}
+
+static void edge_tile(const gemm_job *g, int kc, const void *ap, const void *bp, float *c, int mm, int nn,
                       int acc) {
   float tmp[32 * 32];
   g->ukr(kc, ap, bp, tmp, g->uk.nr, 0);
@@ -97,15 +202,16 @@ static void edge_tile(const gemm_job *g, int kc, const float *ap, const float *b
 }
 
 /* One (mc x nc) block of C from packed blocks, K range of kc. */
-static void macro_kernel(const gemm_job *g, const float *ap, const float *bp, int i0, int m, int j0, int n,
+static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int i0, int m, int j0, int n,
                          int kc, int acc) {
   int MR = g->uk.mr, NR = g->uk.nr;
+  kc = kpad(g, kc);
   for (int jr = 0; jr < n; jr += NR) {
     int nn = n - jr < NR ? n - jr : NR;
     for (int ir = 0; ir < m; ir += MR) {
       int mm = m - ir < MR ? m - ir : MR;
       float *c = g->C + (size_t)(i0 + ir) * g->N + j0 + jr;
-      const float *a = ap + (size_t)ir * KC, *b = bp + (size_t)jr * kc;
+      const void *a = at(g, ap, (size_t)ir * KC), *b = at(g, bp, (size_t)jr * kc);
       if (mm == MR && nn == NR)
         g->ukr(kc, a, b, c, g->N, acc);
       else
@@ -117,7 +223,7 @@ static void macro_kernel(const gemm_job *g, const float *ap, const float *bp, in
 /* Rows [r0, r0+rows) x columns [j0, j0+n) of C over all of K, from op(B) already packed at bp (all depth
  * blocks, npad columns each): one MC-row block at a time, so the C block stays in L2 between depth steps
  * instead of streaming through DRAM once per KC. */
-static void compute_rows(const gemm_job *g, const float *bp, size_t npad, int r0, int rows, int j0, int n,
+static void compute_rows(const gemm_job *g, const void *bp, size_t npad, int r0, int rows, int j0, int n,
                          int thread) {
   int mcap = rows < MC_MAX ? (rows + g->uk.mr - 1) / g->uk.mr * g->uk.mr : MC_MAX;
   float *ap = thread_scratch(thread, (size_t)KC * mcap);
@@ -126,7 +232,7 @@ static void compute_rows(const gemm_job *g, const float *bp, size_t npad, int r0
     for (int p0 = 0; p0 < g->K; p0 += KC) {
       int kc = g->K - p0 < KC ? g->K - p0 : KC;
       pack_a(ap, g, i0, m, p0, kc);
-      macro_kernel(g, ap, bp + (size_t)p0 * npad, i0, m, j0, n, kc, g->accumulate || p0 > 0);
+      macro_kernel(g, ap, at(g, bp, (size_t)p0 * npad), i0, m, j0, n, kc, g->accumulate || p0 > 0);
     }
   }
 }
@@ -148,7 +254,8 @@ static void pack_b_range(void *ctx, long begin, long end, int thread) {
   for (long t = begin; t < end; t++) { /* t = depth block * panels + panel */
     int p0 = (int)(t / s->panels) * KC, jr = (int)(t % s->panels) * s->g->uk.nr;
     int kc = min_int(s->g->K - p0, KC);
-    pack_b(s->bp + (size_t)p0 * s->npad + (size_t)jr * kc, s->g, s->j0 + jr, min_int(s->g->uk.nr, s->n - jr), p0, kc);
+    void *dst = (char *)s->bp + ((size_t)p0 * s->npad + (size_t)jr * kpad(s->g, kc)) * esz(s->g);
+    pack_b(dst, s->g, s->j0 + jr, min_int(s->g->uk.nr, s->n - jr), p0, kc);
   }
 }
 
@@ -181,15 +288,22 @@ static void cols_task(void *ctx, int task, int thread) {
   for (int j0 = c0; j0 < c0 + cols; j0 += NC_MAX) {
     int n = min_int(c0 + cols - j0, NC_MAX);
     size_t npad = (size_t)ceil_div(n, NR) * NR;
-    for (int p0 = 0; p0 < g->K; p0 += KC) pack_b(bp + (size_t)p0 * npad, g, j0, n, p0, min_int(g->K - p0, KC));
+    for (int p0 = 0; p0 < g->K; p0 += KC)
+      pack_b((char *)bp + (size_t)p0 * npad * esz(g), g, j0, n, p0, min_int(g->K - p0, KC));
     compute_rows(g, bp, npad, 0, g->M, j0, n, thread);
   }
 }
 
-void hrm_sgemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
-               int accumulate) {
+void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
+              int accumulate, int bf16) {
   if (M <= 0 || N <= 0) return;
-  gemm_job g = {A, B, C, M, N, K, accumulate, 0, 0, 0, 0, 0, hrm_ukr_selected(), NULL, !transA};
+  int dot = bf16 && hrm_cpu_bf16_dot();
+#if defined(__x86_64__)
+  hrm_ukr uk = dot ? hrm_ukr_avx512_bf16() : hrm_ukr_selected();
+#else
+  hrm_ukr uk = hrm_ukr_selected();
+#endif
+  gemm_job g = {A, B, C, M, N, K, accumulate, 0, 0, 0, 0, 0, uk, NULL, !transA, bf16 && !dot};
   g.ukr = transA ? g.uk.fn_k : g.uk.fn_r;
   g.rsa = transA ? 1 : K;
   g.csa = transA ? M : 1;

@@ -1,33 +1,67 @@
 /*
- * Single-precision GEMM over row-major buffers: C[M,N] (+)= op(A)·op(B), where op(A) is [M,K] (A stored
- * [K,M] when transA) and op(B) is [K,N] (B stored [N,K] when transB). BLIS-style: blocks of op(B) and op(A)
- * are packed into micro-panels, and a register-blocked micro-kernel chosen at run time (AVX-512, AVX2+FMA,
- * or portable C) computes MR x NR tiles. Parallel over tiles of C on the thread pool.
+ * GEMM over row-major float32 buffers: C[M,N] (+)= op(A)·op(B), where op(A) is [M,K] (A stored [K,M] when
+ * transA) and op(B) is [K,N] (B stored [N,K] when transB). BLIS-style: blocks of op(B) and op(A) are packed
+ * into micro-panels, and a register-blocked micro-kernel chosen at run time (AVX-512, AVX2+FMA, or portable
+ * C) computes MR x NR tiles. Parallel over tiles of C on the thread pool.
+ *
+ * bfloat16 precision: every element of A and B is rounded to bfloat16 (round to nearest even) as it is
+ * packed, products are exact and accumulate in float32. With AVX512_BF16 the panels hold bfloat16 pairs and
+ * the micro-kernel uses vdpbf16ps (twice the float32 FMA rate); elsewhere the rounded values stay float32 and
+ * the float32 micro-kernels run them: the same numbers up to summation order, at float32 speed.
  */
 #ifndef HRM_GEMM_H
 #define HRM_GEMM_H
 
-void hrm_sgemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
-               int accumulate);
+#include <stdint.h>
 
-/* Depth of a packed block; also the row stride of r-major A panels. */
+void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
+              int accumulate, int bf16);
+static inline void hrm_sgemm(int transA, int transB, int M, int N, int K, const float *A, const float *B,
+                             float *C, int accumulate) {
+  hrm_gemm(transA, transB, M, N, K, A, B, C, accumulate, 0);
+}
+
+/* Depth of a packed block; also the row stride (in elements) of r-major A panels. Even, so bfloat16 pairs
+ * never straddle two blocks. */
 #define HRM_GEMM_KC 256
 
-/* Micro-kernel: c[MR x NR] (ldc) = or += Σ_p A(r,p) * b[p*NR + j] over p < kc, where the packed A panel is
- * k-major, A(r,p) = a[p*MR + r] (fn_k), or r-major, A(r,p) = a[r*HRM_GEMM_KC + p] (fn_r). */
-typedef void (*hrm_ukr_fn)(int kc, const float *a, const float *b, float *c, long ldc, int accumulate);
+/* Micro-kernel: c[MR x NR] (ldc) = or += Σ_p A(r,p) * B(p,j) over p < kc, from packed panels.
+ * float32 panels: B(p,j) = b[p*NR + j]; A is k-major, A(r,p) = a[p*MR + r] (fn_k), or r-major,
+ * A(r,p) = a[r*HRM_GEMM_KC + p] (fn_r).
+ * bfloat16 panels (kc even, zero-padded): pairs along k, B(p,j) = b[(p/2)*2*NR + 2*j + p%2]; k-major A,
+ * A(r,p) = a[(p/2)*2*MR + 2*r + p%2], or r-major as above. */
+typedef void (*hrm_ukr_fn)(int kc, const void *a, const void *b, float *c, long ldc, int accumulate);
 typedef struct {
   int mr, nr;
   hrm_ukr_fn fn_k, fn_r;
   const char *name;
+  int bf16; /* panels hold bfloat16 pairs */
 } hrm_ukr;
 
 hrm_ukr hrm_ukr_generic(void);
 #if defined(__x86_64__)
 hrm_ukr hrm_ukr_avx2(void);
 hrm_ukr hrm_ukr_avx512(void);
+hrm_ukr hrm_ukr_avx512_bf16(void);
 #endif
-/* The micro-kernel hrm_sgemm uses on this CPU. */
+/* The float32 micro-kernel hrm_gemm uses on this CPU. */
 hrm_ukr hrm_ukr_selected(void);
+
+/* bfloat16 bits of x, rounded to nearest even (NaN stays NaN). */
+static inline uint16_t hrm_bf16_bits(float x) {
+  union {
+    float f;
+    uint32_t u;
+  } v = {x};
+  uint32_t rounded = (v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16, quiet = (v.u >> 16) | 0x40u;
+  return (uint16_t)((v.u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded); /* a select: loops vectorise */
+}
+static inline float hrm_bf16_round(float x) {
+  union {
+    uint32_t u;
+    float f;
+  } v = {(uint32_t)hrm_bf16_bits(x) << 16};
+  return v.f;
+}
 
 #endif

@@ -11,6 +11,8 @@
  */
 #include "gemm.h"
 
+#include <string.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -30,13 +32,13 @@ static inline void generic_body(int kc, const float *a, const float *b, float *c
   for (int r = 0; r < G_MR; r++)
     for (int j = 0; j < G_NR; j++) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
 }
-static void generic_k(int kc, const float *a, const float *b, float *c, long ldc, int acc) {
+static void generic_k(int kc, const void *a, const void *b, float *c, long ldc, int acc) {
   generic_body(kc, a, b, c, ldc, acc, 1, G_MR);
 }
-static void generic_r(int kc, const float *a, const float *b, float *c, long ldc, int acc) {
+static void generic_r(int kc, const void *a, const void *b, float *c, long ldc, int acc) {
   generic_body(kc, a, b, c, ldc, acc, KC, 1);
 }
-hrm_ukr hrm_ukr_generic(void) { return (hrm_ukr){G_MR, G_NR, generic_k, generic_r, "generic-4x16"}; }
+hrm_ukr hrm_ukr_generic(void) { return (hrm_ukr){G_MR, G_NR, generic_k, generic_r, "generic-4x16", 0}; }
 
 #if defined(__x86_64__)
 /* ---- AVX2 + FMA: 6 x 16 (12 ymm accumulators, 2 B vectors, 1 broadcast: 15 of 16 registers) ---- */
@@ -68,15 +70,15 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void avx2_body(
     _mm256_storeu_ps(cr + 8, c1[r]);
   }
 }
-__attribute__((target("avx2,fma"))) static void avx2_k(int kc, const float *a, const float *b, float *c,
+__attribute__((target("avx2,fma"))) static void avx2_k(int kc, const void *a, const void *b, float *c,
                                                        long ldc, int acc) {
   avx2_body(kc, a, b, c, ldc, acc, 1, A2_MR);
 }
-__attribute__((target("avx2,fma"))) static void avx2_r(int kc, const float *a, const float *b, float *c,
+__attribute__((target("avx2,fma"))) static void avx2_r(int kc, const void *a, const void *b, float *c,
                                                        long ldc, int acc) {
   avx2_body(kc, a, b, c, ldc, acc, KC, 1);
 }
-hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, "avx2-6x16"}; }
+hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, "avx2-6x16", 0}; }
 
 /* ---- AVX-512: 14 x 32 (28 zmm accumulators, 2 B vectors, 1 broadcast: 31 of 32 registers) ---- */
 #define A5_MR 14
@@ -107,13 +109,55 @@ __attribute__((target("avx512f"), always_inline)) static inline void avx512_body
     _mm512_storeu_ps(cr + 16, c1[r]);
   }
 }
-__attribute__((target("avx512f"))) static void avx512_k(int kc, const float *a, const float *b, float *c,
+__attribute__((target("avx512f"))) static void avx512_k(int kc, const void *a, const void *b, float *c,
                                                         long ldc, int acc) {
   avx512_body(kc, a, b, c, ldc, acc, 1, A5_MR);
 }
-__attribute__((target("avx512f"))) static void avx512_r(int kc, const float *a, const float *b, float *c,
+__attribute__((target("avx512f"))) static void avx512_r(int kc, const void *a, const void *b, float *c,
                                                         long ldc, int acc) {
   avx512_body(kc, a, b, c, ldc, acc, KC, 1);
 }
-hrm_ukr hrm_ukr_avx512(void) { return (hrm_ukr){A5_MR, 32, avx512_k, avx512_r, "avx512-14x32"}; }
+hrm_ukr hrm_ukr_avx512(void) { return (hrm_ukr){A5_MR, 32, avx512_k, avx512_r, "avx512-14x32", 0}; }
+
+/* ---- AVX512_BF16: 14 x 32 over bfloat16 pairs. vdpbf16ps adds a[2i]*b[2i] + a[2i+1]*b[2i+1] to float32
+ * lane i, so one instruction covers two k steps: per k pair, 2 B vectors (32 columns x 2 k), 14 broadcast
+ * A pairs, 28 dot products. Same register budget as the float32 kernel, twice the work per instruction. ---- */
+__attribute__((target("avx512f,avx512bf16"), always_inline)) static inline void avx512_bf16_body(
+    int kc, const uint16_t *a, const uint16_t *b, float *c, long ldc, int accumulate, long ars, long aps) {
+  __m512 c0[A5_MR], c1[A5_MR];
+#pragma GCC unroll 14
+  for (int r = 0; r < A5_MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+  for (int q = 0; q < kc / 2; q++, b += 64) {
+    __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32);
+#pragma GCC unroll 14
+    for (int r = 0; r < A5_MR; r++) {
+      int32_t pair;
+      memcpy(&pair, a + r * ars + q * aps, sizeof pair);
+      __m512bh ar = (__m512bh)_mm512_set1_epi32(pair);
+      c0[r] = _mm512_dpbf16_ps(c0[r], ar, b0);
+      c1[r] = _mm512_dpbf16_ps(c1[r], ar, b1);
+    }
+  }
+#pragma GCC unroll 14
+  for (int r = 0; r < A5_MR; r++) {
+    float *cr = c + r * ldc;
+    if (accumulate) {
+      c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(cr));
+      c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(cr + 16));
+    }
+    _mm512_storeu_ps(cr, c0[r]);
+    _mm512_storeu_ps(cr + 16, c1[r]);
+  }
+}
+__attribute__((target("avx512f,avx512bf16"))) static void avx512_bf16_k(int kc, const void *a, const void *b,
+                                                                      float *c, long ldc, int acc) {
+  avx512_bf16_body(kc, a, b, c, ldc, acc, 2, 2 * A5_MR);
+}
+__attribute__((target("avx512f,avx512bf16"))) static void avx512_bf16_r(int kc, const void *a, const void *b,
+                                                                      float *c, long ldc, int acc) {
+  avx512_bf16_body(kc, a, b, c, ldc, acc, KC, 2);
+}
+hrm_ukr hrm_ukr_avx512_bf16(void) {
+  return (hrm_ukr){A5_MR, 32, avx512_bf16_k, avx512_bf16_r, "avx512bf16-14x32", 1};
+}
 #endif

@@ -5,7 +5,7 @@
  * and names its outputs; written outputs are poisoned with NaN before the call so an unwritten element
  * fails, accumulated outputs start from random values. Tolerances sit next to each kernel with the reason.
  */
-import type { KernelName } from "../src/kernels/api.js";
+import type { KernelName, MatmulPrecision } from "../src/kernels/api.js";
 import { IGNORE_LABEL_ID } from "../src/kernels/api.js";
 import { refKernels as ref } from "../src/kernels/ref/index.js";
 import { randInts, randn, Rng } from "./helpers.js";
@@ -42,12 +42,35 @@ const F64_LOSS_TOL: Tol = { atol: 1e-12, rtol: 1e-12 };
 export const MODEL = { D: 512, NH: 8, HD: 64, F: 1536, seqs: [82, 901], batches: [1, 4, 8, 32] };
 export const AWKWARD = [1, 3, 17, 63, 65];
 
-function gemmCase(rng: Rng, M: number, N: number, K: number, tA: boolean, tB: boolean, acc: boolean): Case {
+// bfloat16 matmuls: both sides round the operands identically (RNE) and the products are exact, so only the
+// float32 summation order differs: the float32 tolerance holds unchanged.
+function gemmCase(
+  rng: Rng,
+  M: number,
+  N: number,
+  K: number,
+  tA: boolean,
+  tB: boolean,
+  acc: boolean,
+  precision: MatmulPrecision = "float32",
+): Case {
   const C = acc ? randn(F32, M * N, rng) : nan(M * N);
+  const bf = precision === "bfloat16";
   return {
     kernel: "matmul",
-    label: `${M}x${N}x${K} ${tA ? "Aᵀ" : "A"}·${tB ? "Bᵀ" : "B"}${acc ? " +=" : ""}`,
-    args: [C, randn(F32, M * K, rng), randn(F32, K * N, rng), M, N, K, tA, tB, acc],
+    label: `${M}x${N}x${K} ${tA ? "Aᵀ" : "A"}·${tB ? "Bᵀ" : "B"}${acc ? " +=" : ""}${bf ? " bf16" : ""}`,
+    args: [
+      C,
+      randn(F32, M * K, rng),
+      randn(F32, K * N, rng),
+      M,
+      N,
+      K,
+      tA,
+      tB,
+      acc,
+      ...(bf ? [precision] : []),
+    ],
     written: acc ? [] : [0],
     accumulated: acc ? [0] : [],
     ...gemmTol(K),
@@ -64,9 +87,12 @@ export function gemmCases(rng: Rng, heavy: boolean): Case[] {
       [1536, 512],
       [512, 512],
     ]) {
-      cases.push(gemmCase(rng, T, O, I, false, true, false)); // forward  x·Wᵀ
-      cases.push(gemmCase(rng, T, I, O, false, false, false)); // dinp    dy·W
-      cases.push(gemmCase(rng, O, I, T, true, false, true)); // dweight += dyᵀ·x
+      // bfloat16 on one shape set: ref's GEMM takes seconds per case at these sizes.
+      for (const p of I === 512 && O === 1536 ? (["float32", "bfloat16"] as const) : (["float32"] as const)) {
+        cases.push(gemmCase(rng, T, O, I, false, true, false, p)); // forward  x·Wᵀ
+        cases.push(gemmCase(rng, T, I, O, false, false, false, p)); // dinp    dy·W
+        cases.push(gemmCase(rng, O, I, T, true, false, true, p)); // dweight += dyᵀ·x
+      }
     }
   cases.push(gemmCase(rng, 82, 11, 512, false, true, false)); // lm_head at batch 1
   cases.push(gemmCase(rng, 82, 3072, 512, false, true, false)); // gate_up at batch 1
@@ -76,7 +102,11 @@ export function gemmCases(rng: Rng, heavy: boolean): Case[] {
       for (const K of [1, 3, 63, 65]) {
         const v = (M + N + K) % 4;
         cases.push(gemmCase(rng, M, N, K, (v & 1) === 1, (v & 2) === 2, (M + K) % 2 === 0));
+        // bfloat16 on every transpose variant; odd K exercises the zero-padded last pair.
+        cases.push(gemmCase(rng, M, N, K, (v & 1) === 0, (v & 2) === 0, (M + K) % 2 === 1, "bfloat16"));
       }
+  cases.push(gemmCase(rng, 82, 3072, 512, false, true, false, "bfloat16"));
+  cases.push(gemmCase(rng, 512, 512, 82, true, false, true, "bfloat16"));
   cases.push(gemmCase(rng, 65, 63, 0, false, false, false)); // K = 0: C = 0
   return cases;
 }
@@ -94,13 +124,17 @@ export function linearCases(rng: Rng, heavy: boolean): Case[] {
         [1, 3, 1],
       ];
   const cases: Case[] = [];
-  for (const [T, I, O] of shapes) {
+  const variants = shapes.flatMap(([T, I, O]) =>
+    (["float32", "bfloat16"] as const).map((p) => [T, I, O, p] as const),
+  );
+  for (const [T, I, O, p] of variants) {
     const inp = randn(F32, T * I, rng);
     const w = randn(F32, O * I, rng);
+    const opt = p === "bfloat16" ? [p] : [];
     cases.push({
       kernel: "linearForward",
-      label: `T${T} ${I}->${O}`,
-      args: [nan(T * O), inp, w, T, I, O],
+      label: `T${T} ${I}->${O}${opt.length ? " bf16" : ""}`,
+      args: [nan(T * O), inp, w, T, I, O, ...opt],
       written: [0],
       accumulated: [],
       ...gemmTol(I),
@@ -108,8 +142,8 @@ export function linearCases(rng: Rng, heavy: boolean): Case[] {
     const dout = randn(F32, T * O, rng);
     cases.push({
       kernel: "linearBackward",
-      label: `T${T} ${I}->${O}`,
-      args: [nan(T * I), randn(F32, O * I, rng), dout, inp, w, T, I, O],
+      label: `T${T} ${I}->${O}${opt.length ? " bf16" : ""}`,
+      args: [nan(T * I), randn(F32, O * I, rng), dout, inp, w, T, I, O, ...opt],
       written: [0],
       accumulated: [1],
       ...gemmTol(Math.max(T, O)),

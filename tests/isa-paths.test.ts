@@ -1,6 +1,7 @@
 /**
- * Every GEMM micro-kernel path, not only the one this CPU picks: the portable C kernel and AVX2 (when the CPU
- * has it) are forced with HRM_ISA in a child process and checked against ref.
+ * Every GEMM micro-kernel path, not only the one this CPU picks: the portable C kernel, AVX2 and AVX-512
+ * without the bfloat16 dot product (when the CPU has them) are forced with HRM_ISA in a child process and
+ * checked against ref, float32 and bfloat16 cases alike.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -15,6 +16,9 @@ const seed = Math.floor(Math.random() * 2 ** 31);
 
 const wanted: [string, RegExp][] = [["generic", /kernel=generic-4x16/]];
 if (addon && addon.info().isa !== "generic") wanted.push(["avx2", /kernel=avx2-6x16/]);
+// On a CPU with the AVX512_BF16 dot product, HRM_ISA=avx512 turns it off: bfloat16 matmuls then take the
+// portable path (rounded values in float32 panels), which must give the same numbers.
+if (addon?.info().bf16Dot) wanted.push(["avx512", /kernel=avx512-14x32 bf16Dot=false/]);
 
 for (const [isa, expect] of wanted) {
   test(`GEMM micro-kernel HRM_ISA=${isa} matches ref (seed ${seed})`, { skip }, () => {

@@ -26,6 +26,13 @@
 export type FloatArray = Float32Array | Float64Array;
 export type IndexArray = Int32Array;
 
+/**
+ * Precision of a matrix product (the official `forward_dtype`). "bfloat16": every element of both operands
+ * is rounded to bfloat16 (round to nearest even) before it is multiplied; the products are exact and are
+ * summed in float32 (ref: float64). Outputs and gradients stay float32. Omitted means "float32".
+ */
+export type MatmulPrecision = "float32" | "bfloat16";
+
 /** The label id the official code ignores in its losses (`IGNORE_LABEL_ID`). */
 export const IGNORE_LABEL_ID = -100;
 
@@ -45,10 +52,19 @@ export interface Kernels {
     transA: boolean,
     transB: boolean,
     accumulate: boolean,
+    precision?: MatmulPrecision,
   ): void;
 
   /** Bias-free linear layer (official `CastedLinear`): out[T,O] = inp[T,I]·weight[O,I]ᵀ. */
-  linearForward(out: FloatArray, inp: FloatArray, weight: FloatArray, T: number, I: number, O: number): void;
+  linearForward(
+    out: FloatArray,
+    inp: FloatArray,
+    weight: FloatArray,
+    T: number,
+    I: number,
+    O: number,
+    precision?: MatmulPrecision,
+  ): void;
   /** dinp[T,I] = dout·weight; dweight[O,I] += doutᵀ·inp. */
   linearBackward(
     dinp: FloatArray,
@@ -59,6 +75,7 @@ export interface Kernels {
     T: number,
     I: number,
     O: number,
+    precision?: MatmulPrecision,
   ): void;
 
   /** out[T,D] = table[ids[t], :]. Ids outside [0,V) throw (ref) or are checked before the call (native). */

@@ -111,6 +111,7 @@ export class HRMBackward {
       T,
       D,
       V,
+      c.forward_dtype,
     );
     // q_head input = z_H[:, 0], gathered from the saved H output: ws.qIn belongs to whichever forward ran
     // last, which in training is the no-grad one that computes the Q target.
@@ -126,6 +127,7 @@ export class HRMBackward {
       B,
       D,
       2,
+      c.forward_dtype,
     );
     const dBias = this.grads.get("q_head.bias");
     for (let b = 0; b < B; b++) {
@@ -153,21 +155,21 @@ export class HRMBackward {
   private blockBackward(w: BlockWeights, a: BlockActs, x: Float32Array, d: Dims, prefix: string): void {
     const k = this.inner.k;
     const s = this.s!;
-    const { B, S, D, NH, HD, F } = d;
+    const { B, S, D, NH, HD, F, precision: p } = d;
     const T = B * S;
     const g = (n: string) => this.grads.get(`${prefix}.${n}`);
     k.rmsnormBackward(s.dB, s.dA, a.out, a.rstd2, T, D); // dB = d r2 = d h1 (residual) = d m
     k.swigluForward(a.act, a.gu, T, F); // act is shared between records (see allocBlockActs): recompute it
-    k.linearBackward(s.dact, g("mlp.down_proj.weight"), s.dB, a.act, w.down, T, F, D);
+    k.linearBackward(s.dact, g("mlp.down_proj.weight"), s.dB, a.act, w.down, T, F, D, p);
     k.swigluBackward(s.dgu, s.dact, a.gu, T, F);
-    k.linearBackward(s.dh1, g("mlp.gate_up_proj.weight"), s.dgu, a.h1, w.gateUp, T, D, 2 * F);
+    k.linearBackward(s.dh1, g("mlp.gate_up_proj.weight"), s.dgu, a.h1, w.gateUp, T, D, 2 * F, p);
     k.add(s.dh1, s.dh1, s.dB, 1, 1, T * D);
     k.rmsnormBackward(s.dB, s.dh1, a.h1, a.rstd1, T, D); // dB = d r1 = d x (residual) = d tmp
-    k.linearBackward(s.datt, g("self_attn.o_proj.weight"), s.dB, a.att, w.o, T, D, D);
+    k.linearBackward(s.datt, g("self_attn.o_proj.weight"), s.dB, a.att, w.o, T, D, D, p);
     k.attentionBackward(s.dqkv, s.datt, a.qkv, a.probs, B, S, NH, HD);
     const rope = this.inner.rope;
     if (rope) k.ropeBackward(s.dqkv, s.dqkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
-    k.linearBackward(s.dA, g("self_attn.qkv_proj.weight"), s.dqkv, x, w.qkv, T, D, 3 * D);
+    k.linearBackward(s.dA, g("self_attn.qkv_proj.weight"), s.dqkv, x, w.qkv, T, D, 3 * D, p);
     k.add(s.dA, s.dA, s.dB, 1, 1, T * D);
   }
 

@@ -6,7 +6,7 @@
  * Activations live in a BlockActs record: one shared record for no-grad runs (overwritten block after
  * block), or one per block when the backward needs them.
  */
-import type { Kernels } from "../kernels/api.js";
+import type { Kernels, MatmulPrecision } from "../kernels/api.js";
 
 export interface BlockWeights {
   qkv: Float32Array; // [3D, D]
@@ -23,6 +23,8 @@ export interface Dims {
   HD: number;
   F: number;
   eps: number;
+  /** Every linear layer's matmul precision (the config's forward_dtype). */
+  precision: MatmulPrecision;
 }
 
 /** Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, gu, out, rstd2 (act it recomputes). */
@@ -75,17 +77,17 @@ export function blockForward(
   d: Dims,
   rope: Rope | null,
 ): void {
-  const { B, S, D, NH, HD, F, eps } = d;
+  const { B, S, D, NH, HD, F, eps, precision: p } = d;
   const T = B * S;
-  k.linearForward(a.qkv, x, w.qkv, T, D, 3 * D);
+  k.linearForward(a.qkv, x, w.qkv, T, D, 3 * D, p);
   if (rope) k.ropeForward(a.qkv, a.qkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
   k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD);
-  k.linearForward(a.tmp, a.att, w.o, T, D, D);
+  k.linearForward(a.tmp, a.att, w.o, T, D, D, p);
   k.add(a.h1, x, a.tmp, 1, 1, T * D);
   k.rmsnormForward(a.h1, a.rstd1, a.h1, T, D, eps);
-  k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F);
+  k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F, p);
   k.swigluForward(a.act, a.gu, T, F);
-  k.linearForward(a.tmp, a.act, w.down, T, F, D);
+  k.linearForward(a.tmp, a.act, w.down, T, F, D, p);
   k.add(out, a.h1, a.tmp, 1, 1, T * D);
   k.rmsnormForward(out, a.rstd2, out, T, D, eps);
 }

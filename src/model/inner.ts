@@ -86,6 +86,7 @@ export class HRMInner {
       HD: this.derived.headDim,
       F: this.derived.inter,
       eps: c.rms_norm_eps,
+      precision: c.forward_dtype,
     };
     const T = B * dims.S;
     const shared = allocBlockActs(dims);
@@ -190,12 +191,12 @@ export class HRMInner {
     const { B, S, D } = ws.dims;
     const P = this.derived.puzzleEmbLen;
     const V = c.vocab_size;
-    this.k.linearForward(ws.logitsAll, zH, this.params.get("lm_head.weight"), B * S, D, V);
+    this.k.linearForward(ws.logitsAll, zH, this.params.get("lm_head.weight"), B * S, D, V, c.forward_dtype);
     const logits = new Float32Array(B * c.seq_len * V);
     for (let b = 0; b < B; b++)
       logits.set(ws.logitsAll.subarray((b * S + P) * V, (b + 1) * S * V), b * c.seq_len * V);
     for (let b = 0; b < B; b++) ws.qIn.set(zH.subarray(b * S * D, b * S * D + D), b * D);
-    this.k.linearForward(ws.qOut, ws.qIn, this.params.get("q_head.weight"), B, D, 2);
+    this.k.linearForward(ws.qOut, ws.qIn, this.params.get("q_head.weight"), B, D, 2, c.forward_dtype);
     const bias = this.params.get("q_head.bias");
     const qHalt = new Float32Array(B);
     const qContinue = new Float32Array(B);

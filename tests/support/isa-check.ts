@@ -29,5 +29,5 @@ for (const c of [...gemmCases(rng, false), ...linearCases(rng, false)]) {
     }
   }
 }
-console.log(`kernel=${addon.info().gemmKernel} failures=${failures}`);
+console.log(`kernel=${addon.info().gemmKernel} bf16Dot=${addon.info().bf16Dot} failures=${failures}`);
 process.exit(failures ? 1 : 0);

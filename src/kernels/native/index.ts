@@ -9,7 +9,8 @@ import { KERNEL_NAMES } from "../api.js";
 
 /** What the compiled addon exports besides the kernels. */
 export interface NativeAddon extends Kernels {
-  info(): { isa: string; gemmKernel: string; threads: number };
+  /** bf16Dot: bfloat16 matmuls use the AVX512_BF16 dot product (else rounded values on float32 kernels). */
+  info(): { isa: string; gemmKernel: string; threads: number; bf16Dot: boolean };
   setNumThreads(n: number): void;
   fmaPeakGflops(threads: number, seconds: number): number;
 }

@@ -1,8 +1,29 @@
 /**
  * Reference GEMM and the bias-free linear layer built on it. Accumulates in float64 (JS numbers) whatever
- * the buffer type, so it is the precise end of every conformance comparison.
+ * the buffer type, so it is the precise end of every conformance comparison. With bfloat16 precision the
+ * operands are rounded first (copies; the caller's buffers are untouched), which is the definition the fast
+ * kernels match up to float32 summation order.
  */
-import type { FloatArray } from "../api.js";
+import type { FloatArray, MatmulPrecision } from "../api.js";
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** x rounded to the nearest bfloat16 (ties to even), as a number; NaN stays NaN. */
+export function bf16Round(x: number): number {
+  f32[0] = x;
+  const u = u32[0];
+  if ((u & 0x7fffffff) > 0x7f800000) return NaN;
+  u32[0] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16;
+  return f32[0];
+}
+
+/** A copy of x with every element rounded to bfloat16 (same array type). */
+export function bf16RoundArray<T extends FloatArray>(x: T, n = x.length): T {
+  const out = new (x.constructor as new (n: number) => T)(n);
+  for (let i = 0; i < n; i++) out[i] = bf16Round(x[i]);
+  return out;
+}
 
 /** C[M,N] (+)= op(A)[M,K]·op(B)[K,N]; see api.ts for the transpose conventions. */
 export function matmul(
@@ -15,7 +36,12 @@ export function matmul(
   transA: boolean,
   transB: boolean,
   accumulate: boolean,
+  precision: MatmulPrecision = "float32",
 ): void {
+  if (precision === "bfloat16") {
+    A = bf16RoundArray(A, M * K);
+    B = bf16RoundArray(B, K * N);
+  }
   // op(A)(i,p) = A[i*aRow + p*aCol]; op(B)(p,j) = B[p*bRow + j*bCol].
   const aRow = transA ? 1 : K;
   const aCol = transA ? M : 1;
@@ -54,8 +80,9 @@ export function linearForward(
   T: number,
   I: number,
   O: number,
+  precision: MatmulPrecision = "float32",
 ): void {
-  matmul(out, inp, weight, T, O, I, false, true, false);
+  matmul(out, inp, weight, T, O, I, false, true, false, precision);
 }
 
 /** dinp[T,I] = dout[T,O]·weight[O,I]; dweight[O,I] += doutᵀ·inp. */
@@ -68,7 +95,8 @@ export function linearBackward(
   T: number,
   I: number,
   O: number,
+  precision: MatmulPrecision = "float32",
 ): void {
-  matmul(dinp, dout, weight, T, I, O, false, false, false);
-  matmul(dweight, dout, inp, O, I, T, true, false, true);
+  matmul(dinp, dout, weight, T, I, O, false, false, false, precision);
+  matmul(dweight, dout, inp, O, I, T, true, false, true, precision);
 }
