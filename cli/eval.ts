@@ -15,7 +15,7 @@ import { DEFAULT_CONFIG, makeConfig } from "../src/model/config.js";
 import { decodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.js";
 import { HRMParams } from "../src/model/params.js";
 import { readTorchCheckpoint } from "../src/io/torch.js";
-import { getKernels } from "../src/node.js";
+import { bfloat16Note, getKernels } from "../src/node.js";
 import { readBytes, readSplit, writeFileAtomic } from "../src/platform/files.js";
 import { evaluateAdaptive } from "../src/train/adaptive.js";
 import { ArcVotes, scoreArc, submission, truthFromRows } from "../src/train/arc-vote.js";
@@ -127,8 +127,7 @@ export function runEval(o: Options): Reduced {
   if (limits && limits.some((s) => !Number.isInteger(s) || s < 1))
     throw new CliError(`sweep_steps=${o.sweep_steps}: expected positive integers`);
   const params = loadCheckpoint(ck, test.metadata, B, archOptions(o));
-  if (params.config.forward_dtype === "bfloat16")
-    console.warn("forward_dtype bfloat16: computed in float32 for now");
+  if (params.config.forward_dtype === "bfloat16") console.log(`forward_dtype bfloat16: ${bfloat16Note()}`);
   const inner = new HRMInner(params, getKernels());
   // Default under the working directory: never write next to an input checkpoint (it may be shared or read-only).
   const stem = basename(ck).replace(/\.(pt|safetensors)$/, "");

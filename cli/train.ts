@@ -12,7 +12,7 @@ import { decodeModelSafetensors, encodeModelSafetensors } from "../src/model/che
 import type { HRMConfig } from "../src/model/config.js";
 import { HRMInner } from "../src/model/inner.js";
 import { HRMParams } from "../src/model/params.js";
-import { getKernels } from "../src/node.js";
+import { bfloat16Note, getKernels } from "../src/node.js";
 import { readBytes, readSplit, writeFileAtomic } from "../src/platform/files.js";
 import type { SplitData } from "../src/platform/files.js";
 import { cleanStaleTemps, latestCheckpoint, MetricsLog, writeCheckpoint } from "../src/platform/run-dir.js";
@@ -195,9 +195,7 @@ export async function runTrain(words: string[], opts: { quiet?: boolean } = {}):
   );
   if (!opts.quiet) process.stdout.write(r.yaml.replace(/^/gm, "  "));
   if (cfg["arch.forward_dtype"] === "bfloat16")
-    say(
-      "forward_dtype bfloat16: accepted; computed in float32 for now (weights and activations are float32)",
-    );
+    say(`forward_dtype bfloat16: ${bfloat16Note()}; weights, norms, attention and losses in float32`);
   if (trainer.stepCount > 0)
     say(`resuming at step ${trainer.stepCount} (iteration ${r.pos.iter}, batch ${r.pos.batch})`);
   if (!trainer.stepCount) r.log.append({ step: 0, num_params: trainer.inner.params.data.length });

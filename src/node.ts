@@ -9,6 +9,16 @@ export { loadNativeAddon } from "./platform/node.js";
 
 let cached: SelectedKernels | null = null;
 
+/**
+ * How forward_dtype=bfloat16 runs here: on the AVX512_BF16 dot product (about twice the float32 matmul rate),
+ * or, without it, as bfloat16-rounded values on the float32 kernels (same numbers, float32 speed).
+ */
+export function bfloat16Note(): string {
+  const addon = loadNativeAddon();
+  if (addon?.info().bf16Dot) return "bfloat16 matmuls on the AVX512_BF16 dot product";
+  return "bfloat16 matmuls emulated on float32 kernels (this CPU has no AVX512_BF16): no speed-up";
+}
+
 /** The best kernels available here, selected once per process. */
 export function getKernels(): SelectedKernels {
   if (!cached) {

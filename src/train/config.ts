@@ -39,7 +39,7 @@ const ARCH_DOCS: Partial<Record<keyof HRMConfig, string>> = {
   pos_encodings: "rope | learned",
   rms_norm_eps: "RMSNorm epsilon",
   rope_theta: "RoPE base",
-  forward_dtype: "bfloat16 (computed in float32 for now) | float32",
+  forward_dtype: "bfloat16 (matmul inputs rounded to bfloat16, float32 accumulation) | float32",
 };
 const ARCH_FLOATS = new Set(["halt_exploration_prob", "expansion", "rms_norm_eps", "rope_theta"]);
 

@@ -63,8 +63,8 @@ export class Fixture {
   json(rel: string): Record<string, unknown> {
     return JSON.parse(readFileSync(join(this.dir, rel), "utf8"));
   }
-  params(file = "model.pt"): HRMParams {
-    const p = new HRMParams(this.config);
+  params(file = "model.pt", arch: Partial<HRMConfig> = {}): HRMParams {
+    const p = new HRMParams({ ...this.config, ...arch });
     loadStateDict(p, readTorchCheckpoint(readFileSync(join(this.dir, file)), join(this.dir, file)), file);
     return p;
   }
