@@ -27,6 +27,8 @@ export interface ModelCase {
   arch?: Partial<HRMConfig>;
   label?: string;
   reps: number;
+  /** forward_dtype; float32 when absent. */
+  dtype?: "float32" | "bfloat16";
 }
 
 export const CONFIGS: Record<ModelCase["config"], Partial<HRMConfig>> = {
@@ -68,7 +70,7 @@ function run(cs: ModelCase) {
     puzzle_emb_ndim: CONFIGS[cs.config].hidden_size,
     num_puzzle_identifiers: 1,
     batch_size: cs.batch,
-    forward_dtype: "float32",
+    forward_dtype: cs.dtype ?? "float32",
     ...cs.arch,
   });
   const base = getKernels();
@@ -115,7 +117,7 @@ function run(cs: ModelCase) {
     mode: cs.mode,
     batch: cs.batch,
     label: cs.label ?? null,
-    dtype: "float32",
+    dtype: config.forward_dtype,
     threads: base.backendName.startsWith("native") ? (loadNativeAddon()?.info().threads ?? 1) : 1,
     backend: base.backendName,
     seconds,

@@ -2,7 +2,8 @@
  * The model part of `npm run bench`: official training steps and evaluation runs on the issue's
  * configurations (full, small, arc; eval at batch 32 and 1), each case in its own process
  * (bench/model-worker.js) for a clean peak-RSS reading and thread count. Prints examples/s, analytic
- * GFLOP/s (src/train/flops.ts), MFU against the measured FMA peak, peak memory, the 1-thread vs all-threads
+ * GFLOP/s (src/train/flops.ts), MFU against the measured float32 FMA peak (bfloat16 rows too, so theirs can
+ * exceed 1), peak memory, the bfloat16 speed-up, the 1-thread vs all-threads
  * ratio, memory when cycles/halt steps double, and the time per kernel per step.
  */
 import { spawnSync } from "node:child_process";
@@ -50,6 +51,10 @@ export function benchModels(
     [{ config: "arc", mode: "train", batch: 4, reps }, undefined],
     [{ config: "full", mode: "eval", batch: 32, reps: 1 }, undefined],
     [{ config: "full", mode: "eval", batch: 1, reps }, undefined],
+    [{ config: "full", mode: "train", batch: 32, reps, dtype: "bfloat16" }, undefined],
+    [{ config: "small", mode: "train", batch: 32, reps, dtype: "bfloat16" }, undefined],
+    [{ config: "full", mode: "eval", batch: 32, reps: 1, dtype: "bfloat16" }, undefined],
+    [{ config: "full", mode: "eval", batch: 1, reps, dtype: "bfloat16" }, undefined],
   ];
   if (!quick)
     for (const [label, arch] of [
@@ -60,7 +65,7 @@ export function benchModels(
       cases.push([{ config: "full", mode: "train", batch: 32, reps: 1, arch, label }, undefined]);
   const results: ModelResult[] = [];
   for (const [cs, threads] of cases) {
-    const what = `${cs.config} ${cs.mode} batch ${cs.batch}${cs.label ? ` (${cs.label})` : ""}${threads ? `, ${threads} thread` : ""}`;
+    const what = `${cs.config} ${cs.mode} batch ${cs.batch} ${cs.dtype ?? "float32"}${cs.label ? ` (${cs.label})` : ""}${threads ? `, ${threads} thread` : ""}`;
     if (process.stdout.isTTY) process.stdout.write(`  running ${what} ...\x1b[K\r`);
     else console.log(`  running ${what}`);
     const r = runCase(cs, threads);
@@ -72,11 +77,24 @@ export function benchModels(
   }
   console.log(
     table(
-      ["config", "mode", "batch", "threads", "note", "s/step", "examples/s", "GFLOP/s", "MFU", "peak RSS MB"],
+      [
+        "config",
+        "mode",
+        "batch",
+        "dtype",
+        "threads",
+        "note",
+        "s/step",
+        "examples/s",
+        "GFLOP/s",
+        "MFU",
+        "peak RSS MB",
+      ],
       results.map((r) => [
         r.config,
         r.mode === "eval" ? "eval 16 seg" : r.mode,
         r.batch,
+        r.dtype,
         r.threads,
         r.label ?? "",
         r.seconds.toFixed(3),
@@ -88,7 +106,16 @@ export function benchModels(
     ),
   );
   const full = results.find(
-    (r) => r.config === "full" && r.mode === "train" && r.batch === 32 && !r.label && r.threads > 1,
+    (r) =>
+      r.config === "full" &&
+      r.mode === "train" &&
+      r.batch === 32 &&
+      !r.label &&
+      r.threads > 1 &&
+      r.dtype === "float32",
+  );
+  const fullBf16 = results.find(
+    (r) => r.config === "full" && r.mode === "train" && r.batch === 32 && r.dtype === "bfloat16",
   );
   const one = results.find(
     (r) => r.config === "full" && r.mode === "train" && r.batch === 32 && r.threads === 1,
@@ -97,7 +124,11 @@ export function benchModels(
     console.log(
       `\nscaling, full training batch 32: ${full.threads} threads vs 1 = ${(one.seconds / full.seconds).toFixed(2)}x`,
     );
-  const single = results.find((r) => r.mode === "eval" && r.batch === 1);
+  if (full && fullBf16)
+    console.log(
+      `bfloat16 vs float32, full training batch 32: ${(full.seconds / fullBf16.seconds).toFixed(2)}x throughput`,
+    );
+  const single = results.find((r) => r.mode === "eval" && r.batch === 1 && r.dtype === "float32");
   if (single) console.log(`single puzzle, 16 segments: ${single.seconds.toFixed(3)} s per puzzle`);
   if (full) {
     const total = Object.values(full.profile_ms).reduce((a, b) => a + b, 0);
