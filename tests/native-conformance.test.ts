@@ -10,7 +10,7 @@ import { makeNativeBackend } from "../src/kernels/native/index.js";
 import { refKernels as ref } from "../src/kernels/ref/index.js";
 import { loadNativeAddon } from "../src/platform/node.js";
 import { allCases, cloneArgs, gemmCases } from "./conformance-cases.js";
-import { compare, Rng } from "./helpers.js";
+import { compare, randn, Rng } from "./helpers.js";
 
 const addon = loadNativeAddon();
 const SEED = Number(process.env.HRM_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -75,5 +75,19 @@ test("native results do not depend on the thread count", { skip }, () => {
     assert.deepEqual(run(1), run(Math.max(2, threads)));
   } finally {
     a.setNumThreads(threads);
+  }
+});
+
+test("swigluBackward in place (dgateUp = gateUp, as the model's backward calls it) equals out of place", () => {
+  const rng = new Rng(SEED);
+  const [T, F] = [17, 65];
+  const gu = randn(Float32Array, T * 2 * F, rng);
+  const dout = randn(Float32Array, T * F, rng);
+  for (const k of addon ? [ref, makeNativeBackend(addon) as typeof ref] : [ref]) {
+    const want = new Float32Array(T * 2 * F);
+    k.swigluBackward(want, dout, gu, T, F);
+    const inPlace = gu.slice();
+    k.swigluBackward(inPlace, dout, inPlace, T, F);
+    assert.deepEqual(inPlace, want);
   }
 });

@@ -170,7 +170,7 @@ export interface Kernels {
 
   /** SwiGLU gate: gateUp[T,2F] holds (gate | up) as official `chunk(2)`; out[T,F] = silu(gate) * up. */
   swigluForward(out: FloatArray, gateUp: FloatArray, T: number, F: number): void;
-  /** dgateUp[T,2F] written: d gate = dout*up*silu'(gate), d up = dout*silu(gate). */
+  /** dgateUp[T,2F] written: d gate = dout*up*silu'(gate), d up = dout*silu(gate). dgateUp may alias gateUp. */
   swigluBackward(dgateUp: FloatArray, dout: FloatArray, gateUp: FloatArray, T: number, F: number): void;
 
   /** Residual add / scale: out[n] = alpha*a + beta*b. out may alias a or b. */

@@ -22,7 +22,6 @@ interface Scratch {
   dtmp: Float32Array; // [T, D]
   datt: Float32Array; // [T, D]
   dqkv: Float32Array; // [T, 3D]
-  dgu: Float32Array; // [T, 2F]
   dact: Float32Array; // [T, F]
   dlogitsAll: Float32Array; // [T, V]
 }
@@ -53,7 +52,6 @@ export class HRMBackward {
       dtmp: f(T * d.D),
       datt: f(T * d.D),
       dqkv: f(3 * T * d.D),
-      dgu: f(2 * T * d.F),
       dact: f(T * d.F),
       dlogitsAll: f(T * this.inner.config.vocab_size),
     };
@@ -159,10 +157,13 @@ export class HRMBackward {
     const T = B * S;
     const g = (n: string) => this.grads.get(`${prefix}.${n}`);
     k.rmsnormBackward(s.dB, s.dA, a.out, a.rstd2, T, D); // dB = d r2 = d h1 (residual) = d m
-    k.swigluForward(a.act, a.gu, T, F); // act is shared between records (see allocBlockActs): recompute it
+    // gu and act are shared between records (see allocBlockActs): recompute them from the saved h1.
+    k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F, p);
+    k.swigluForward(a.act, a.gu, T, F);
     k.linearBackward(s.dact, g("mlp.down_proj.weight"), s.dB, a.act, w.down, T, F, D, p);
-    k.swigluBackward(s.dgu, s.dact, a.gu, T, F);
-    k.linearBackward(s.dh1, g("mlp.gate_up_proj.weight"), s.dgu, a.h1, w.gateUp, T, D, 2 * F, p);
+    const dgu = a.gu; // d gate_up overwrites gu in place: gu is not read again
+    k.swigluBackward(dgu, s.dact, a.gu, T, F);
+    k.linearBackward(s.dh1, g("mlp.gate_up_proj.weight"), dgu, a.h1, w.gateUp, T, D, 2 * F, p);
     k.add(s.dh1, s.dh1, s.dB, 1, 1, T * D);
     k.rmsnormBackward(s.dB, s.dh1, a.h1, a.rstd1, T, D); // dB = d r1 = d x (residual) = d tmp
     k.linearBackward(s.datt, g("self_attn.o_proj.weight"), s.dB, a.att, w.o, T, D, D, p);
