@@ -14,7 +14,7 @@
         "csrc/peak.c",
         "csrc/threadpool.c"
       ],
-      "cflags": ["-O3", "-std=c11", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-O3", "-std=c11", "-ffp-contract=fast", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "libraries": ["-lpthread", "-lm"]
     }

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "cpu.h"
-#include "simd.h"
 #include "threadpool.h"
 
 #define KC HRM_GEMM_KC /* packed A/B depth: a 32-wide B micro-panel (32 KB) stays in L1 */
@@ -58,59 +57,91 @@ hrm_ukr hrm_ukr_selected(void) {
 
 /* Rows i0.. of op(A) into MR-row panels of MR*KC floats, zero-padded past the block, laid out so that
  * packing is a copy: row-major A keeps its rows (r-major, row stride KC); transposed A, whose MR values per
- * k are contiguous, is copied k by k (k-major). */
+ * k are contiguous, is copied k by k (k-major), each stored row read once across all panels (streaming,
+ * rather than MR values from each of kc rows per panel). */
 static void pack_a_f32(float *dst, const gemm_job *g, int i0, int m, int p0, int kc) {
   int MR = g->uk.mr;
+  if (!g->a_rmajor) {
+    for (int p = 0; p < kc; p++) {
+      const float *sp = g->A + (size_t)(p0 + p) * g->csa + i0;
+      for (int ir = 0; ir < m; ir += MR) {
+        float *d = dst + (size_t)ir * KC + (size_t)p * MR;
+        int mm = m - ir < MR ? m - ir : MR;
+        memcpy(d, sp + ir, sizeof(float) * mm);
+        memset(d + mm, 0, sizeof(float) * (MR - mm));
+      }
+    }
+    return;
+  }
   for (int ir = 0; ir < m; ir += MR) {
     float *d = dst + (size_t)ir * KC;
     int mm = m - ir < MR ? m - ir : MR;
     const float *s = g->A + (size_t)(i0 + ir) * g->rsa + (size_t)p0 * g->csa;
-    if (g->a_rmajor) { /* row-major A: r-major panel */
-      for (int r = 0; r < mm; r++) memcpy(d + (size_t)r * KC, s + (size_t)r * g->rsa, kc * sizeof(float));
-      for (int r = mm; r < MR; r++) memset(d + (size_t)r * KC, 0, kc * sizeof(float));
-    } else { /* transposed A (rsa == 1): k-major panel */
-      for (int p = 0; p < kc; p++, d += MR, s += g->csa) {
-        int r = 0;
-        for (; r < mm; r++) d[r] = s[r];
-        for (; r < MR; r++) d[r] = 0;
-      }
-    }
+    for (int r = 0; r < mm; r++) memcpy(d + (size_t)r * KC, s + (size_t)r * g->rsa, kc * sizeof(float));
+    for (int r = mm; r < MR; r++) memset(d + (size_t)r * KC, 0, kc * sizeof(float));
   }
 }
 
-/* bfloat16 conversions for packing, vectorised (cloned per ISA): a row as it is, or two rows as pairs
- * (element 2j from s0, 2j+1 from s1; s1 NULL: zeros), which is one 32-bit word per column. */
-HRM_CLONES static void bf16_row(uint16_t *d, const float *s, int n) {
+/* bfloat16 conversions for packing: a row as it is, or two rows as pairs (element 2j from s0, 2j+1 from s1;
+ * s1 NULL: zeros), which is one 32-bit word per column. bfloat16 panels exist only with the AVX512_BF16 dot
+ * product, so on x86 these use its conversion instructions (round to nearest even, as hrm_bf16_bits; they
+ * read float32 denormals as zero, which vdpbf16ps does with bfloat16 denormals anyway). */
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+BF16_TARGET static void bf16_row(uint16_t *d, const float *s, int n) {
+  int i = 0;
+  for (; i + 32 <= n; i += 32)
+    _mm512_storeu_si512(d + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + i + 16), _mm512_loadu_ps(s + i)));
+  for (; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(d + i, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, s + i)));
+  }
+}
+BF16_TARGET static void bf16_pairs(uint32_t *d, const float *s0, const float *s1, int n) {
+  for (int j = 0; j < n; j += 16) {
+    __mmask16 m = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+    __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, s0 + j)));
+    __m512i hi = s1 ? _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, s1 + j)))
+                    : _mm512_setzero_si512();
+    _mm512_mask_storeu_epi32(d + j, m, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+  }
+}
+#else
+static void bf16_row(uint16_t *d, const float *s, int n) {
   for (int i = 0; i < n; i++) d[i] = hrm_bf16_bits(s[i]);
 }
-HRM_CLONES static void bf16_pairs(uint32_t *d, const float *s0, const float *s1, int n) {
-  if (s1)
-    for (int j = 0; j < n; j++) d[j] = hrm_bf16_bits(s0[j]) | (uint32_t)hrm_bf16_bits(s1[j]) << 16;
-  else
-    for (int j = 0; j < n; j++) d[j] = hrm_bf16_bits(s0[j]);
+static void bf16_pairs(uint32_t *d, const float *s0, const float *s1, int n) {
+  for (int j = 0; j < n; j++) d[j] = hrm_bf16_bits(s0[j]) | (s1 ? (uint32_t)hrm_bf16_bits(s1[j]) << 16 : 0);
 }
+#endif
 
 /* The same panels in bfloat16: r-major rows as they are (depth padded to even), k-major as MR pairs per k
  * pair, so the micro-kernel broadcasts one 32-bit pair per row. */
 static void pack_a_bf16(uint16_t *dst, const gemm_job *g, int i0, int m, int p0, int kc) {
   int MR = g->uk.mr, kp = kpad(g, kc);
+  if (!g->a_rmajor) { /* A stored transposed: stored rows p, p+1 give the pairs, converted whole, then split */
+    uint32_t pairs[MC_MAX];
+    for (int p = 0; p < kc; p += 2) {
+      const float *sp = g->A + (size_t)(p0 + p) * g->csa + i0;
+      bf16_pairs(pairs, sp, p + 1 < kc ? sp + g->csa : NULL, m);
+      for (int ir = 0; ir < m; ir += MR) {
+        uint32_t *d = (uint32_t *)(dst + (size_t)ir * KC) + (size_t)(p >> 1) * MR;
+        int mm = m - ir < MR ? m - ir : MR;
+        memcpy(d, pairs + ir, sizeof(uint32_t) * mm);
+        memset(d + mm, 0, sizeof(uint32_t) * (MR - mm));
+      }
+    }
+    return;
+  }
   for (int ir = 0; ir < m; ir += MR) {
     uint16_t *d = dst + (size_t)ir * KC;
     int mm = m - ir < MR ? m - ir : MR;
     const float *s = g->A + (size_t)(i0 + ir) * g->rsa + (size_t)p0 * g->csa;
-    if (g->a_rmajor) {
-      for (int r = 0; r < MR; r++) {
-        uint16_t *dr = d + (size_t)r * KC;
-        if (r < mm) bf16_row(dr, s + (size_t)r * g->rsa, kc);
-        memset(dr + (r < mm ? kc : 0), 0, sizeof(uint16_t) * (kp - (r < mm ? kc : 0)));
-      }
-    } else { /* A stored transposed: rows p, p+1 of the store hold the pairs, contiguous in r */
-      for (int p = 0; p < kc; p += 2) {
-        uint32_t *dp = (uint32_t *)d + (size_t)(p >> 1) * MR;
-        const float *sp = s + (size_t)p * g->csa;
-        bf16_pairs(dp, sp, p + 1 < kc ? sp + g->csa : NULL, mm);
-        memset(dp + mm, 0, sizeof(uint32_t) * (MR - mm));
-      }
+    for (int r = 0; r < MR; r++) {
+      uint16_t *dr = d + (size_t)r * KC;
+      if (r < mm) bf16_row(dr, s + (size_t)r * g->rsa, kc);
+      memset(dr + (r < mm ? kc : 0), 0, sizeof(uint16_t) * (kp - (r < mm ? kc : 0)));
     }
   }
 }
@@ -134,17 +165,25 @@ static void pack_a(void *dst, const gemm_job *g, int i0, int m, int p0, int kc) 
 /* dst[panel][p][j]: columns j0.. of op(B) in NR-column panels, zero-padded past N. */
 static void pack_b_f32(float *dst, const gemm_job *g, int j0, int n, int p0, int kc) {
   int NR = g->uk.nr;
+  if (g->csb == 1) { /* row-major B: each stored row read once, across all panels (streaming) */
+    for (int p = 0; p < kc; p++) {
+      const float *s = g->B + (size_t)(p0 + p) * g->rsb + j0;
+      for (int jr = 0; jr < n; jr += NR) {
+        float *dp = dst + (size_t)jr * kc + (size_t)p * NR;
+        int nn = n - jr < NR ? n - jr : NR, j = 0;
+        for (; j < nn; j++) dp[j] = s[jr + j]; /* inline copy: a memcpy call costs more than 128 bytes */
+        for (; j < NR; j++) dp[j] = 0;
+      }
+    }
+    return;
+  }
   for (int jr = 0; jr < n; jr += NR) {
     float *d = dst + (size_t)jr * kc;
     int nn = n - jr < NR ? n - jr : NR;
     for (int p = 0; p < kc; p++) {
       const float *s = g->B + (size_t)(p0 + p) * g->rsb + (size_t)(j0 + jr) * g->csb;
       float *dp = d + p * NR;
-      if (g->csb == 1) {
-        for (int j = 0; j < nn; j++) dp[j] = s[j]; /* inline copy: a memcpy call costs more than 128 bytes */
-      } else {
-        for (int j = 0; j < nn; j++) dp[j] = s[(size_t)j * g->csb];
-      }
+      for (int j = 0; j < nn; j++) dp[j] = s[(size_t)j * g->csb];
       for (int j = nn; j < NR; j++) dp[j] = 0;
     }
   }
@@ -160,10 +199,7 @@ static void pack_b_bf16(uint16_t *dst, const gemm_job *g, int j0, int n, int p0,
     uint32_t *d = (uint32_t *)(dst + (size_t)jr * kp);
     int nn = n - jr < NR ? n - jr : NR;
     if (g->csb == 1) {
-      for (int p = 0; p < kc; p += 2) {
-        const float *s = g->B + (size_t)(p0 + p) * g->rsb + (size_t)(j0 + jr);
-        bf16_pairs(d + (size_t)(p >> 1) * NR, s, p + 1 < kc ? s + g->rsb : NULL, nn);
-      }
+      continue; /* below, all panels at once */
     } else {
       col[kc] = 0; /* odd kc: the last pair's upper half */
       for (int j = 0; j < nn; j++) {
@@ -173,6 +209,17 @@ static void pack_b_bf16(uint16_t *dst, const gemm_job *g, int j0, int n, int p0,
     }
     if (nn < NR)
       for (int q = 0; q < kp / 2; q++) memset(d + (size_t)q * NR + nn, 0, sizeof(uint32_t) * (NR - nn));
+  }
+  if (g->csb != 1) return;
+  /* Row-major B: rows p, p+1 converted as pairs once across all panels (streaming reads). */
+  for (int p = 0; p < kc; p += 2) {
+    const float *s = g->B + (size_t)(p0 + p) * g->rsb + j0;
+    for (int jr = 0; jr < n; jr += NR) {
+      uint32_t *d = (uint32_t *)(dst + (size_t)jr * kp) + (size_t)(p >> 1) * NR;
+      int nn = n - jr < NR ? n - jr : NR;
+      bf16_pairs(d, s + jr, p + 1 < kc ? s + jr + g->rsb : NULL, nn);
+      memset(d + nn, 0, sizeof(uint32_t) * (NR - nn));
+    }
   }
 }
 
@@ -238,6 +285,8 @@ static void compute_rows(const gemm_job *g, const void *bp, size_t npad, int r0,
 }
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+/* Panels of op(B) one packing task handles: enough contiguous row length (4 x 32 floats) to stream. */
+#define PACK_GROUP 4
 static int min_int(int a, int b) { return a < b ? a : b; }
 
 /* ---- row split: the threads pack each op(B) column block together, then each computes its own rows ---- */
@@ -251,11 +300,12 @@ typedef struct {
 static void pack_b_range(void *ctx, long begin, long end, int thread) {
   const shared_b *s = ctx;
   (void)thread;
-  for (long t = begin; t < end; t++) { /* t = depth block * panels + panel */
-    int p0 = (int)(t / s->panels) * KC, jr = (int)(t % s->panels) * s->g->uk.nr;
+  int groups = ceil_div(s->panels, PACK_GROUP), NR = s->g->uk.nr;
+  for (long t = begin; t < end; t++) { /* t = depth block * groups + group of PACK_GROUP panels */
+    int p0 = (int)(t / groups) * KC, jr = (int)(t % groups) * PACK_GROUP * NR;
     int kc = min_int(s->g->K - p0, KC);
     void *dst = (char *)s->bp + ((size_t)p0 * s->npad + (size_t)jr * kpad(s->g, kc)) * esz(s->g);
-    pack_b(dst, s->g, s->j0 + jr, min_int(s->g->uk.nr, s->n - jr), p0, kc);
+    pack_b(dst, s->g, s->j0 + jr, min_int(PACK_GROUP * NR, s->n - jr), p0, kc);
   }
 }
 
@@ -274,7 +324,7 @@ static void gemm_row_split(const gemm_job *g, int tasks) {
     s.n = min_int(g->N - s.j0, NC_MAX);
     s.panels = ceil_div(s.n, NR);
     s.npad = (size_t)s.panels * NR;
-    hrm_parallel_range((long)kblocks * s.panels, 4, pack_b_range, &s);
+    hrm_parallel_range((long)kblocks * ceil_div(s.panels, PACK_GROUP), 1, pack_b_range, &s);
     hrm_parallel_for(ceil_div(g->M, s.mchunk), rows_task, &s);
   }
 }
