@@ -165,6 +165,81 @@ static napi_value js_linear_fwd(napi_env env, napi_callback_info info) {
   END;
 }
 
+/* Pre-packed linear weights: a Uint8Array of linearPackedBytes(I, O, precision) bytes, a header recording who
+ * packed it and for what, then hrm_pack_b's panels (op(B) = weightᵀ). A buffer packed elsewhere (ref), for
+ * other dims or precision, or never packed, is rejected instead of being misread. */
+typedef struct {
+  char magic[8];
+  int32_t I, O, bf16, kernel_nr, kernel_mr;
+} packed_header;
+#define PACKED_HEADER 64
+
+static size_t packed_bytes(long I, long O, int bf16) {
+  return PACKED_HEADER + hrm_packed_b_bytes((int)I, (int)O, bf16);
+}
+
+static uint8_t *packed_arg(call *c, int i, size_t need) {
+  if (c->failed) return NULL;
+  napi_typedarray_type type;
+  size_t len, off;
+  void *data;
+  napi_value ab;
+  bool ok = false;
+  napi_is_typedarray(c->env, c->argv[i], &ok);
+  if (ok) napi_get_typedarray_info(c->env, c->argv[i], &type, &len, &data, &ab, &off);
+  if (!ok || type != napi_uint8_array) {
+    fail(c, 0, "packed must be a Uint8Array%s", "", 0, 0);
+    return NULL;
+  }
+  if (len < need) fail(c, 1, "packed has %.0f bytes, these dims need %.0f%s", "", (double)len, (double)need);
+  return c->failed ? NULL : data;
+}
+
+static napi_value js_linear_packed_bytes(napi_env env, napi_callback_info info) {
+  BEGIN("linearPackedBytes", 2);
+  long I = dim(c, 0, "I"), O = dim(c, 1, "O");
+  int bf16 = precision(c, 2);
+  if (c->failed) return NULL;
+  napi_value v;
+  napi_create_double(env, (double)packed_bytes(I, O, bf16), &v);
+  return v;
+}
+
+static napi_value js_pack_linear(napi_env env, napi_callback_info info) {
+  BEGIN("packLinear", 4);
+  long I = dim(c, 2, "I"), O = dim(c, 3, "O");
+  int bf16 = precision(c, 4);
+  const float *w = f32(c, 1, "weight", (double)O * I);
+  uint8_t *dst = packed_arg(c, 0, packed_bytes(I, O, bf16));
+  if (c->failed) return NULL;
+  hrm_ukr uk = hrm_ukr_selected();
+  packed_header h = {"hrm-nat", (int32_t)I, (int32_t)O, bf16, uk.nr, uk.mr};
+  memset(dst, 0, PACKED_HEADER);
+  memcpy(dst, &h, sizeof h);
+  hrm_pack_b(dst + PACKED_HEADER, 1, (int)I, (int)O, w, bf16);
+  END;
+}
+
+static napi_value js_linear_fwd_packed(napi_env env, napi_callback_info info) {
+  BEGIN("linearForwardPacked", 6);
+  long T = dim(c, 3, "T"), I = dim(c, 4, "I"), O = dim(c, 5, "O");
+  int bf16 = precision(c, 6);
+  float *out = f32(c, 0, "out", (double)T * O);
+  const float *inp = f32(c, 1, "inp", (double)T * I);
+  const uint8_t *pk = packed_arg(c, 2, packed_bytes(I, O, bf16));
+  if (c->failed) return NULL;
+  packed_header h;
+  memcpy(&h, pk, sizeof h);
+  hrm_ukr uk = hrm_ukr_selected();
+  if (memcmp(h.magic, "hrm-nat", 8) != 0 || h.I != I || h.O != O || h.bf16 != bf16 || h.kernel_nr != uk.nr ||
+      h.kernel_mr != uk.mr) {
+    fail(c, 0, "packed was not made by this backend's packLinear with these I, O and precision%s", "", 0, 0);
+    return NULL;
+  }
+  hrm_gemm_prepacked((int)T, (int)O, (int)I, inp, pk + PACKED_HEADER, out, bf16);
+  END;
+}
+
 static napi_value js_linear_bwd(napi_env env, napi_callback_info info) {
   BEGIN("linearBackward", 8);
   long T = dim(c, 5, "T"), I = dim(c, 6, "I"), O = dim(c, 7, "O");
@@ -405,6 +480,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"matmul", 0, js_matmul, 0, 0, 0, napi_default, 0},
       {"linearForward", 0, js_linear_fwd, 0, 0, 0, napi_default, 0},
+      {"linearPackedBytes", 0, js_linear_packed_bytes, 0, 0, 0, napi_default, 0},
+      {"packLinear", 0, js_pack_linear, 0, 0, 0, napi_default, 0},
+      {"linearForwardPacked", 0, js_linear_fwd_packed, 0, 0, 0, napi_default, 0},
       {"linearBackward", 0, js_linear_bwd, 0, 0, 0, napi_default, 0},
       {"embeddingForward", 0, js_emb_fwd, 0, 0, 0, napi_default, 0},
       {"embeddingBackward", 0, js_emb_bwd, 0, 0, 0, napi_default, 0},

@@ -250,7 +250,7 @@ static void edge_tile(const gemm_job *g, int kc, const void *ap, const void *bp,
 
 /* One (mc x nc) block of C from packed blocks, K range of kc. */
 static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int i0, int m, int j0, int n,
-                         int kc, int acc) {
+                         int jb, int kc, int acc) {
   int MR = g->uk.mr, NR = g->uk.nr;
   kc = kpad(g, kc);
   for (int jr = 0; jr < n; jr += NR) {
@@ -258,7 +258,7 @@ static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int 
     for (int ir = 0; ir < m; ir += MR) {
       int mm = m - ir < MR ? m - ir : MR;
       float *c = g->C + (size_t)(i0 + ir) * g->N + j0 + jr;
-      const void *a = at(g, ap, (size_t)ir * KC), *b = at(g, bp, (size_t)jr * kc);
+      const void *a = at(g, ap, (size_t)ir * KC), *b = at(g, bp, (size_t)(jb + jr) * kc);
       if (mm == MR && nn == NR)
         g->ukr(kc, a, b, c, g->N, acc);
       else
@@ -268,9 +268,9 @@ static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int 
 }
 
 /* Rows [r0, r0+rows) x columns [j0, j0+n) of C over all of K, from op(B) already packed at bp (all depth
- * blocks, npad columns each): one MC-row block at a time, so the C block stays in L2 between depth steps
- * instead of streaming through DRAM once per KC. */
-static void compute_rows(const gemm_job *g, const void *bp, size_t npad, int r0, int rows, int j0, int n,
+ * blocks, npad columns each; column j0 is packed column jb): one MC-row block at a time, so the C block stays
+ * in L2 between depth steps instead of streaming through DRAM once per KC. */
+static void compute_rows(const gemm_job *g, const void *bp, size_t npad, int r0, int rows, int j0, int n, int jb,
                          int thread) {
   int mcap = rows < MC_MAX ? (rows + g->uk.mr - 1) / g->uk.mr * g->uk.mr : MC_MAX;
   float *ap = thread_scratch(thread, (size_t)KC * mcap);
@@ -279,7 +279,7 @@ static void compute_rows(const gemm_job *g, const void *bp, size_t npad, int r0,
     for (int p0 = 0; p0 < g->K; p0 += KC) {
       int kc = g->K - p0 < KC ? g->K - p0 : KC;
       pack_a(ap, g, i0, m, p0, kc);
-      macro_kernel(g, ap, at(g, bp, (size_t)p0 * npad), i0, m, j0, n, kc, g->accumulate || p0 > 0);
+      macro_kernel(g, ap, at(g, bp, (size_t)p0 * npad), i0, m, j0, n, jb, kc, g->accumulate || p0 > 0);
     }
   }
 }
@@ -312,7 +312,7 @@ static void pack_b_range(void *ctx, long begin, long end, int thread) {
 static void rows_task(void *ctx, int task, int thread) {
   const shared_b *s = ctx;
   int r0 = task * s->mchunk, rows = min_int(s->g->M - r0, s->mchunk);
-  if (rows > 0) compute_rows(s->g, s->bp, s->npad, r0, rows, s->j0, s->n, thread);
+  if (rows > 0) compute_rows(s->g, s->bp, s->npad, r0, rows, s->j0, s->n, 0, thread);
 }
 
 static void gemm_row_split(const gemm_job *g, int tasks) {
@@ -340,7 +340,7 @@ static void cols_task(void *ctx, int task, int thread) {
     size_t npad = (size_t)ceil_div(n, NR) * NR;
     for (int p0 = 0; p0 < g->K; p0 += KC)
       pack_b((char *)bp + (size_t)p0 * npad * esz(g), g, j0, n, p0, min_int(g->K - p0, KC));
-    compute_rows(g, bp, npad, 0, g->M, j0, n, thread);
+    compute_rows(g, bp, npad, 0, g->M, j0, n, 0, thread);
   }
 }
 
@@ -372,4 +372,66 @@ void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const
   }
   g.nc = ceil_div(ceil_div(N, tasks), g.uk.nr) * g.uk.nr;
   hrm_parallel_for(ceil_div(N, g.nc), cols_task, &g);
+}
+
+/* ---- op(B) packed once, used by many products (a linear layer's weight across a forward pass) ---- */
+static gemm_job prepacked_job(int transB, int M, int N, int K, const float *A, const float *B, float *C, int bf16) {
+  int dot = bf16 && hrm_cpu_bf16_dot();
+#if defined(__x86_64__)
+  hrm_ukr uk = dot ? hrm_ukr_avx512_bf16() : hrm_ukr_selected();
+#else
+  hrm_ukr uk = hrm_ukr_selected();
+#endif
+  gemm_job g = {A, B, C, M, N, K, 0, K, 1, transB ? 1 : N, transB ? K : 1, 0, uk, uk.fn_r, 1, bf16 && !dot};
+  return g;
+}
+
+size_t hrm_packed_b_bytes(int K, int N, int bf16) {
+  gemm_job g = prepacked_job(0, 0, N, K, NULL, NULL, NULL, bf16);
+  size_t npad = (size_t)ceil_div(N, g.uk.nr) * g.uk.nr;
+  return npad * (size_t)ceil_div(K, KC) * KC * esz(&g);
+}
+
+void hrm_pack_b(void *dst, int transB, int K, int N, const float *B, int bf16) {
+  gemm_job g = prepacked_job(transB, 0, N, K, NULL, B, NULL, bf16);
+  shared_b s = {&g, dst, 0, 0, N, 0, 0};
+  s.panels = ceil_div(N, g.uk.nr);
+  s.npad = (size_t)s.panels * g.uk.nr;
+  hrm_parallel_range((long)ceil_div(K, KC) * ceil_div(s.panels, PACK_GROUP), 1, pack_b_range, &s);
+}
+
+#define PREPACKED_ROW_SPLIT 512
+
+typedef struct {
+  const gemm_job *g;
+  const void *bp;
+  size_t npad;
+  int rchunk, cchunk, ctasks;
+} prepacked_split;
+
+static void prepacked_task(void *ctx, int task, int thread) {
+  const prepacked_split *s = ctx;
+  int r0 = (task / s->ctasks) * s->rchunk, c0 = (task % s->ctasks) * s->cchunk;
+  int rows = min_int(s->g->M - r0, s->rchunk), cols = min_int(s->g->N - c0, s->cchunk);
+  if (rows > 0 && cols > 0) compute_rows(s->g, s->bp, s->npad, r0, rows, c0, cols, c0, thread);
+}
+
+/* C[M,N] = A[M,K]·op(B) from op(B) packed by hrm_pack_b with the same K, N, bf16. Few rows (one puzzle: 82)
+ * split the columns, so each packed panel is read from memory by one thread only; many rows split the rows. */
+void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed, float *C, int bf16) {
+  if (M <= 0 || N <= 0) return;
+  gemm_job g = prepacked_job(0, M, N, K, A, NULL, C, bf16);
+  if (K == 0) {
+    memset(C, 0, sizeof(float) * M * N);
+    return;
+  }
+  int tasks = 2.0 * M * N * (double)K < 2e5 ? 1 : hrm_num_threads(), MR = g.uk.mr, NR = g.uk.nr;
+  prepacked_split s = {&g, packed, (size_t)ceil_div(N, NR) * NR, M, N, 1};
+  if (tasks > 1 && M >= 2 * tasks * MR && (M >= PREPACKED_ROW_SPLIT || N < 2 * tasks * NR))
+    s.rchunk = ceil_div(ceil_div(M, tasks), MR) * MR;
+  else if (tasks > 1) {
+    s.cchunk = ceil_div(ceil_div(N, tasks), NR) * NR;
+    s.ctasks = ceil_div(N, s.cchunk);
+  }
+  hrm_parallel_for(ceil_div(M, s.rchunk) * s.ctasks, prepacked_task, &s);
 }

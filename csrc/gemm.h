@@ -12,6 +12,7 @@
 #ifndef HRM_GEMM_H
 #define HRM_GEMM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
@@ -20,6 +21,13 @@ static inline void hrm_sgemm(int transA, int transB, int M, int N, int K, const 
                              float *C, int accumulate) {
   hrm_gemm(transA, transB, M, N, K, A, B, C, accumulate, 0);
 }
+
+/* op(B) packed once for many products with different A (a weight across a forward pass): the byte size of
+ * the packed form, packing (B as in hrm_gemm: [K,N], or [N,K] when transB), and C[M,N] = A[M,K]·op(B) from it
+ * (A row-major, C written). The packed form depends on the CPU's micro-kernel: use it in this process only. */
+size_t hrm_packed_b_bytes(int K, int N, int bf16);
+void hrm_pack_b(void *dst, int transB, int K, int N, const float *B, int bf16);
+void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed, float *C, int bf16);
 
 /* Depth of a packed block; also the row stride (in elements) of r-major A panels. Even, so bfloat16 pairs
  * never straddle two blocks. */

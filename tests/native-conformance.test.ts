@@ -26,7 +26,8 @@ test(`native addon is present${process.env.CI ? " (required in CI)" : ""}`, { sk
 test(`native kernels match ref (seed ${SEED})`, { skip }, async (t) => {
   const cases = allCases(SEED, true);
   const covered = new Set(cases.map((c) => c.kernel));
-  for (const name of KERNEL_NAMES) assert.ok(covered.has(name), `no conformance case for ${name}`);
+  for (const name of KERNEL_NAMES)
+    assert.ok(covered.has(name) || PACKED.includes(name), `no conformance case for ${name}`);
   for (const c of cases) {
     await t.test(`${c.kernel} ${c.label}`, () => {
       const nArgs = c.args;
@@ -39,6 +40,45 @@ test(`native kernels match ref (seed ${SEED})`, { skip }, async (t) => {
       }
     });
   }
+});
+
+// Pre-packed weights are backend-specific bytes, so they are not in the shared table: native's packLinear +
+// linearForwardPacked must equal ref's linearForward, on model shapes (T 82 = one puzzle, 2624 = batch 32)
+// and awkward ones (row and column splits, edge tiles, odd depth for bfloat16 pairs).
+const PACKED = ["linearPackedBytes", "packLinear", "linearForwardPacked"];
+test(`native pre-packed linear weights match ref's linearForward (seed ${SEED})`, { skip }, () => {
+  const rng = new Rng(SEED);
+  const shapes = [
+    [82, 512, 1536],
+    [82, 1536, 512],
+    [2624, 512, 3072],
+    [1, 512, 11],
+    [17, 63, 65],
+    [3, 65, 17],
+    [65, 1, 3],
+  ];
+  for (const [T, I, O] of shapes)
+    for (const p of ["float32", "bfloat16"] as const) {
+      const inp = randn(Float32Array, T * I, rng);
+      const w = randn(Float32Array, O * I, rng);
+      const packed = new Uint8Array(addon!.linearPackedBytes(I, O, p));
+      addon!.packLinear(packed, w, I, O, p);
+      const got = new Float32Array(T * O).fill(NaN);
+      addon!.linearForwardPacked(got, inp, packed, T, I, O, p);
+      const want = new Float32Array(T * O);
+      ref.linearForward(want, inp, w, T, I, O, p);
+      const r = compare(got, want, 1e-6 * Math.max(I, 16), 1e-5); // the GEMM tolerance (conformance-cases)
+      assert.ok(r.ok, `T${T} ${I}->${O} ${p}: ${r.report} (seed ${SEED})`);
+      // ref round trip, and bytes of the wrong backend or dims are refused rather than misread.
+      const rp = new Uint8Array(ref.linearPackedBytes(I, O, p));
+      ref.packLinear(rp, w, I, O, p);
+      const viaRef = new Float32Array(T * O);
+      ref.linearForwardPacked(viaRef, inp, rp, T, I, O, p);
+      assert.deepEqual(viaRef, want);
+      assert.throws(() => ref.linearForwardPacked(viaRef, inp, packed, T, I, O, p), /not made by ref/);
+      if (rp.length >= packed.length)
+        assert.throws(() => addon!.linearForwardPacked(got, inp, rp, T, I, O, p), /not made by this backend/);
+    }
 });
 
 test("native rejects bad calls with clear errors", { skip }, () => {

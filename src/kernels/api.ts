@@ -65,6 +65,25 @@ export interface Kernels {
     O: number,
     precision?: MatmulPrecision,
   ): void;
+  /**
+   * Pre-packed weights, for a weight used by many linearForward calls while it does not change (the
+   * blocks' weights across a forward pass): packing is then done once instead of per call, which is most of
+   * the cost when T is small (one puzzle). The packed bytes belong to the backend that wrote them (another
+   * backend rejects them) and hold a copy: after the weight changes, pack again.
+   */
+  linearPackedBytes(I: number, O: number, precision?: MatmulPrecision): number;
+  /** Packs weight[O,I] into `packed` (at least linearPackedBytes(I, O, precision) bytes). */
+  packLinear(packed: Uint8Array, weight: FloatArray, I: number, O: number, precision?: MatmulPrecision): void;
+  /** out[T,O] = inp[T,I]·weightᵀ, from packLinear's bytes for the same I, O and precision. */
+  linearForwardPacked(
+    out: FloatArray,
+    inp: FloatArray,
+    packed: Uint8Array,
+    T: number,
+    I: number,
+    O: number,
+    precision?: MatmulPrecision,
+  ): void;
   /** dinp[T,I] = dout·weight; dweight[O,I] += doutᵀ·inp. */
   linearBackward(
     dinp: FloatArray,
@@ -262,6 +281,9 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "matmul",
   "linearForward",
   "linearBackward",
+  "linearPackedBytes",
+  "packLinear",
+  "linearForwardPacked",
   "embeddingForward",
   "embeddingBackward",
   "rmsnormForward",

@@ -13,6 +13,47 @@ export interface BlockWeights {
   o: Float32Array; // [D, D]
   gateUp: Float32Array; // [2F, D]
   down: Float32Array; // [D, F]
+  /** The same weights pre-packed (Kernels.packLinear) for this forward pass, when the caller packed them. */
+  packed?: { qkv: Uint8Array; o: Uint8Array; gateUp: Uint8Array; down: Uint8Array };
+}
+
+type WeightName = "qkv" | "o" | "gateUp" | "down";
+
+/** out[T,O] = inp[T,I]·w[name]ᵀ, from the pre-packed copy when there is one. */
+function linear(
+  k: Kernels,
+  w: BlockWeights,
+  name: WeightName,
+  out: Float32Array,
+  inp: Float32Array,
+  T: number,
+  I: number,
+  O: number,
+  p: MatmulPrecision,
+): void {
+  if (w.packed) k.linearForwardPacked(out, inp, w.packed[name], T, I, O, p);
+  else k.linearForward(out, inp, w[name], T, I, O, p);
+}
+
+/** Packs a block's four weights into `into` (buffers sized by linearPackedBytes for these dims). */
+export function packBlockWeights(
+  k: Kernels,
+  w: BlockWeights,
+  into: NonNullable<BlockWeights["packed"]>,
+  d: Dims,
+): void {
+  const { D, F, precision: p } = d;
+  k.packLinear(into.qkv, w.qkv, D, 3 * D, p);
+  k.packLinear(into.o, w.o, D, D, p);
+  k.packLinear(into.gateUp, w.gateUp, D, 2 * F, p);
+  k.packLinear(into.down, w.down, F, D, p);
+}
+
+/** Buffers for packBlockWeights. */
+export function allocPackedBlock(k: Kernels, d: Dims): NonNullable<BlockWeights["packed"]> {
+  const { D, F, precision: p } = d;
+  const u8 = (I: number, O: number) => new Uint8Array(k.linearPackedBytes(I, O, p));
+  return { qkv: u8(D, 3 * D), o: u8(D, D), gateUp: u8(D, 2 * F), down: u8(F, D) };
 }
 
 export interface Dims {
@@ -84,15 +125,15 @@ export function blockForward(
 ): void {
   const { B, S, D, NH, HD, F, eps, precision: p } = d;
   const T = B * S;
-  k.linearForward(a.qkv, x, w.qkv, T, D, 3 * D, p);
+  linear(k, w, "qkv", a.qkv, x, T, D, 3 * D, p);
   if (rope) k.ropeForward(a.qkv, a.qkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
   k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD);
-  k.linearForward(a.tmp, a.att, w.o, T, D, D, p);
+  linear(k, w, "o", a.tmp, a.att, T, D, D, p);
   k.add(a.h1, x, a.tmp, 1, 1, T * D);
   k.rmsnormForward(a.h1, a.rstd1, a.h1, T, D, eps);
-  k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F, p);
+  linear(k, w, "gateUp", a.gu, a.h1, T, D, 2 * F, p);
   k.swigluForward(a.act, a.gu, T, F);
-  k.linearForward(a.tmp, a.act, w.down, T, F, D, p);
+  linear(k, w, "down", a.tmp, a.act, T, F, D, p);
   k.add(out, a.h1, a.tmp, 1, 1, T * D);
   k.rmsnormForward(out, a.rstd2, out, T, D, eps);
 }

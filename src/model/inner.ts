@@ -9,7 +9,7 @@
  */
 import type { Kernels } from "../kernels/api.js";
 import type { BlockActs, BlockWeights, Dims, Rope } from "./block.js";
-import { allocBlockActs, levelForward } from "./block.js";
+import { allocBlockActs, allocPackedBlock, levelForward, packBlockWeights } from "./block.js";
 import type { Derived, HRMConfig } from "./config.js";
 import { derive } from "./config.js";
 import type { HRMParams } from "./params.js";
@@ -17,6 +17,8 @@ import { ropeTables } from "./rope.js";
 
 /** Official constant for the learned-position scaling (1/sqrt(2) to keep the forward variance). */
 export const LEARNED_POS_SCALE = 0.707106781;
+/** Default largest B*S for which a forward pre-packs its level weights (see HRMInner.levels). */
+export const PREPACK_MAX_TOKENS = 1024;
 
 export interface SavedLevel {
   levelIn: Float32Array; // [T, D] z + injection
@@ -51,6 +53,10 @@ export class HRMInner {
   readonly H: BlockWeights[];
   readonly L: BlockWeights[];
   private ws: Workspace | null = null;
+  /** H and L with pre-packed weight copies (repacked at the start of every small-batch forward). */
+  private packed: { H: BlockWeights[]; L: BlockWeights[] } | null = null;
+  /** Largest B*S for which a forward pre-packs its level weights (0: never). */
+  prepackMaxTokens = PREPACK_MAX_TOKENS;
 
   constructor(
     readonly params: HRMParams,
@@ -170,20 +176,43 @@ export class HRMInner {
     const d = ws.dims;
     const n = B * d.S * d.D;
     const k = this.k;
+    const { H, L } = this.levels(d);
     this.inputEmbeddings(ws.emb, inputs, puzzleIds, B);
     for (let h = 0; h < c.H_cycles; h++) {
       for (let l = 0; l < c.L_cycles; l++) {
         if (h === c.H_cycles - 1 && l === c.L_cycles - 1) continue;
         k.add(ws.inj, zH, ws.emb, 1, 1, n);
-        levelForward(k, this.L, zL, ws.inj, d, this.rope, ws.shared);
+        levelForward(k, L, zL, ws.inj, d, this.rope, ws.shared);
       }
-      if (h !== c.H_cycles - 1) levelForward(k, this.H, zH, zL, d, this.rope, ws.shared);
+      if (h !== c.H_cycles - 1) levelForward(k, H, zH, zL, d, this.rope, ws.shared);
     }
     // The 1-step gradient: only these two calls are differentiated.
     k.add(ws.inj, zH, ws.emb, 1, 1, n);
-    levelForward(k, this.L, zL, ws.inj, d, this.rope, ws.shared, grad ? ws.savedL : undefined);
-    levelForward(k, this.H, zH, zL, d, this.rope, ws.shared, grad ? ws.savedH : undefined);
+    levelForward(k, L, zL, ws.inj, d, this.rope, ws.shared, grad ? ws.savedL : undefined);
+    levelForward(k, H, zH, zL, d, this.rope, ws.shared, grad ? ws.savedH : undefined);
     return this.heads(zH, ws);
+  }
+
+  /**
+   * The level weights for one forward. Each L weight is used H_cycles*L_cycles times and each H weight
+   * H_cycles times per forward, and a matmul packs its weight on every call: with few tokens (one puzzle:
+   * T = 82) that packing costs as much as the product, so small batches pack every weight once here, at
+   * the start of the forward (never reused across forwards: the weights may change in between). Large
+   * batches skip it: packing is a few percent there, and the copies would cost ~4 bytes per parameter.
+   */
+  private levels(d: Dims): { H: BlockWeights[]; L: BlockWeights[] } {
+    if (d.B * d.S > this.prepackMaxTokens || this.config.H_cycles * this.config.L_cycles < 2)
+      return { H: this.H, L: this.L };
+    if (
+      !this.packed ||
+      this.packed.H[0]?.packed?.qkv.length !== this.k.linearPackedBytes(d.D, 3 * d.D, d.precision)
+    )
+      this.packed = {
+        H: this.H.map((w) => ({ ...w, packed: allocPackedBlock(this.k, d) })),
+        L: this.L.map((w) => ({ ...w, packed: allocPackedBlock(this.k, d) })),
+      };
+    for (const w of [...this.packed.H, ...this.packed.L]) packBlockWeights(this.k, w, w.packed!, d);
+    return this.packed;
   }
 
   private heads(zH: Float32Array, ws: Workspace): InnerOutputs {

@@ -11,7 +11,14 @@ import {
   stablemaxCrossEntropyBackward,
   stablemaxCrossEntropyForward,
 } from "./losses.js";
-import { linearBackward, linearForward, matmul } from "./matmul.js";
+import {
+  linearBackward,
+  linearForward,
+  linearForwardPacked,
+  linearPackedBytes,
+  matmul,
+  packLinear,
+} from "./matmul.js";
 import { adamAtan2 } from "./optim.js";
 import { rmsnormBackward, rmsnormForward } from "./rmsnorm.js";
 import { ropeBackward, ropeForward } from "./rope.js";
@@ -20,6 +27,9 @@ export const refKernels: Kernels = {
   matmul,
   linearForward,
   linearBackward,
+  linearPackedBytes,
+  packLinear,
+  linearForwardPacked,
   embeddingForward,
   embeddingBackward,
   rmsnormForward,

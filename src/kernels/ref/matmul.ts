@@ -85,6 +85,53 @@ export function linearForward(
   matmul(out, inp, weight, T, O, I, false, true, false, precision);
 }
 
+// ref's packed weight: a 16-byte header ("hrm-ref" tag, I, O, precision) then the weight as float64 (exact
+// for float32 and float64 weights).
+const REF_TAG = 0x2d6d7268; // "hrm-" little endian
+const REF_HEADER = 16;
+
+export function linearPackedBytes(I: number, O: number): number {
+  return REF_HEADER + 8 * I * O;
+}
+
+export function packLinear(
+  packed: Uint8Array,
+  weight: FloatArray,
+  I: number,
+  O: number,
+  precision: MatmulPrecision = "float32",
+): void {
+  if (packed.byteLength < linearPackedBytes(I, O))
+    throw new RangeError(
+      `ref packLinear: packed has ${packed.byteLength} bytes, needs ${linearPackedBytes(I, O)}`,
+    );
+  const h = new Int32Array(packed.buffer, packed.byteOffset, 4);
+  h.set([REF_TAG, I, O, precision === "bfloat16" ? 1 : 0]);
+  const w = new Float64Array(I * O);
+  for (let i = 0; i < I * O; i++) w[i] = weight[i];
+  packed.set(new Uint8Array(w.buffer), REF_HEADER);
+}
+
+export function linearForwardPacked(
+  out: FloatArray,
+  inp: FloatArray,
+  packed: Uint8Array,
+  T: number,
+  I: number,
+  O: number,
+  precision: MatmulPrecision = "float32",
+): void {
+  const h = new Int32Array(packed.buffer.slice(packed.byteOffset, packed.byteOffset + REF_HEADER));
+  if (h[0] !== REF_TAG || h[1] !== I || h[2] !== O || h[3] !== (precision === "bfloat16" ? 1 : 0))
+    throw new TypeError(
+      "ref linearForwardPacked: packed was not made by ref packLinear with these I, O, precision",
+    );
+  const w = new Float64Array(
+    packed.buffer.slice(packed.byteOffset + REF_HEADER, packed.byteOffset + linearPackedBytes(I, O)),
+  );
+  linearForward(out, inp, w, T, I, O, precision);
+}
+
 /** dinp[T,I] = dout[T,O]·weight[O,I]; dweight[O,I] += doutᵀ·inp. */
 export function linearBackward(
   dinp: FloatArray,
