@@ -319,9 +319,12 @@ static napi_value js_attn_fwd(napi_env env, napi_callback_info info) {
   BEGIN("attentionForward", 7);
   long B = dim(c, 3, "B"), S = dim(c, 4, "S"), NH = dim(c, 5, "NH"), HD = dim(c, 6, "HD");
   double tok = (double)B * S * NH * HD;
-  float *out = f32(c, 0, "out", tok), *probs = f32(c, 1, "probs", (double)B * NH * S * S);
+  /* A zero-length probs: no-grad forward, nothing saved (NULL). */
+  size_t plen = 0;
+  if (!c->failed) napi_get_typedarray_info(env, c->argv[1], NULL, &plen, NULL, NULL, NULL);
+  float *out = f32(c, 0, "out", tok), *probs = f32(c, 1, "probs", plen ? (double)B * NH * S * S : 0);
   const float *qkv = f32(c, 2, "qkv", 3 * tok);
-  if (!c->failed) hrm_attention_fwd(out, probs, qkv, B, S, NH, HD);
+  if (!c->failed) hrm_attention_fwd(out, plen ? probs : NULL, qkv, B, S, NH, HD);
   END;
 }
 

@@ -2,7 +2,7 @@
  * Non-causal multi-head softmax attention over the packed qkv layout [B,S,3,NH,HD], one pool task per
  * (batch row, head). Each task copies its head's q, k, v (and dO) into zero-padded per-thread scratch and runs
  * the products (q kᵀ, P v; backward dO vᵀ, dZ k, dZᵀ q, Pᵀ dO) as register-blocked small GEMMs
- * (small_gemm.h). Materialises the [S,S] probabilities (saved for the backward, as the contract says).
+ * (small_gemm.h). Writes the [S,S] probabilities out when the caller saves them for the backward.
  */
 #include <math.h>
 #include <string.h>
@@ -49,8 +49,12 @@ HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
     float m = hrm_max16(row, S);
     for (long j = 0; j < S; j++) row[j] = hrm_expf(row[j] - m);
     float inv = 1.0f / hrm_sum16(row, S);
-    float *p = a->probs + ((b * a->NH + h) * S + i) * S;
-    for (long j = 0; j < S; j++) p[j] = row[j] = row[j] * inv;
+    if (a->probs) {
+      float *p = a->probs + ((b * a->NH + h) * S + i) * S;
+      for (long j = 0; j < S; j++) p[j] = row[j] = row[j] * inv;
+    } else {
+      for (long j = 0; j < S; j++) row[j] *= inv;
+    }
     for (long j = S; j < Sp; j++) row[j] = 0; /* padded keys take no weight */
   }
   hrm_small_gemm(S, HDp, Sp, sc, Sp, v, HDp, o, HDp);

@@ -288,6 +288,14 @@ export function attentionCases(rng: Rng, heavy: boolean): Case[] {
       accumulated: [],
       ...ATTN_TOL,
     });
+    cases.push({
+      kernel: "attentionForward",
+      label: `${label} no probs (no-grad)`,
+      args: [nan(n), new F32(0), qkv, B, S, NH, HD],
+      written: [0],
+      accumulated: [],
+      ...ATTN_TOL,
+    });
     const probs = new F32(B * NH * S * S);
     ref.attentionForward(new F32(n), probs, qkv, B, S, NH, HD);
     cases.push({

@@ -164,7 +164,8 @@ export interface Kernels {
   /**
    * Non-causal multi-head softmax attention, scale HD^-0.5.
    * qkv[B,S,3,NH,HD] (queries, keys, values packed per token as the official qkv_proj emits them);
-   * out[B,S,NH,HD]; probs[B,NH,S,S] saves the softmax for the backward.
+   * out[B,S,NH,HD]; probs[B,NH,S,S] saves the softmax for the backward. A zero-length probs means no
+   * backward will follow (no-grad forwards): nothing is saved.
    */
   attentionForward(
     out: FloatArray,

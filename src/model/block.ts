@@ -83,7 +83,8 @@ export interface BlockActs {
 }
 
 /**
- * One block's activation record. `share` gives buffers several records may use in common: `tmp` is never read
+ * One block's activation record: without `share`, the record for no-grad runs (no probabilities kept);
+ * with it, a saved record for the backward. `share` gives buffers several records may use in common: `tmp` is never read
  * by the backward, and the backward recomputes `gu` (one gate_up matmul from the saved h1) and `act` from it,
  * so saved records keep none of them. gu is the largest activation ([T, 2F], 32 MB per block for the paper's
  * model at batch 32): recomputing it keeps a full batch-32 training step under 1 GB for ~5% more FLOPs.
@@ -96,7 +97,7 @@ export function allocBlockActs(
   const f = (n: number) => new Float32Array(n);
   return {
     qkv: f(3 * T * d.D),
-    probs: f(d.B * d.NH * d.S * d.S),
+    probs: share ? f(d.B * d.NH * d.S * d.S) : f(0), // the shared (no-grad) record saves no softmax
     att: f(T * d.D),
     tmp: share?.tmp ?? f(T * d.D),
     h1: f(T * d.D),

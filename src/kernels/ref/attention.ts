@@ -9,7 +9,7 @@ function qkvAt(b: number, s: number, part: number, h: number, S: number, NH: num
   return ((b * S + s) * 3 + part) * NH * HD + h * HD;
 }
 
-/** out[B,S,NH,HD] = softmax(q kᵀ / sqrt(HD)) v per (b, h); probs[B,NH,S,S] saved. */
+/** out[B,S,NH,HD] = softmax(q kᵀ / sqrt(HD)) v per (b, h); probs[B,NH,S,S] saved unless zero-length. */
 export function attentionForward(
   out: FloatArray,
   probs: FloatArray,
@@ -20,6 +20,7 @@ export function attentionForward(
   HD: number,
 ): void {
   const scale = 1 / Math.sqrt(HD);
+  const save = probs.length > 0;
   const row = new Float64Array(S);
   const acc = new Float64Array(HD);
   for (let b = 0; b < B; b++) {
@@ -41,7 +42,7 @@ export function attentionForward(
         acc.fill(0);
         for (let j = 0; j < S; j++) {
           const p = row[j] / sum;
-          probs[p0 + j] = p;
+          if (save) probs[p0 + j] = p;
           const v = qkvAt(b, j, 2, h, S, NH, HD);
           for (let d = 0; d < HD; d++) acc[d] += p * qkv[v + d];
         }
