@@ -310,7 +310,9 @@ if (only !== "model") {
   benchFused(addon);
 }
 if (only !== "kernels") {
-  console.log("\nmodel: official training steps and evaluation (float32), one process per case");
+  console.log(
+    "\nmodel: official training steps and evaluation (float32, and bfloat16 where marked), one process per case",
+  );
   benchModels(peak, quick, records);
 }
 if (args.has("--json")) {

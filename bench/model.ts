@@ -30,6 +30,26 @@ export interface ModelResult {
   mfu?: number;
 }
 
+/**
+ * A ratio on a shared host: cases measured one after the other see different machines (another tenant's load
+ * comes and goes within seconds). So the two cases alternate, `rounds` times each, and the best of each is
+ * compared. `threadsA` sets case a's thread count (1 for the scaling ratio).
+ */
+function paired(a: ModelCase, b: ModelCase, rounds: number, threadsA?: number): { a: number; b: number } {
+  let ta = Infinity,
+    tb = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    ta = Math.min(ta, runCase(a, threadsA).seconds);
+    tb = Math.min(tb, runCase(b).seconds);
+  }
+  return { a: ta, b: tb };
+}
+
+function ratioLine(p: { a: number; b: number }, records: Record<string, unknown>[], name: string): string {
+  records.push({ bench: "model_ratio", name, seconds_a: p.a, seconds_b: p.b, ratio: p.a / p.b });
+  return `${(p.a / p.b).toFixed(2)}x (${p.a.toFixed(3)} s vs ${p.b.toFixed(3)} s, best of alternating runs)`;
+}
+
 function runCase(cs: ModelCase, threads?: number): ModelResult {
   const env = { ...process.env, ...(threads ? { HRM_NUM_THREADS: String(threads) } : {}) };
   const r = spawnSync(process.execPath, [WORKER, JSON.stringify(cs)], { encoding: "utf8", env });
@@ -43,6 +63,8 @@ export function benchModels(
   records: Record<string, unknown>[],
 ): void {
   const reps = quick ? 1 : 3;
+  const rounds = quick ? 1 : 3;
+  const trainB32: ModelCase = { config: "full", mode: "train", batch: 32, reps: 1 };
   const cases: [ModelCase, number | undefined][] = [
     [{ config: "full", mode: "train", batch: 32, reps }, undefined],
     [{ config: "full", mode: "train", batch: 32, reps: 1 }, 1],
@@ -122,11 +144,13 @@ export function benchModels(
   );
   if (full && one)
     console.log(
-      `\nscaling, full training batch 32: ${full.threads} threads vs 1 = ${(one.seconds / full.seconds).toFixed(2)}x`,
+      `\nscaling, full training batch 32: ${full.threads} threads vs 1 = ${(one.seconds / full.seconds).toFixed(2)}x` +
+        ` (table rows); paired: ${ratioLine(paired(trainB32, trainB32, rounds, 1), records, "scaling")}`,
     );
   if (full && fullBf16)
     console.log(
-      `bfloat16 vs float32, full training batch 32: ${(full.seconds / fullBf16.seconds).toFixed(2)}x throughput`,
+      `bfloat16 vs float32, full training batch 32: ${(full.seconds / fullBf16.seconds).toFixed(2)}x (table rows); ` +
+        `paired: ${ratioLine(paired(trainB32, { ...trainB32, dtype: "bfloat16" }, rounds), records, "bf16_speedup")}`,
     );
   const single = results.find((r) => r.mode === "eval" && r.batch === 1 && r.dtype === "float32");
   if (single) console.log(`single puzzle, 16 segments: ${single.seconds.toFixed(3)} s per puzzle`);
