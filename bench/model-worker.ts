@@ -95,7 +95,9 @@ function run(cs: ModelCase) {
     const segments = 16;
     work = () => {
       const carry = initialCarry(inner, cs.batch);
-      for (let s = 0; s < segments; s++) actForward(inner, carry, batch, { training: false });
+      inner.frozen(() => {
+        for (let s = 0; s < segments; s++) actForward(inner, carry, batch, { training: false });
+      });
     };
     flops = evalFlops(config, cs.batch, segments);
   }

@@ -208,3 +208,31 @@ test("pre-packed level weights (small batches) give exactly the per-call-packed 
       assert.deepEqual(run(true), run(false), `${k.backendName} ${forward_dtype}`);
     }
 });
+
+test("frozen(): packed weights reused while frozen, repacked after it, so a weight change is never missed", () => {
+  const addon = loadNativeAddon();
+  const k = addon ? selectKernels(makeNativeBackend(addon)) : ref;
+  const c = makeConfig({ ...small, H_cycles: 2, L_cycles: 2 });
+  const params = HRMParams.init(c, 4);
+  const batch = {
+    inputs: Int32Array.from({ length: 18 }, (_, i) => 1 + (i % 4)),
+    labels: new Int32Array(18).fill(2),
+    puzzle_identifiers: Int32Array.of(0, 1),
+  };
+  const segments = (inner: HRMInner) => {
+    const carry = initialCarry(inner, 2);
+    return [1, 2, 3].map(() => actForward(inner, carry, batch, { training: false }).logits);
+  };
+  const inner = new HRMInner(params, k);
+  const plain = segments(inner);
+  assert.deepEqual(
+    inner.frozen(() => segments(inner)),
+    plain,
+  );
+  // Change a weight after a frozen run (as training does between evaluations): the next forward must see it.
+  inner.frozen(() => segments(inner));
+  params.get("L_level.layers.0.mlp.down_proj.weight").fill(0.01);
+  const fresh = segments(new HRMInner(params, k));
+  assert.notDeepEqual(fresh, plain);
+  assert.deepEqual(segments(inner), fresh);
+});

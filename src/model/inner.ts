@@ -57,6 +57,8 @@ export class HRMInner {
   private packed: { H: BlockWeights[]; L: BlockWeights[] } | null = null;
   /** Largest B*S for which a forward pre-packs its level weights (0: never). */
   prepackMaxTokens = PREPACK_MAX_TOKENS;
+  private frozenDepth = 0;
+  private packedValid = false;
 
   constructor(
     readonly params: HRMParams,
@@ -194,10 +196,24 @@ export class HRMInner {
   }
 
   /**
+   * Runs fn with the weights declared unchanging (evaluation, solving): the pre-packed weight copies are then
+   * made once and kept across forwards until fn returns, instead of once per forward. fn must not change
+   * the parameters.
+   */
+  frozen<T>(fn: () => T): T {
+    this.frozenDepth++;
+    try {
+      return fn();
+    } finally {
+      if (--this.frozenDepth === 0) this.packedValid = false;
+    }
+  }
+
+  /**
    * The level weights for one forward. Each L weight is used H_cycles*L_cycles times and each H weight
    * H_cycles times per forward, and a matmul packs its weight on every call: with few tokens (one puzzle:
    * T = 82) that packing costs as much as the product, so small batches pack every weight once here, at
-   * the start of the forward (never reused across forwards: the weights may change in between). Large
+   * the start of the forward (reused across forwards only inside frozen(): the weights may change). Large
    * batches skip it: packing is a few percent there, and the copies would cost ~4 bytes per parameter.
    */
   private levels(d: Dims): { H: BlockWeights[]; L: BlockWeights[] } {
@@ -206,12 +222,17 @@ export class HRMInner {
     if (
       !this.packed ||
       this.packed.H[0]?.packed?.qkv.length !== this.k.linearPackedBytes(d.D, 3 * d.D, d.precision)
-    )
+    ) {
       this.packed = {
         H: this.H.map((w) => ({ ...w, packed: allocPackedBlock(this.k, d) })),
         L: this.L.map((w) => ({ ...w, packed: allocPackedBlock(this.k, d) })),
       };
-    for (const w of [...this.packed.H, ...this.packed.L]) packBlockWeights(this.k, w, w.packed!, d);
+      this.packedValid = false;
+    }
+    if (!this.packedValid) {
+      for (const w of [...this.packed.H, ...this.packed.L]) packBlockWeights(this.k, w, w.packed!, d);
+      this.packedValid = this.frozenDepth > 0;
+    }
     return this.packed;
   }
 

@@ -60,6 +60,17 @@ export function evaluateAdaptive(
   maxSteps: number,
   setName = "all",
 ): AdaptiveResult {
+  return inner.frozen(() => adaptiveLoop(inner, set, meta, B, maxSteps, setName)); // weights fixed: pack once
+}
+
+function adaptiveLoop(
+  inner: HRMInner,
+  set: PuzzleSet,
+  meta: DatasetMetadata,
+  B: number,
+  maxSteps: number,
+  setName: string,
+): AdaptiveResult {
   const L = meta.seq_len;
   const V = inner.config.vocab_size;
   const data = flattenTestSet(set, meta);

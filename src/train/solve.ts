@@ -30,6 +30,15 @@ export function solveRows(
   puzzleIds: Int32Array,
   opts: { maxSteps: number; adaptive: boolean; onSegment?: (v: SegmentView) => void },
 ): SolveResult {
+  return inner.frozen(() => solveLoop(inner, inputs, puzzleIds, opts)); // weights fixed: pack them once
+}
+
+function solveLoop(
+  inner: HRMInner,
+  inputs: Int32Array,
+  puzzleIds: Int32Array,
+  opts: { maxSteps: number; adaptive: boolean; onSegment?: (v: SegmentView) => void },
+): SolveResult {
   const L = inner.config.seq_len;
   const V = inner.config.vocab_size;
   const R = puzzleIds.length;

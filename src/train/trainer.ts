@@ -109,17 +109,19 @@ export function evaluate(
   const acc = new EvalAccumulator();
   const total = Math.ceil(set.inputs.length / meta.seq_len / batchSize);
   let done = 0;
-  for (const batch of testBatches(set, meta, batchSize)) {
-    const carry = initialCarry(inner, batchSize);
-    for (let s = 0; s < inner.config.halt_max_steps; s++) {
-      const out = actForward(inner, carry, batch, { training: false });
-      if (s === inner.config.halt_max_steps - 1) {
-        acc.add(setName, actLoss(inner.k, inner.config, carry, out).metrics);
-        collect?.add(batch, out, batch.effectiveSize);
+  inner.frozen(() => {
+    for (const batch of testBatches(set, meta, batchSize)) {
+      const carry = initialCarry(inner, batchSize);
+      for (let s = 0; s < inner.config.halt_max_steps; s++) {
+        const out = actForward(inner, carry, batch, { training: false });
+        if (s === inner.config.halt_max_steps - 1) {
+          acc.add(setName, actLoss(inner.k, inner.config, carry, out).metrics);
+          collect?.add(batch, out, batch.effectiveSize);
+        }
       }
+      progress?.(++done, total);
     }
-    progress?.(++done, total);
-  }
+  });
   return acc.result();
 }
 
@@ -139,15 +141,18 @@ export function evaluateSweep(
   const max = Math.max(...limits);
   const accs = new Map(limits.map((s) => [s, new EvalAccumulator()]));
   const allHalted = new Uint8Array(batchSize).fill(1);
-  for (const batch of testBatches(set, meta, batchSize)) {
-    const carry = initialCarry(inner, batchSize);
-    for (let s = 1; s <= max; s++) {
-      const out = actForward(inner, carry, batch, { training: false, evalSteps: max });
-      const acc = accs.get(s);
-      // Count every row as halted at this limit, as if the run stopped here.
-      if (acc) acc.add(setName, actLoss(inner.k, inner.config, { ...carry, halted: allHalted }, out).metrics);
+  inner.frozen(() => {
+    for (const batch of testBatches(set, meta, batchSize)) {
+      const carry = initialCarry(inner, batchSize);
+      for (let s = 1; s <= max; s++) {
+        const out = actForward(inner, carry, batch, { training: false, evalSteps: max });
+        const acc = accs.get(s);
+        // Count every row as halted at this limit, as if the run stopped here.
+        if (acc)
+          acc.add(setName, actLoss(inner.k, inner.config, { ...carry, halted: allHalted }, out).metrics);
+      }
     }
-  }
+  });
   const out: Reduced = {};
   for (const [s, acc] of accs) for (const [k, v] of Object.entries(acc.result())) out[`${k}@${s}`] = v;
   return out;
