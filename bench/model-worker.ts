@@ -3,6 +3,7 @@
  * that case alone): `node dist/bench/model-worker.js '<case json>'`. Times official training steps or
  * evaluation runs on random puzzle-shaped data, profiles time per kernel, and prints one JSON line.
  */
+import { readFileSync } from "node:fs";
 import type { Kernels, KernelName, SelectedKernels } from "../src/node.js";
 import {
   getKernels,
@@ -17,6 +18,21 @@ import {
   TrainStep,
 } from "../src/node.js";
 import { evalFlops, hrmFlops } from "../src/train/flops.js";
+
+/**
+ * This process's peak resident memory. On Linux, from VmHWM: getrusage's maxRSS survives fork + exec, so a
+ * worker spawned by a bench that has already allocated hundreds of MB (the GEMM part) would report the
+ * parent's peak instead of its own.
+ */
+function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux: fall through
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
 import type { HRMConfig } from "../src/model/config.js";
 
 export interface ModelCase {
@@ -126,7 +142,7 @@ function run(cs: ModelCase) {
     examples_per_s: cs.batch / seconds,
     flops,
     gflops: flops / seconds / 1e9,
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    peak_rss_mb: peakRssMb(),
     profile_ms: profile,
   };
 }
