@@ -27,7 +27,7 @@ static inline long pad16(long n) { return (n + 15) & ~15L; }
 
 /*
  * Per (b, h): scores = (scale q) kᵀ and out = P v as register-blocked small GEMMs over zero-padded copies in
- * per-thread scratch (S and HD rounded up to 16), softmax in between; P is written out for the backward.
+ * per-thread scratch (S and HD rounded up to 16), softmax in between; P is written out when probs is given.
  */
 HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
   const attn_args *a = c;

@@ -39,6 +39,12 @@ static void round_block(float *p, size_t n) {
   for (size_t i = 0; i < n; i++) p[i] = hrm_bf16_round(p[i]);
 }
 
+/* d[0..n) = s[0..n), then zeros up to cap: one packed panel row of `size`-byte elements. */
+static void copy_pad(void *d, const void *s, int n, int cap, size_t size) {
+  memcpy(d, s, size * n);
+  memset((char *)d + size * n, 0, size * (cap - n));
+}
+
 /* Packing buffers come from the pool's per-thread scratch (grown on demand, then reused). */
 static float *thread_scratch(int thread, size_t floats) {
   return hrm_thread_scratch(HRM_SCRATCH_GEMM_A, thread, floats * sizeof(float));
@@ -65,10 +71,7 @@ static void pack_a_f32(float *dst, const gemm_job *g, int i0, int m, int p0, int
     for (int p = 0; p < kc; p++) {
       const float *sp = g->A + (size_t)(p0 + p) * g->csa + i0;
       for (int ir = 0; ir < m; ir += MR) {
-        float *d = dst + (size_t)ir * KC + (size_t)p * MR;
-        int mm = m - ir < MR ? m - ir : MR;
-        memcpy(d, sp + ir, sizeof(float) * mm);
-        memset(d + mm, 0, sizeof(float) * (MR - mm));
+        copy_pad(dst + (size_t)ir * KC + (size_t)p * MR, sp + ir, m - ir < MR ? m - ir : MR, MR, sizeof(float));
       }
     }
     return;
@@ -127,9 +130,7 @@ static void pack_a_bf16(uint16_t *dst, const gemm_job *g, int i0, int m, int p0,
       bf16_pairs(pairs, sp, p + 1 < kc ? sp + g->csa : NULL, m);
       for (int ir = 0; ir < m; ir += MR) {
         uint32_t *d = (uint32_t *)(dst + (size_t)ir * KC) + (size_t)(p >> 1) * MR;
-        int mm = m - ir < MR ? m - ir : MR;
-        memcpy(d, pairs + ir, sizeof(uint32_t) * mm);
-        memset(d + mm, 0, sizeof(uint32_t) * (MR - mm));
+        copy_pad(d, pairs + ir, m - ir < MR ? m - ir : MR, MR, sizeof(uint32_t));
       }
     }
     return;
@@ -194,32 +195,29 @@ static void pack_b_f32(float *dst, const gemm_job *g, int j0, int n, int p0, int
  * whole and its 32-bit pairs are spread across the panel. */
 static void pack_b_bf16(uint16_t *dst, const gemm_job *g, int j0, int n, int p0, int kc) {
   int NR = g->uk.nr, kp = kpad(g, kc);
+  if (g->csb == 1) { /* row-major B: rows p, p+1 converted as pairs once across all panels (streaming) */
+    for (int p = 0; p < kc; p += 2) {
+      const float *s = g->B + (size_t)(p0 + p) * g->rsb + j0;
+      for (int jr = 0; jr < n; jr += NR) {
+        uint32_t *d = (uint32_t *)(dst + (size_t)jr * kp) + (size_t)(p >> 1) * NR;
+        int nn = n - jr < NR ? n - jr : NR;
+        bf16_pairs(d, s + jr, p + 1 < kc ? s + jr + g->rsb : NULL, nn);
+        memset(d + nn, 0, sizeof(uint32_t) * (NR - nn));
+      }
+    }
+    return;
+  }
   uint16_t col[KC + 2];
+  col[kc] = 0; /* odd kc: the last pair's upper half */
   for (int jr = 0; jr < n; jr += NR) {
     uint32_t *d = (uint32_t *)(dst + (size_t)jr * kp);
     int nn = n - jr < NR ? n - jr : NR;
-    if (g->csb == 1) {
-      continue; /* below, all panels at once */
-    } else {
-      col[kc] = 0; /* odd kc: the last pair's upper half */
-      for (int j = 0; j < nn; j++) {
-        bf16_row(col, g->B + (size_t)p0 * g->rsb + (size_t)(j0 + jr + j) * g->csb, kc);
-        for (int q = 0; q < kp / 2; q++) memcpy(d + (size_t)q * NR + j, col + 2 * q, sizeof(uint32_t));
-      }
+    for (int j = 0; j < nn; j++) {
+      bf16_row(col, g->B + (size_t)p0 * g->rsb + (size_t)(j0 + jr + j) * g->csb, kc);
+      for (int q = 0; q < kp / 2; q++) memcpy(d + (size_t)q * NR + j, col + 2 * q, sizeof(uint32_t));
     }
     if (nn < NR)
       for (int q = 0; q < kp / 2; q++) memset(d + (size_t)q * NR + nn, 0, sizeof(uint32_t) * (NR - nn));
-  }
-  if (g->csb != 1) return;
-  /* Row-major B: rows p, p+1 converted as pairs once across all panels (streaming reads). */
-  for (int p = 0; p < kc; p += 2) {
-    const float *s = g->B + (size_t)(p0 + p) * g->rsb + j0;
-    for (int jr = 0; jr < n; jr += NR) {
-      uint32_t *d = (uint32_t *)(dst + (size_t)jr * kp) + (size_t)(p >> 1) * NR;
-      int nn = n - jr < NR ? n - jr : NR;
-      bf16_pairs(d, s + jr, p + 1 < kc ? s + jr + g->rsb : NULL, nn);
-      memset(d + nn, 0, sizeof(uint32_t) * (NR - nn));
-    }
   }
 }
 
@@ -344,21 +342,25 @@ static void cols_task(void *ctx, int task, int thread) {
   }
 }
 
-void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
-              int accumulate, int bf16) {
-  if (M <= 0 || N <= 0) return;
+/* A product's job: strides of op(A), op(B), and the micro-kernel for this CPU and precision (the bfloat16 dot
+ * product when there is one; otherwise float32 kernels on rounded panels). */
+static gemm_job make_job(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
+                         int accumulate, int bf16) {
   int dot = bf16 && hrm_cpu_bf16_dot();
 #if defined(__x86_64__)
   hrm_ukr uk = dot ? hrm_ukr_avx512_bf16() : hrm_ukr_selected();
 #else
   hrm_ukr uk = hrm_ukr_selected();
 #endif
-  gemm_job g = {A, B, C, M, N, K, accumulate, 0, 0, 0, 0, 0, uk, NULL, !transA, bf16 && !dot};
-  g.ukr = transA ? g.uk.fn_k : g.uk.fn_r;
-  g.rsa = transA ? 1 : K;
-  g.csa = transA ? M : 1;
-  g.rsb = transB ? 1 : N;
-  g.csb = transB ? K : 1;
+  gemm_job g = {A, B, C, M, N, K, accumulate, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, 0,
+                uk, transA ? uk.fn_k : uk.fn_r, !transA, bf16 && !dot};
+  return g;
+}
+
+void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
+              int accumulate, int bf16) {
+  if (M <= 0 || N <= 0) return;
+  gemm_job g = make_job(transA, transB, M, N, K, A, B, C, accumulate, bf16);
   if (K == 0) { /* C = 0 (or unchanged when accumulating) */
     if (!accumulate) memset(C, 0, sizeof(float) * M * N);
     return;
@@ -375,25 +377,14 @@ void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const
 }
 
 /* ---- op(B) packed once, used by many products (a linear layer's weight across a forward pass) ---- */
-static gemm_job prepacked_job(int transB, int M, int N, int K, const float *A, const float *B, float *C, int bf16) {
-  int dot = bf16 && hrm_cpu_bf16_dot();
-#if defined(__x86_64__)
-  hrm_ukr uk = dot ? hrm_ukr_avx512_bf16() : hrm_ukr_selected();
-#else
-  hrm_ukr uk = hrm_ukr_selected();
-#endif
-  gemm_job g = {A, B, C, M, N, K, 0, K, 1, transB ? 1 : N, transB ? K : 1, 0, uk, uk.fn_r, 1, bf16 && !dot};
-  return g;
-}
-
 size_t hrm_packed_b_bytes(int K, int N, int bf16) {
-  gemm_job g = prepacked_job(0, 0, N, K, NULL, NULL, NULL, bf16);
+  gemm_job g = make_job(0, 0, 0, N, K, NULL, NULL, NULL, 0, bf16);
   size_t npad = (size_t)ceil_div(N, g.uk.nr) * g.uk.nr;
   return npad * (size_t)ceil_div(K, KC) * KC * esz(&g);
 }
 
 void hrm_pack_b(void *dst, int transB, int K, int N, const float *B, int bf16) {
-  gemm_job g = prepacked_job(transB, 0, N, K, NULL, B, NULL, bf16);
+  gemm_job g = make_job(0, transB, 0, N, K, NULL, B, NULL, 0, bf16);
   shared_b s = {&g, dst, 0, 0, N, 0, 0};
   s.panels = ceil_div(N, g.uk.nr);
   s.npad = (size_t)s.panels * g.uk.nr;
@@ -420,7 +411,7 @@ static void prepacked_task(void *ctx, int task, int thread) {
  * split the columns, so each packed panel is read from memory by one thread only; many rows split the rows. */
 void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed, float *C, int bf16) {
   if (M <= 0 || N <= 0) return;
-  gemm_job g = prepacked_job(0, M, N, K, A, NULL, C, bf16);
+  gemm_job g = make_job(0, 0, M, N, K, A, NULL, C, 0, bf16);
   if (K == 0) {
     memset(C, 0, sizeof(float) * M * N);
     return;

@@ -82,6 +82,21 @@ hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, "avx2-6
 
 /* ---- AVX-512: 14 x 32 (28 zmm accumulators, 2 B vectors, 1 broadcast: 31 of 32 registers) ---- */
 #define A5_MR 14
+/* c[14 x 32] (ldc) = or += the accumulators (columns 0-15 in c0, 16-31 in c1); shared by both AVX-512 kernels. */
+__attribute__((target("avx512f"), always_inline)) static inline void avx512_store_tile(__m512 *c0, __m512 *c1,
+                                                                                      float *c, long ldc,
+                                                                                      int accumulate) {
+#pragma GCC unroll 14
+  for (int r = 0; r < A5_MR; r++) {
+    float *cr = c + r * ldc;
+    if (accumulate) {
+      c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(cr));
+      c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(cr + 16));
+    }
+    _mm512_storeu_ps(cr, c0[r]);
+    _mm512_storeu_ps(cr + 16, c1[r]);
+  }
+}
 __attribute__((target("avx512f"), always_inline)) static inline void avx512_body(int kc, const float *a,
                                                                                 const float *b, float *c,
                                                                                 long ldc, int accumulate,
@@ -98,16 +113,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void avx512_body
       c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
     }
   }
-#pragma GCC unroll 14
-  for (int r = 0; r < A5_MR; r++) {
-    float *cr = c + r * ldc;
-    if (accumulate) {
-      c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(cr));
-      c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(cr + 16));
-    }
-    _mm512_storeu_ps(cr, c0[r]);
-    _mm512_storeu_ps(cr + 16, c1[r]);
-  }
+  avx512_store_tile(c0, c1, c, ldc, accumulate);
 }
 __attribute__((target("avx512f"))) static void avx512_k(int kc, const void *a, const void *b, float *c,
                                                         long ldc, int acc) {
@@ -138,16 +144,7 @@ __attribute__((target("avx512f,avx512bf16"), always_inline)) static inline void 
       c1[r] = _mm512_dpbf16_ps(c1[r], ar, b1);
     }
   }
-#pragma GCC unroll 14
-  for (int r = 0; r < A5_MR; r++) {
-    float *cr = c + r * ldc;
-    if (accumulate) {
-      c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(cr));
-      c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(cr + 16));
-    }
-    _mm512_storeu_ps(cr, c0[r]);
-    _mm512_storeu_ps(cr + 16, c1[r]);
-  }
+  avx512_store_tile(c0, c1, c, ldc, accumulate);
 }
 __attribute__((target("avx512f,avx512bf16"))) static void avx512_bf16_k(int kc, const void *a, const void *b,
                                                                       float *c, long ldc, int acc) {
