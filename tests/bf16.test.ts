@@ -11,7 +11,6 @@ import { test } from "node:test";
 import type { SelectedKernels } from "../src/kernels/api.js";
 import { makeNativeBackend } from "../src/kernels/native/index.js";
 import { selectKernels } from "../src/kernels/select.js";
-import type { Batch } from "../src/model/act.js";
 import { actForward, initialCarry } from "../src/model/act.js";
 import { HRMInner } from "../src/model/inner.js";
 import { loadNativeAddon } from "../src/platform/node.js";
@@ -42,12 +41,8 @@ function spread(a: Float32Array, b: Float32Array, V: number) {
 
 const fx = new Fixture(join(OFFICIAL_FIXTURES, "bf16-buffers"));
 const c = fx.config;
-const B = fx.i32("batch/puzzle_identifiers.npy").length;
-const batch: Batch = {
-  inputs: fx.i32("batch/inputs.npy"),
-  labels: fx.i32("batch/labels.npy"),
-  puzzle_identifiers: fx.i32("batch/puzzle_identifiers.npy"),
-};
+const batch = fx.batch();
+const B = batch.puzzle_identifiers.length;
 const ref32 = fx.f32("eval/logits.npy");
 const native16 = fx.f32("eval_bf16_native/logits.npy");
 

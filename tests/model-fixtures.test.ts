@@ -61,12 +61,8 @@ for (const dir of fixtureDirs()) {
   const fx = new Fixture(dir);
   const name = basename(dir);
   const c = fx.config;
-  const B = fx.i32("batch/puzzle_identifiers.npy").length;
-  const batch: Batch = {
-    inputs: fx.i32("batch/inputs.npy"),
-    labels: fx.i32("batch/labels.npy"),
-    puzzle_identifiers: fx.i32("batch/puzzle_identifiers.npy"),
-  };
+  const batch = fx.batch();
+  const B = batch.puzzle_identifiers.length;
   for (const k of backends) {
     for (const ckpt of fx.checkpoints()) {
       test(`${name}: eval segments match official (${k.backendName}, ${ckpt})`, () => {

@@ -19,6 +19,11 @@ export interface BlockWeights {
 
 type WeightName = "qkv" | "o" | "gateUp" | "down";
 
+/** [I, O] of each block weight (weight [O, I]): the one place the four shapes are written. */
+function weightShapes(d: Dims): Record<WeightName, [number, number]> {
+  return { qkv: [d.D, 3 * d.D], o: [d.D, d.D], gateUp: [d.D, 2 * d.F], down: [d.F, d.D] };
+}
+
 /** out[T,O] = inp[T,I]·w[name]ᵀ, from the pre-packed copy when there is one. */
 function linear(
   k: Kernels,
@@ -42,18 +47,15 @@ export function packBlockWeights(
   into: NonNullable<BlockWeights["packed"]>,
   d: Dims,
 ): void {
-  const { D, F, precision: p } = d;
-  k.packLinear(into.qkv, w.qkv, D, 3 * D, p);
-  k.packLinear(into.o, w.o, D, D, p);
-  k.packLinear(into.gateUp, w.gateUp, D, 2 * F, p);
-  k.packLinear(into.down, w.down, F, D, p);
+  for (const [name, [I, O]] of Object.entries(weightShapes(d)) as [WeightName, [number, number]][])
+    k.packLinear(into[name], w[name], I, O, d.precision);
 }
 
 /** Buffers for packBlockWeights. */
 export function allocPackedBlock(k: Kernels, d: Dims): NonNullable<BlockWeights["packed"]> {
-  const { D, F, precision: p } = d;
-  const u8 = (I: number, O: number) => new Uint8Array(k.linearPackedBytes(I, O, p));
-  return { qkv: u8(D, 3 * D), o: u8(D, D), gateUp: u8(D, 2 * F), down: u8(F, D) };
+  const bytes = ([I, O]: [number, number]) => new Uint8Array(k.linearPackedBytes(I, O, d.precision));
+  const s = weightShapes(d);
+  return { qkv: bytes(s.qkv), o: bytes(s.o), gateUp: bytes(s.gateUp), down: bytes(s.down) };
 }
 
 export interface Dims {

@@ -219,16 +219,11 @@ export class HRMInner {
   private levels(d: Dims): { H: BlockWeights[]; L: BlockWeights[] } {
     if (d.B * d.S > this.prepackMaxTokens || this.config.H_cycles * this.config.L_cycles < 2)
       return { H: this.H, L: this.L };
-    if (
-      !this.packed ||
-      this.packed.H[0]?.packed?.qkv.length !== this.k.linearPackedBytes(d.D, 3 * d.D, d.precision)
-    ) {
-      this.packed = {
-        H: this.H.map((w) => ({ ...w, packed: allocPackedBlock(this.k, d) })),
-        L: this.L.map((w) => ({ ...w, packed: allocPackedBlock(this.k, d) })),
-      };
-      this.packedValid = false;
-    }
+    // Packed sizes depend on D, F and the precision, fixed by the config: allocate once.
+    this.packed ??= {
+      H: this.H.map((w) => ({ ...w, packed: allocPackedBlock(this.k, d) })),
+      L: this.L.map((w) => ({ ...w, packed: allocPackedBlock(this.k, d) })),
+    };
     if (!this.packedValid) {
       for (const w of [...this.packed.H, ...this.packed.L]) packBlockWeights(this.k, w, w.packed!, d);
       this.packedValid = this.frozenDepth > 0;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { decodeNpy } from "../../src/io/npy.js";
 import { readTorchCheckpoint } from "../../src/io/torch.js";
 import { loadStateDict } from "../../src/model/checkpoint.js";
+import type { Batch } from "../../src/model/act.js";
 import type { HRMConfig } from "../../src/model/config.js";
 import { DEFAULT_CONFIG, makeConfig } from "../../src/model/config.js";
 import { HRMParams } from "../../src/model/params.js";
@@ -62,6 +63,14 @@ export class Fixture {
   }
   json(rel: string): Record<string, unknown> {
     return JSON.parse(readFileSync(join(this.dir, rel), "utf8"));
+  }
+  /** The fixture's batch/ folder as a model batch. */
+  batch(): Batch {
+    return {
+      inputs: this.i32("batch/inputs.npy"),
+      labels: this.i32("batch/labels.npy"),
+      puzzle_identifiers: this.i32("batch/puzzle_identifiers.npy"),
+    };
   }
   params(file = "model.pt", arch: Partial<HRMConfig> = {}): HRMParams {
     const p = new HRMParams({ ...this.config, ...arch });

@@ -85,14 +85,30 @@ export function linearForward(
   matmul(out, inp, weight, T, O, I, false, true, false, precision);
 }
 
-// ref's packed weight: a 16-byte header ("hrm-ref" tag, I, O, precision) then the weight as float64 (exact
-// for float32 and float64 weights).
+// ref's packed weight: a 16-byte header (tag, I, O, precision) then the weight as float64 (exact for float32
+// and float64 weights), read and written in place through typed views.
 const REF_TAG = 0x2d6d7268; // "hrm-" little endian
 const REF_HEADER = 16;
 
 export function linearPackedBytes(I: number, O: number): number {
   return REF_HEADER + 8 * I * O;
 }
+
+/** The header (tag, I, O, precision) and weight views of a packed buffer; the weight view needs the full size. */
+function header(packed: Uint8Array, kernel: string): Int32Array {
+  if (packed.byteOffset % 8 !== 0)
+    throw new RangeError(`ref ${kernel}: packed must start at a multiple of 8 bytes in its buffer`);
+  return new Int32Array(packed.buffer, packed.byteOffset, Math.min(4, packed.byteLength >> 2));
+}
+function weightView(packed: Uint8Array, I: number, O: number, kernel: string): Float64Array {
+  if (packed.byteLength < linearPackedBytes(I, O))
+    throw new RangeError(
+      `ref ${kernel}: packed has ${packed.byteLength} bytes, needs ${linearPackedBytes(I, O)}`,
+    );
+  return new Float64Array(packed.buffer, packed.byteOffset + REF_HEADER, I * O);
+}
+
+const precisionFlag = (p: MatmulPrecision) => (p === "bfloat16" ? 1 : 0);
 
 export function packLinear(
   packed: Uint8Array,
@@ -101,15 +117,8 @@ export function packLinear(
   O: number,
   precision: MatmulPrecision = "float32",
 ): void {
-  if (packed.byteLength < linearPackedBytes(I, O))
-    throw new RangeError(
-      `ref packLinear: packed has ${packed.byteLength} bytes, needs ${linearPackedBytes(I, O)}`,
-    );
-  const h = new Int32Array(packed.buffer, packed.byteOffset, 4);
-  h.set([REF_TAG, I, O, precision === "bfloat16" ? 1 : 0]);
-  const w = new Float64Array(I * O);
-  for (let i = 0; i < I * O; i++) w[i] = weight[i];
-  packed.set(new Uint8Array(w.buffer), REF_HEADER);
+  weightView(packed, I, O, "packLinear").set(weight.subarray(0, I * O));
+  header(packed, "packLinear").set([REF_TAG, I, O, precisionFlag(precision)]);
 }
 
 export function linearForwardPacked(
@@ -121,15 +130,12 @@ export function linearForwardPacked(
   O: number,
   precision: MatmulPrecision = "float32",
 ): void {
-  const h = new Int32Array(packed.buffer.slice(packed.byteOffset, packed.byteOffset + REF_HEADER));
-  if (h[0] !== REF_TAG || h[1] !== I || h[2] !== O || h[3] !== (precision === "bfloat16" ? 1 : 0))
+  const head = header(packed, "linearForwardPacked");
+  if (head[0] !== REF_TAG || head[1] !== I || head[2] !== O || head[3] !== precisionFlag(precision))
     throw new TypeError(
       "ref linearForwardPacked: packed was not made by ref packLinear with these I, O, precision",
     );
-  const w = new Float64Array(
-    packed.buffer.slice(packed.byteOffset + REF_HEADER, packed.byteOffset + linearPackedBytes(I, O)),
-  );
-  linearForward(out, inp, w, T, I, O, precision);
+  linearForward(out, inp, weightView(packed, I, O, "linearForwardPacked"), T, I, O, precision);
 }
 
 /** dinp[T,I] = dout[T,O]·weight[O,I]; dweight[O,I] += doutᵀ·inp. */
