@@ -12,6 +12,7 @@
         "csrc/losses.c",
         "csrc/optim.c",
         "csrc/peak.c",
+        "csrc/small_gemm_x86.c",
         "csrc/threadpool.c"
       ],
       "cflags": ["-O3", "-std=c11", "-ffp-contract=fast", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],

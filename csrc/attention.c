@@ -1,8 +1,9 @@
 /*
  * Non-causal multi-head softmax attention over the packed qkv layout [B,S,3,NH,HD], one pool task per
- * (batch row, head). Each task copies its head's q, k, v (and dO) into zero-padded per-thread scratch and runs
- * the products (q kᵀ, P v; backward dO vᵀ, dZ k, dZᵀ q, Pᵀ dO) as register-blocked small GEMMs
- * (small_gemm.h). Writes the [S,S] probabilities out when the caller saves them for the backward.
+ * (batch row, head). The products (q kᵀ, P v; backward dO vᵀ, dZ k, dZᵀ q, Pᵀ dO) run as register-blocked small
+ * GEMMs (small_gemm.h) that read q, k, v, dO and P where they lie and write out and dqkv in place; only kᵀ (vᵀ
+ * in the backward) and the [S,S] scores are built in per-thread scratch. Writes the probabilities out when the
+ * caller saves them for the backward.
  */
 #include <math.h>
 #include <string.h>
@@ -23,42 +24,30 @@ static inline long qkv_off(const attn_args *a, long b, long s, int part, long h)
   return ((b * a->S + s) * 3 + part) * a->NH * a->HD + h * a->HD;
 }
 
-static inline long pad16(long n) { return (n + 15) & ~15L; }
+/* t[d*S + j] = x[j*ld + d]: a head's k or v (S rows of HD, row stride ld) transposed, the B of q kᵀ or dO vᵀ. */
+static inline void transpose_head(float *t, const float *x, long ld, long S, long HD) {
+  for (long j = 0; j < S; j++)
+    for (long d = 0; d < HD; d++) t[d * S + j] = x[j * ld + d];
+}
 
-/*
- * Per (b, h): scores = (scale q) kᵀ and out = P v as register-blocked small GEMMs over zero-padded copies in
- * per-thread scratch (S and HD rounded up to 16), softmax in between; P is written out when probs is given.
- */
+/* Per (b, h): scores = q kᵀ, P = softmax(scale * scores) row by row, out = P v. */
 HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
   const attn_args *a = c;
-  long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH, Sp = pad16(S), HDp = pad16(HD);
-  size_t floats = S * HD + HD * Sp + Sp * HDp + S * Sp + S * HDp;
-  float *qs = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * floats); /* qs[S][HD] */
-  float *kt = qs + S * HD, *v = kt + HD * Sp, *sc = v + Sp * HDp, *o = sc + S * Sp; /* kt[HD][Sp] v[Sp][HDp] */
+  long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH, rq = 3 * a->NH * HD, ro = a->NH * HD;
+  float *kt = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (HD * S + S * S)); /* kt[HD][S] */
+  float *sc = kt + HD * S;                                                                     /* sc[S][S] */
   float scale = 1.0f / sqrtf((float)HD);
-  memset(kt, 0, sizeof(float) * (HD * Sp + Sp * HDp));
-  for (long j = 0; j < S; j++) {
-    const float *qj = a->qkv + qkv_off(a, b, j, 0, h), *kj = a->qkv + qkv_off(a, b, j, 1, h);
-    for (long d = 0; d < HD; d++) qs[j * HD + d] = qj[d] * scale;
-    for (long d = 0; d < HD; d++) kt[d * Sp + j] = kj[d];
-    memcpy(v + j * HDp, a->qkv + qkv_off(a, b, j, 2, h), HD * sizeof(float));
-  }
-  hrm_small_gemm(S, Sp, HD, qs, HD, kt, Sp, sc, Sp);
+  transpose_head(kt, a->qkv + qkv_off(a, b, 0, 1, h), rq, S, HD);
+  hrm_small_gemm(S, S, HD, a->qkv + qkv_off(a, b, 0, 0, h), rq, 1, kt, S, sc, S);
   for (long i = 0; i < S; i++) {
-    float *row = sc + i * Sp;
-    float m = hrm_max16(row, S);
-    for (long j = 0; j < S; j++) row[j] = hrm_expf(row[j] - m);
+    float *row = sc + i * S;
+    float m = hrm_max16(row, S); /* scale > 0: the max of the scaled row is scale * m */
+    for (long j = 0; j < S; j++) row[j] = hrm_expf((row[j] - m) * scale);
     float inv = 1.0f / hrm_sum16(row, S);
-    if (a->probs) {
-      float *p = a->probs + ((b * a->NH + h) * S + i) * S;
-      for (long j = 0; j < S; j++) p[j] = row[j] = row[j] * inv;
-    } else {
-      for (long j = 0; j < S; j++) row[j] *= inv;
-    }
-    for (long j = S; j < Sp; j++) row[j] = 0; /* padded keys take no weight */
+    for (long j = 0; j < S; j++) row[j] *= inv;
+    if (a->probs) memcpy(a->probs + ((b * a->NH + h) * S + i) * S, row, sizeof(float) * S);
   }
-  hrm_small_gemm(S, HDp, Sp, sc, Sp, v, HDp, o, HDp);
-  for (long i = 0; i < S; i++) memcpy(a->out + (b * S + i) * a->NH * HD + h * HD, o + i * HDp, HD * sizeof(float));
+  hrm_small_gemm(S, HD, S, sc, S, 1, a->qkv + qkv_off(a, b, 0, 2, h), rq, a->out + b * S * ro + h * HD, ro);
 }
 
 void hrm_attention_fwd(float *out, float *probs, const float *qkv, long B, long S, long NH, long HD) {
@@ -67,49 +56,29 @@ void hrm_attention_fwd(float *out, float *probs, const float *qkv, long B, long 
 }
 
 /*
- * dP = dO vᵀ; dZ = scale P ∘ (dP - rowsum(P ∘ dP)); dq = dZ k; dk = dZᵀ q; dv = Pᵀ dO. The four products run
- * as register-blocked small GEMMs over zero-padded copies (S, HD rounded up to 16) in per-thread scratch.
+ * dP = dO vᵀ; dZ = scale P ∘ (dP - rowsum(P ∘ dP)); dq = dZ k; dk = dZᵀ q; dv = Pᵀ dO. The transposed operands
+ * dZᵀ and Pᵀ are read through the small GEMM's A strides, so only vᵀ and dZ live in scratch.
  */
 HRM_CLONES static void attn_bwd_task(void *c, int task, int th) {
   const attn_args *a = c;
-  long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH, Sp = pad16(S), HDp = pad16(HD);
-  size_t floats = 3 * Sp * HDp + HD * Sp + 3 * S * Sp + S * HDp;
-  /* go, k, q [Sp][HDp]; vt [HD][Sp]; dz, dzt, pt [S][Sp]; res [S][HDp] */
-  float *go = hrm_thread_scratch(HRM_SCRATCH_ATTN_BWD, th, sizeof(float) * floats);
-  float *k = go + Sp * HDp, *q = k + Sp * HDp, *vt = q + Sp * HDp, *dz = vt + HD * Sp, *dzt = dz + S * Sp;
-  float *pt = dzt + S * Sp, *res = pt + S * Sp;
-  memset(go, 0, sizeof(float) * (3 * Sp * HDp + HD * Sp));
-  for (long j = 0; j < S; j++) {
-    memcpy(go + j * HDp, a->dout + (b * S + j) * a->NH * HD + h * HD, HD * sizeof(float));
-    memcpy(k + j * HDp, a->qkv + qkv_off(a, b, j, 1, h), HD * sizeof(float));
-    memcpy(q + j * HDp, a->qkv + qkv_off(a, b, j, 0, h), HD * sizeof(float));
-    const float *vj = a->qkv + qkv_off(a, b, j, 2, h);
-    for (long d = 0; d < HD; d++) vt[d * Sp + j] = vj[d];
-  }
-  hrm_small_gemm(S, Sp, HD, go, HDp, vt, Sp, dz, Sp); /* dP */
+  long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH, rq = 3 * a->NH * HD, ro = a->NH * HD;
+  float *vt = hrm_thread_scratch(HRM_SCRATCH_ATTN_BWD, th, sizeof(float) * (HD * S + S * S)); /* vt[HD][S] */
+  float *dz = vt + HD * S;                                                                     /* dz[S][S] */
+  const float *go = a->dout + b * S * ro + h * HD, *P = a->cprobs + (b * a->NH + h) * S * S;
+  const float *q = a->qkv + qkv_off(a, b, 0, 0, h), *k = q + a->NH * HD;
   float scale = 1.0f / sqrtf((float)HD);
-  const float *P = a->cprobs + (b * a->NH + h) * S * S;
+  transpose_head(vt, q + 2 * a->NH * HD, rq, S, HD);
+  hrm_small_gemm(S, S, HD, go, ro, 1, vt, S, dz, S); /* dP */
   for (long i = 0; i < S; i++) {
     const float *p = P + i * S;
-    float *row = dz + i * Sp;
+    float *row = dz + i * S;
     float rowdot = hrm_dot16(p, row, S);
     for (long j = 0; j < S; j++) row[j] = p[j] * (row[j] - rowdot) * scale;
-    for (long j = S; j < Sp; j++) row[j] = 0;
   }
-  /* Transposes for dk = dZᵀ q and dv = Pᵀ dO (the padded i columns stay zero). */
-  for (long j = 0; j < S; j++) {
-    for (long i = 0; i < S; i++) {
-      dzt[j * Sp + i] = dz[i * Sp + j];
-      pt[j * Sp + i] = P[i * S + j];
-    }
-    for (long i = S; i < Sp; i++) dzt[j * Sp + i] = pt[j * Sp + i] = 0;
-  }
-  hrm_small_gemm(S, HDp, Sp, dz, Sp, k, HDp, res, HDp); /* dq */
-  for (long i = 0; i < S; i++) memcpy(a->dqkv + qkv_off(a, b, i, 0, h), res + i * HDp, HD * sizeof(float));
-  hrm_small_gemm(S, HDp, Sp, dzt, Sp, q, HDp, res, HDp); /* dk */
-  for (long j = 0; j < S; j++) memcpy(a->dqkv + qkv_off(a, b, j, 1, h), res + j * HDp, HD * sizeof(float));
-  hrm_small_gemm(S, HDp, Sp, pt, Sp, go, HDp, res, HDp); /* dv */
-  for (long j = 0; j < S; j++) memcpy(a->dqkv + qkv_off(a, b, j, 2, h), res + j * HDp, HD * sizeof(float));
+  float *dq = a->dqkv + qkv_off(a, b, 0, 0, h), *dk = dq + a->NH * HD, *dv = dk + a->NH * HD;
+  hrm_small_gemm(S, HD, S, dz, S, 1, k, rq, dq, rq); /* dq = dZ k */
+  hrm_small_gemm(S, HD, S, dz, 1, S, q, rq, dk, rq); /* dk = dZᵀ q */
+  hrm_small_gemm(S, HD, S, P, 1, S, go, ro, dv, rq); /* dv = Pᵀ dO */
 }
 
 void hrm_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *probs, long B, long S,

@@ -1,45 +1,82 @@
 /*
- * A register-blocked GEMM for the small per-head products of attention (S x S x HD, S ~ 82..901): 4 rows of
- * C by 16 columns held in accumulators, one B row load feeding 4 broadcast FMAs. N must be a multiple of 16
- * (callers pad with zeros). Inline, not cloned, so each HRM_CLONES caller gets a copy built for its ISA.
+ * A register-blocked GEMM for the small per-head products of attention (S x S x HD, S ~ 82..901), reading its
+ * operands where they lie: A through a row and a k stride (so a transposed A, e.g. Pᵀ, needs no copy), B and C
+ * through row strides (a head's q, k, v inside the packed qkv rows). Any N: the last column block is partial.
+ * The portable version holds 4 rows x 16 columns in accumulators, one B row load feeding 4 broadcast FMAs; it
+ * is inline, not cloned, so each HRM_CLONES caller gets a copy built for its ISA. On an AVX-512 CPU the 8 x 32
+ * version in small_gemm_x86.c runs instead.
  */
 #ifndef HRM_SMALL_GEMM_H
 #define HRM_SMALL_GEMM_H
 
-/* C[i*ldc + n] = sum_k A[i*lda + k] * B[k*ldb + n], for i < M, n < N (N % 16 == 0), k < K. */
-static inline __attribute__((always_inline)) void hrm_small_gemm(long M, long N, long K, const float *restrict A, long lda,
-                                  const float *restrict B, long ldb, float *restrict C, long ldc) {
-  long i = 0;
-  for (; i + 4 <= M; i += 4)
-    for (long n = 0; n < N; n += 16) {
-      float c0[16] = {0}, c1[16] = {0}, c2[16] = {0}, c3[16] = {0};
-      const float *a0 = A + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
-      for (long k = 0; k < K; k++) {
-        const float *b = B + k * ldb + n;
-        float x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
-        for (int l = 0; l < 16; l++) {
-          c0[l] += x0 * b[l];
-          c1[l] += x1 * b[l];
-          c2[l] += x2 * b[l];
-          c3[l] += x3 * b[l];
-        }
-      }
-      for (int l = 0; l < 16; l++) {
-        C[i * ldc + n + l] = c0[l];
-        C[(i + 1) * ldc + n + l] = c1[l];
-        C[(i + 2) * ldc + n + l] = c2[l];
-        C[(i + 3) * ldc + n + l] = c3[l];
-      }
+#include "cpu.h"
+
+/* C[i*ldc + n] = Σ_k A[i*ars + k*aks] * B[k*ldb + n], for i < M, n < N, k < K; C is written, nothing beyond. */
+#if defined(__x86_64__)
+void hrm_small_gemm_avx512(long M, long N, long K, const float *A, long ars, long aks, const float *B, long ldb,
+                           float *C, long ldc);
+#endif
+
+/* 4 rows x 16 columns of C: 4 x 16 accumulators the compiler keeps in vector registers. */
+static inline __attribute__((always_inline)) void hrm_small_gemm_4x16(long K, const float *A, long ars, long aks,
+                                                                     const float *B, long ldb, float *C,
+                                                                     long ldc) {
+  float c0[16] = {0}, c1[16] = {0}, c2[16] = {0}, c3[16] = {0};
+  for (long k = 0; k < K; k++) {
+    const float *b = B + k * ldb, *a = A + k * aks;
+    float x0 = a[0], x1 = a[ars], x2 = a[2 * ars], x3 = a[3 * ars];
+    for (int l = 0; l < 16; l++) {
+      c0[l] += x0 * b[l];
+      c1[l] += x1 * b[l];
+      c2[l] += x2 * b[l];
+      c3[l] += x3 * b[l];
     }
-  for (; i < M; i++)
-    for (long n = 0; n < N; n += 16) {
-      float c0[16] = {0};
-      for (long k = 0; k < K; k++) {
-        float x0 = A[i * lda + k];
-        for (int l = 0; l < 16; l++) c0[l] += x0 * B[k * ldb + n + l];
-      }
-      for (int l = 0; l < 16; l++) C[i * ldc + n + l] = c0[l];
+  }
+  for (int l = 0; l < 16; l++) {
+    C[l] = c0[l];
+    C[ldc + l] = c1[l];
+    C[2 * ldc + l] = c2[l];
+    C[3 * ldc + l] = c3[l];
+  }
+}
+
+/* Edge blocks, R (< 4) rows or nn (< 16) columns: one element at a time (a small share of the work). */
+static inline void hrm_small_gemm_edge(int R, int nn, long K, const float *A, long ars, long aks, const float *B,
+                                       long ldb, float *C, long ldc) {
+  for (int r = 0; r < R; r++)
+    for (int l = 0; l < nn; l++) {
+      float acc = 0;
+      for (long k = 0; k < K; k++) acc += A[r * ars + k * aks] * B[k * ldb + l];
+      C[r * ldc + l] = acc;
     }
+}
+
+static inline __attribute__((always_inline)) void hrm_small_gemm_portable(long M, long N, long K, const float *A,
+                                                                         long ars, long aks, const float *B,
+                                                                         long ldb, float *C, long ldc) {
+  for (long i = 0; i < M; i += 4)
+    for (long n = 0; n < N; n += 16) {
+      const float *a = A + i * ars, *b = B + n;
+      float *c = C + i * ldc + n;
+      if (M - i >= 4 && N - n >= 16)
+        hrm_small_gemm_4x16(K, a, ars, aks, b, ldb, c, ldc);
+      else
+        hrm_small_gemm_edge(M - i < 4 ? (int)(M - i) : 4, N - n < 16 ? (int)(N - n) : 16, K, a, ars, aks, b, ldb,
+                            c, ldc);
+    }
+}
+
+/* The small GEMM for this CPU: AVX-512 when detected, else the portable one built for the caller's ISA. */
+static inline __attribute__((always_inline)) void hrm_small_gemm(long M, long N, long K, const float *A, long ars,
+                                                                long aks, const float *B, long ldb, float *C,
+                                                                long ldc) {
+#if defined(__x86_64__)
+  if (hrm_cpu_isa() == HRM_ISA_AVX512) {
+    hrm_small_gemm_avx512(M, N, K, A, ars, aks, B, ldb, C, ldc);
+    return;
+  }
+#endif
+  hrm_small_gemm_portable(M, N, K, A, ars, aks, B, ldb, C, ldc);
 }
 
 #endif

@@ -39,9 +39,15 @@ test(
   { skip: cc ? false : "no C compiler" },
   () => {
     const csrc = fileURLToPath(new URL("../../csrc/", import.meta.url));
-    const files = ["attention.c", "kernels.c", "losses.c", "optim.c", "gemm.c", "gemm_ukr.c"].map(
-      (f) => csrc + f,
-    );
+    const files = [
+      "attention.c",
+      "kernels.c",
+      "losses.c",
+      "optim.c",
+      "gemm.c",
+      "gemm_ukr.c",
+      "small_gemm_x86.c",
+    ].map((f) => csrc + f);
     const r = spawnSync(cc!, ["-D__clang__", "-O2", "-fsyntax-only", `-I${csrc}`, ...files], {
       encoding: "utf8",
     });

@@ -1,11 +1,11 @@
 /**
  * Child-process check for one GEMM micro-kernel: run under HRM_ISA=generic|avx2 (the addon reads it at
- * load), it compares native matmul/linear against ref on the light conformance cases and prints the
- * kernel it used. Exit code 1 on any mismatch. Spawned by isa-paths.test.ts.
+ * load), it compares native matmul/linear and attention (whose small GEMM also depends on the ISA) against
+ * ref on the light conformance cases and prints the kernel it used. Exit code 1 on any mismatch. Spawned by isa-paths.test.ts.
  */
 import { refKernels as ref } from "../../src/kernels/ref/index.js";
 import { loadNativeAddon } from "../../src/platform/node.js";
-import { cloneArgs, gemmCases, linearCases } from "../conformance-cases.js";
+import { attentionCases, cloneArgs, gemmCases, linearCases } from "../conformance-cases.js";
 import { compare, Rng } from "../helpers.js";
 
 const addon = loadNativeAddon();
@@ -16,7 +16,7 @@ if (!addon) {
 const seed = Number(process.argv[2] ?? 1);
 const rng = new Rng(seed);
 let failures = 0;
-for (const c of [...gemmCases(rng, false), ...linearCases(rng, false)]) {
+for (const c of [...gemmCases(rng, false), ...linearCases(rng, false), ...attentionCases(rng, false)]) {
   const nArgs = c.args;
   const rArgs = cloneArgs(nArgs);
   (addon[c.kernel] as (...a: unknown[]) => void)(...nArgs);

@@ -1,0 +1,71 @@
+/*
+ * The AVX-512 version of attention's small per-head GEMM (contract in small_gemm.h). The portable one holds
+ * 4 rows x 16 columns: with 16-float vectors that is 4 accumulator chains, half of what two FMA pipes with a
+ * 4-cycle latency need to stay busy. This one holds 8 rows x 32 columns (16 zmm accumulators, 2 B loads and
+ * 8 broadcasts per k); row tails use the same body with 4, 2 or 1 rows, the column tail a masked vector.
+ */
+#include "small_gemm.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f")))
+
+/* C[R rows x (16*(W-1) + popcount(m)) columns] = A[R, K] · B: W (1 or 2) vectors per row, the last one masked
+ * by m. R <= 8 and W are constants after inlining. */
+T512 static inline __attribute__((always_inline)) void tile(int R, int W, __mmask16 m, long K, const float *A,
+                                                           long ars, long aks, const float *B, long ldb,
+                                                           float *C, long ldc) {
+  __m512 c0[8], c1[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+  for (long k = 0; k < K; k++) {
+    const float *b = B + k * ldb, *a = A + k * aks;
+    __m512 b0 = W == 2 ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m, b);
+    __m512 b1 = W == 2 ? _mm512_maskz_loadu_ps(m, b + 16) : b0;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      __m512 x = _mm512_set1_ps(a[r * ars]);
+      c0[r] = _mm512_fmadd_ps(x, b0, c0[r]);
+      if (W == 2) c1[r] = _mm512_fmadd_ps(x, b1, c1[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) {
+    if (W == 2) {
+      _mm512_storeu_ps(C + r * ldc, c0[r]);
+      _mm512_mask_storeu_ps(C + r * ldc + 16, m, c1[r]);
+    } else {
+      _mm512_mask_storeu_ps(C + r * ldc, m, c0[r]);
+    }
+  }
+}
+
+/* R rows of C across all N columns: 32-column tiles, then a partial one (masked). */
+T512 static inline __attribute__((always_inline)) void row_block(int R, long N, long K, const float *A, long ars,
+                                                                long aks, const float *B, long ldb, float *C,
+                                                                long ldc) {
+  long n = 0;
+  for (; n + 32 <= N; n += 32) tile(R, 2, 0xffff, K, A, ars, aks, B + n, ldb, C + n, ldc);
+  long rem = N - n; /* 0..31; the mask of the last vector holds its 1..16 columns */
+  if (rem > 16)
+    tile(R, 2, (__mmask16)((1u << (rem - 16)) - 1), K, A, ars, aks, B + n, ldb, C + n, ldc);
+  else if (rem > 0)
+    tile(R, 1, (__mmask16)((1u << rem) - 1), K, A, ars, aks, B + n, ldb, C + n, ldc);
+}
+
+T512 void hrm_small_gemm_avx512(long M, long N, long K, const float *A, long ars, long aks, const float *B,
+                                long ldb, float *C, long ldc) {
+  long i = 0;
+  for (; i + 8 <= M; i += 8) row_block(8, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
+  if (M - i >= 4) {
+    row_block(4, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
+    i += 4;
+  }
+  if (M - i >= 2) {
+    row_block(2, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
+    i += 2;
+  }
+  if (M - i == 1) row_block(1, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
+}
+#endif
