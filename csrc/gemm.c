@@ -18,6 +18,7 @@
 #define KC HRM_GEMM_KC /* packed A/B depth: a 32-wide B micro-panel (32 KB) stays in L1 */
 #define MC_MAX 336 /* rows of packed A (multiple of every MR: 14, 6, 4); ~340 KB in L2 */
 #define NC_MAX 512
+#define K_SPLIT_MIN 1024 /* depth from which a weight gradient (Aᵀ·B) splits K across threads */
 
 typedef struct {
   const float *A, *B;
@@ -43,6 +44,21 @@ static void round_block(float *p, size_t n) {
 static void copy_pad(void *d, const void *s, int n, int cap, size_t size) {
   memcpy(d, s, size * n);
   memset((char *)d + size * n, 0, size * (cap - n));
+}
+
+/* copy_pad of a float32 panel row: the full rows of the micro-kernels' widths copy with constant sizes, which
+ * the compiler turns into a few vector moves; a memcpy call per 14 floats cost half the micro-kernel's time
+ * when packing a transposed A. */
+static inline void copy_pad_f32(float *d, const float *s, int n, int cap) {
+  if (n == cap) switch (cap) {
+      case 14: memcpy(d, s, 14 * sizeof(float)); return;
+      case 32: memcpy(d, s, 32 * sizeof(float)); return;
+      case 16: memcpy(d, s, 16 * sizeof(float)); return;
+      case 6: memcpy(d, s, 6 * sizeof(float)); return;
+      case 4: memcpy(d, s, 4 * sizeof(float)); return;
+      default: break;
+    }
+  copy_pad(d, s, n, cap, sizeof(float));
 }
 
 /* Packing buffers come from the pool's per-thread scratch (grown on demand, then reused). */
@@ -71,7 +87,7 @@ static void pack_a_f32(float *dst, const gemm_job *g, int i0, int m, int p0, int
     for (int p = 0; p < kc; p++) {
       const float *sp = g->A + (size_t)(p0 + p) * g->csa + i0;
       for (int ir = 0; ir < m; ir += MR) {
-        copy_pad(dst + (size_t)ir * KC + (size_t)p * MR, sp + ir, m - ir < MR ? m - ir : MR, MR, sizeof(float));
+        copy_pad_f32(dst + (size_t)ir * KC + (size_t)p * MR, sp + ir, m - ir < MR ? m - ir : MR, MR);
       }
     }
     return;
@@ -169,12 +185,8 @@ static void pack_b_f32(float *dst, const gemm_job *g, int j0, int n, int p0, int
   if (g->csb == 1) { /* row-major B: each stored row read once, across all panels (streaming) */
     for (int p = 0; p < kc; p++) {
       const float *s = g->B + (size_t)(p0 + p) * g->rsb + j0;
-      for (int jr = 0; jr < n; jr += NR) {
-        float *dp = dst + (size_t)jr * kc + (size_t)p * NR;
-        int nn = n - jr < NR ? n - jr : NR, j = 0;
-        for (; j < nn; j++) dp[j] = s[jr + j]; /* inline copy: a memcpy call costs more than 128 bytes */
-        for (; j < NR; j++) dp[j] = 0;
-      }
+      for (int jr = 0; jr < n; jr += NR)
+        copy_pad_f32(dst + (size_t)jr * kc + (size_t)p * NR, s + jr, n - jr < NR ? n - jr : NR, NR);
     }
     return;
   }
@@ -342,6 +354,65 @@ static void cols_task(void *ctx, int task, int thread) {
   }
 }
 
+/* ---- depth split (a weight gradient: C small, K = tokens long): each thread takes a K range of its own ----
+ * Splitting rows would give each thread few rows to reuse the shared packed op(B) over, and packing all of
+ * op(B)'s depth at once sends it through DRAM. Instead each thread runs the plain BLIS loop order over its K
+ * range (per KC block: pack op(B) once, L2-sized, then every row block against it), the first thread into C,
+ * the others into partial sums that are added into C at the end. */
+typedef struct {
+  const gemm_job *g;
+  float *partial; /* (tasks - 1) x M x N */
+  int kchunk, tasks;
+} k_split;
+
+static void k_range_task(void *ctx, int task, int thread) {
+  const k_split *s = ctx;
+  gemm_job sub = *s->g;
+  int k0 = task * s->kchunk, NR = sub.uk.nr;
+  if (k0 >= sub.K) return;
+  sub.K = min_int(s->kchunk, sub.K - k0);
+  sub.A += (size_t)k0 * sub.csa;
+  sub.B += (size_t)k0 * sub.rsb;
+  if (task > 0) {
+    sub.C = s->partial + (size_t)(task - 1) * sub.M * sub.N;
+    sub.accumulate = 0;
+  }
+  int mcap = min_int(ceil_div(sub.M, sub.uk.mr) * sub.uk.mr, MC_MAX);
+  size_t ncap = (size_t)ceil_div(min_int(sub.N, NC_MAX), NR) * NR;
+  float *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_B, thread, sizeof(float) * KC * ncap);
+  float *ap = thread_scratch(thread, (size_t)KC * mcap);
+  for (int j0 = 0; j0 < sub.N; j0 += NC_MAX) {
+    int n = min_int(sub.N - j0, NC_MAX);
+    for (int p0 = 0; p0 < sub.K; p0 += KC) {
+      int kc = min_int(sub.K - p0, KC);
+      pack_b(bp, &sub, j0, n, p0, kc);
+      for (int i0 = 0; i0 < sub.M; i0 += MC_MAX) {
+        int m = min_int(sub.M - i0, MC_MAX);
+        pack_a(ap, &sub, i0, m, p0, kc);
+        macro_kernel(&sub, ap, bp, i0, m, j0, n, 0, kc, sub.accumulate || p0 > 0);
+      }
+    }
+  }
+}
+
+static void add_partials(void *ctx, long begin, long end, int thread) {
+  const k_split *s = ctx;
+  size_t mn = (size_t)s->g->M * s->g->N;
+  (void)thread;
+  for (int t = 0; t + 1 < s->tasks; t++) {
+    const float *src = s->partial + t * mn;
+    for (long i = begin; i < end; i++) s->g->C[i] += src[i];
+  }
+}
+
+static void gemm_k_split(const gemm_job *g, int tasks) {
+  k_split s = {g, NULL, ceil_div(ceil_div(g->K, tasks), KC) * KC, tasks};
+  s.tasks = ceil_div(g->K, s.kchunk);
+  s.partial = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, sizeof(float) * (s.tasks - 1) * g->M * g->N);
+  hrm_parallel_for(s.tasks, k_range_task, &s);
+  hrm_parallel_range((long)g->M * g->N, 4096, add_partials, &s);
+}
+
 /* A product's job: strides of op(A), op(B), and the micro-kernel for this CPU and precision (the bfloat16 dot
  * product when there is one; otherwise float32 kernels on rounded panels). */
 static gemm_job make_job(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
@@ -368,6 +439,10 @@ void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const
   /* One task per thread (tiny problems: one). Rows are split when every thread gets at least two
    * micro-panels of them (op(B) then is packed once, together); short C splits its columns instead. */
   int tasks = 2.0 * M * N * (double)K < 2e5 ? 1 : hrm_num_threads();
+  if (tasks > 1 && transA && K >= K_SPLIT_MIN && K >= M && K >= N) {
+    gemm_k_split(&g, tasks);
+    return;
+  }
   if (tasks > 1 && M >= 2 * tasks * g.uk.mr) {
     gemm_row_split(&g, tasks);
     return;

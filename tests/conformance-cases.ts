@@ -108,6 +108,15 @@ export function gemmCases(rng: Rng, heavy: boolean): Case[] {
   cases.push(gemmCase(rng, 82, 3072, 512, false, true, false, "bfloat16"));
   cases.push(gemmCase(rng, 512, 512, 82, true, false, true, "bfloat16"));
   cases.push(gemmCase(rng, 65, 63, 0, false, false, false)); // K = 0: C = 0
+  // Long K with transposed A (a weight gradient) splits K across threads: uneven chunks, partial sums.
+  for (const [M, N, K] of [
+    [17, 33, 1100],
+    [130, 64, 2624],
+  ])
+    for (const tB of [false, true]) {
+      cases.push(gemmCase(rng, M, N, K, true, tB, !tB));
+      cases.push(gemmCase(rng, M, N, K, true, tB, tB, "bfloat16"));
+    }
   return cases;
 }
 
