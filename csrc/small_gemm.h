@@ -3,8 +3,8 @@
  * operands where they lie: A through a row and a k stride (so a transposed A, e.g. Pᵀ, needs no copy), B and C
  * through row strides (a head's q, k, v inside the packed qkv rows). Any N: the last column block is partial.
  * The portable version holds 4 rows x 16 columns in accumulators, one B row load feeding 4 broadcast FMAs; it
- * is inline, not cloned, so each HRM_CLONES caller gets a copy built for its ISA. On an AVX-512 CPU the 8 x 32
- * version in small_gemm_x86.c runs instead.
+ * is inline, not cloned, so each HRM_CLONES caller gets a copy built for its ISA. On x86 with AVX-512 or AVX2
+ * the versions in small_gemm_x86.c run instead.
  */
 #ifndef HRM_SMALL_GEMM_H
 #define HRM_SMALL_GEMM_H
@@ -15,6 +15,8 @@
 #if defined(__x86_64__)
 void hrm_small_gemm_avx512(long M, long N, long K, const float *A, long ars, long aks, const float *B, long ldb,
                            float *C, long ldc);
+void hrm_small_gemm_avx2(long M, long N, long K, const float *A, long ars, long aks, const float *B, long ldb,
+                         float *C, long ldc);
 #endif
 
 /* 4 rows x 16 columns of C: 4 x 16 accumulators the compiler keeps in vector registers. */
@@ -66,14 +68,15 @@ static inline __attribute__((always_inline)) void hrm_small_gemm_portable(long M
     }
 }
 
-/* The small GEMM for this CPU: AVX-512 when detected, else the portable one built for the caller's ISA. */
+/* The small GEMM for this CPU: AVX-512 or AVX2 when detected, else the portable one. */
 static inline __attribute__((always_inline)) void hrm_small_gemm(long M, long N, long K, const float *A, long ars,
                                                                 long aks, const float *B, long ldb, float *C,
                                                                 long ldc) {
 #if defined(__x86_64__)
-  if (hrm_cpu_isa() == HRM_ISA_AVX512) {
-    hrm_small_gemm_avx512(M, N, K, A, ars, aks, B, ldb, C, ldc);
-    return;
+  switch (hrm_cpu_isa()) {
+    case HRM_ISA_AVX512: hrm_small_gemm_avx512(M, N, K, A, ars, aks, B, ldb, C, ldc); return;
+    case HRM_ISA_AVX2: hrm_small_gemm_avx2(M, N, K, A, ars, aks, B, ldb, C, ldc); return;
+    default: break;
   }
 #endif
   hrm_small_gemm_portable(M, N, K, A, ars, aks, B, ldb, C, ldc);

@@ -3,6 +3,7 @@
  * 4 rows x 16 columns: with 16-float vectors that is 4 accumulator chains, half of what two FMA pipes with a
  * 4-cycle latency need to stay busy. This one holds 8 rows x 32 columns (16 zmm accumulators, 2 B loads and
  * 8 broadcasts per k); row tails use the same body with 4, 2 or 1 rows, the column tail a masked vector.
+ * The AVX2 version holds 6 rows x 16 columns (12 ymm accumulators), the column tail through maskload.
  */
 #include "small_gemm.h"
 
@@ -67,5 +68,68 @@ T512 void hrm_small_gemm_avx512(long M, long N, long K, const float *A, long ars
     i += 2;
   }
   if (M - i == 1) row_block(1, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
+}
+
+/* ---- AVX2 + FMA ---- */
+#define T256 __attribute__((target("avx2,fma")))
+
+/* Lanes [0, n) of an 8-float vector (n may be <= 0 or >= 8), as a maskload/maskstore mask. */
+T256 static inline __m256i lanes(long n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* C[R rows x up to 16 columns]: 2 ymm per row, masked by m0, m1 (all lanes on full tiles). R <= 6. */
+T256 static inline __attribute__((always_inline)) void tile8(int R, int full, __m256i m0, __m256i m1, long K,
+                                                            const float *A, long ars, long aks, const float *B,
+                                                            long ldb, float *C, long ldc) {
+  __m256 c0[6], c1[6];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm256_setzero_ps();
+  for (long k = 0; k < K; k++) {
+    const float *b = B + k * ldb, *a = A + k * aks;
+    __m256 b0 = full ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, m0);
+    __m256 b1 = full ? _mm256_loadu_ps(b + 8) : _mm256_maskload_ps(b + 8, m1);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+      __m256 x = _mm256_broadcast_ss(a + r * ars);
+      c0[r] = _mm256_fmadd_ps(x, b0, c0[r]);
+      c1[r] = _mm256_fmadd_ps(x, b1, c1[r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; r++) {
+    if (full) {
+      _mm256_storeu_ps(C + r * ldc, c0[r]);
+      _mm256_storeu_ps(C + r * ldc + 8, c1[r]);
+    } else {
+      _mm256_maskstore_ps(C + r * ldc, m0, c0[r]);
+      _mm256_maskstore_ps(C + r * ldc + 8, m1, c1[r]);
+    }
+  }
+}
+
+T256 static inline __attribute__((always_inline)) void row_block8(int R, long N, long K, const float *A, long ars,
+                                                                 long aks, const float *B, long ldb, float *C,
+                                                                 long ldc) {
+  __m256i all = _mm256_set1_epi32(-1);
+  long n = 0;
+  for (; n + 16 <= N; n += 16) tile8(R, 1, all, all, K, A, ars, aks, B + n, ldb, C + n, ldc);
+  if (n < N) tile8(R, 0, lanes(N - n), lanes(N - n - 8), K, A, ars, aks, B + n, ldb, C + n, ldc);
+}
+
+T256 void hrm_small_gemm_avx2(long M, long N, long K, const float *A, long ars, long aks, const float *B, long ldb,
+                              float *C, long ldc) {
+  long i = 0;
+  for (; i + 6 <= M; i += 6) row_block8(6, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
+  if (M - i >= 4) {
+    row_block8(4, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
+    i += 4;
+  }
+  if (M - i >= 2) {
+    row_block8(2, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
+    i += 2;
+  }
+  if (M - i == 1) row_block8(1, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
 }
 #endif
