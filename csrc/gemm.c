@@ -1,9 +1,14 @@
 /*
  * GEMM driver: blocking, packing and threading around the micro-kernels of gemm_ukr.c.
- * C is cut into (mc x nc) tiles, one pool task each. A task walks K in kc chunks: it packs its op(B) block
- * (kc x nc, NR-column micro-panels: the one in use stays in L1) and its op(A) block (mc x kc, MR-row
- * micro-panels: the block stays in L2), then runs the micro-kernel over the tile. Partial edge tiles go
- * through a small buffer so the micro-kernels only ever see full tiles.
+ * Packing: op(B) goes into NR-column micro-panels (KC deep: the one in use stays in L1), op(A) into MR-row
+ * micro-panels (an MC x KC block stays in L2); the micro-kernel runs over MR x NR tiles of C. Partial edge
+ * tiles go through a small buffer so the micro-kernels only ever see full tiles.
+ * Threading, by shape:
+ *   - row split (tall C, the forward and dX products): the threads pack all of op(B) together, then each
+ *     computes its own rows, each A block packed once and run against every column;
+ *   - depth split (Aᵀ·B with long K: weight gradients): each thread takes a K range, BLIS loop order, and the
+ *     partial sums are added at the end;
+ *   - column split (short C) or a single task: each task packs its own op(B) columns.
  * Packed buffers are addressed in elements of the panel type (float, or bfloat16 pairs: see gemm.h); the
  * offsets are the same for both, and a bfloat16 block rounds its depth up to an even kc.
  */
@@ -19,6 +24,8 @@
 #define MC_MAX 336 /* rows of packed A (multiple of every MR: 14, 6, 4); ~340 KB in L2 */
 #define NC_MAX 512
 #define K_SPLIT_MIN 1024 /* depth from which a weight gradient (Aᵀ·B) splits K across threads */
+/* ... on up to this many threads: each extra one costs an M x N partial sum (memory, and its reduction) */
+#define K_SPLIT_MAX_TASKS 4
 
 typedef struct {
   const float *A, *B;
@@ -435,7 +442,7 @@ void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const
   /* One task per thread (tiny problems: one). Rows are split when every thread gets at least two
    * micro-panels of them (op(B) then is packed once, together); short C splits its columns instead. */
   int tasks = 2.0 * M * N * (double)K < 2e5 ? 1 : hrm_num_threads();
-  if (tasks > 1 && transA && K >= K_SPLIT_MIN && K >= M && K >= N) {
+  if (tasks > 1 && tasks <= K_SPLIT_MAX_TASKS && transA && K >= K_SPLIT_MIN && K >= M && K >= N) {
     gemm_k_split(&g, tasks);
     return;
   }
