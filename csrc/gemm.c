@@ -371,8 +371,7 @@ typedef struct {
 static void k_range_task(void *ctx, int task, int thread) {
   const k_split *s = ctx;
   gemm_job sub = *s->g;
-  int k0 = task * s->kchunk, NR = sub.uk.nr;
-  if (k0 >= sub.K) return;
+  int k0 = task * s->kchunk, NR = sub.uk.nr; /* k0 < K: tasks = ceil(K / kchunk) */
   sub.K = min_int(s->kchunk, sub.K - k0);
   sub.A += (size_t)k0 * sub.csa;
   sub.B += (size_t)k0 * sub.rsb;
