@@ -42,7 +42,19 @@ static inline __attribute__((always_inline)) void hrm_small_gemm_4x16(long K, co
   }
 }
 
-/* Edge blocks, R (< 4) rows or nn (< 16) columns: one element at a time (a small share of the work). */
+/* 1 row x 16 columns of C: the rows left after the 4-row blocks. */
+static inline __attribute__((always_inline)) void hrm_small_gemm_1x16(long K, const float *A, long aks,
+                                                                     const float *B, long ldb, float *C) {
+  float c0[16] = {0};
+  for (long k = 0; k < K; k++) {
+    const float *b = B + k * ldb;
+    float x0 = A[k * aks];
+    for (int l = 0; l < 16; l++) c0[l] += x0 * b[l];
+  }
+  for (int l = 0; l < 16; l++) C[l] = c0[l];
+}
+
+/* The partial column block (nn < 16 columns): one element at a time (at S = 82, 2 of 82 columns). */
 static inline void hrm_small_gemm_edge(int R, int nn, long K, const float *A, long ars, long aks, const float *B,
                                        long ldb, float *C, long ldc) {
   for (int r = 0; r < R; r++)
@@ -62,6 +74,8 @@ static inline __attribute__((always_inline)) void hrm_small_gemm_portable(long M
       float *c = C + i * ldc + n;
       if (M - i >= 4 && N - n >= 16)
         hrm_small_gemm_4x16(K, a, ars, aks, b, ldb, c, ldc);
+      else if (N - n >= 16)
+        for (long r = i; r < M; r++) hrm_small_gemm_1x16(K, A + r * ars, aks, b, ldb, C + r * ldc + n);
       else
         hrm_small_gemm_edge(M - i < 4 ? (int)(M - i) : 4, N - n < 16 ? (int)(N - n) : 16, K, a, ars, aks, b, ldb,
                             c, ldc);
