@@ -305,41 +305,66 @@ static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 /* Panels of op(B) one packing task handles: enough contiguous row length (4 x 32 floats) to stream. */
 #define PACK_GROUP 4
 static int min_int(int a, int b) { return a < b ? a : b; }
+/* One task per thread; tiny problems one (a wake-up costs more than they do). */
+static int task_count(int M, int N, int K) { return 2.0 * M * N * (double)K < 2e5 ? 1 : hrm_num_threads(); }
 
-/* ---- row split: the threads pack all of op(B) together (weight-sized), then each computes its own rows,
- * packing each A block once for all columns (per NC block it was packed N / NC times: ~5% of the time) ---- */
+/* ---- all of op(B) packed at once (weight-sized): depth block by depth block, KC x npad each, the threads
+ * taking groups of PACK_GROUP panels. The layout compute_rows reads, for the row split and hrm_pack_b. ---- */
 typedef struct {
   const gemm_job *g;
-  float *bp;
-  size_t npad;
-  int j0, n, panels, mchunk;
-} shared_b;
+  void *bp;
+} pack_all;
+
+static size_t padded_n(const gemm_job *g) { return (size_t)ceil_div(g->N, g->uk.nr) * g->uk.nr; }
+static size_t packed_b_size(const gemm_job *g) { return padded_n(g) * (size_t)ceil_div(g->K, KC) * KC * esz(g); }
 
 static void pack_b_range(void *ctx, long begin, long end, int thread) {
-  const shared_b *s = ctx;
+  const pack_all *s = ctx;
   (void)thread;
-  int groups = ceil_div(s->panels, PACK_GROUP), NR = s->g->uk.nr;
+  int NR = s->g->uk.nr, groups = ceil_div(ceil_div(s->g->N, NR), PACK_GROUP);
   for (long t = begin; t < end; t++) { /* t = depth block * groups + group of PACK_GROUP panels */
     int p0 = (int)(t / groups) * KC, jr = (int)(t % groups) * PACK_GROUP * NR;
     int kc = min_int(s->g->K - p0, KC);
-    void *dst = (char *)s->bp + ((size_t)p0 * s->npad + (size_t)jr * kpad(s->g, kc)) * esz(s->g);
-    pack_b(dst, s->g, s->j0 + jr, min_int(PACK_GROUP * NR, s->n - jr), p0, kc);
+    void *dst = (char *)s->bp + ((size_t)p0 * padded_n(s->g) + (size_t)jr * kpad(s->g, kc)) * esz(s->g);
+    pack_b(dst, s->g, jr, min_int(PACK_GROUP * NR, s->g->N - jr), p0, kc);
   }
 }
 
-static void rows_task(void *ctx, int task, int thread) {
-  const shared_b *s = ctx;
-  int r0 = task * s->mchunk, rows = min_int(s->g->M - r0, s->mchunk);
-  if (rows > 0) compute_rows(s->g, s->bp, s->npad, r0, rows, s->j0, s->n, 0, thread);
+static void pack_all_b(const gemm_job *g, void *bp) {
+  pack_all s = {g, bp};
+  hrm_parallel_range((long)ceil_div(g->K, KC) * ceil_div(ceil_div(g->N, g->uk.nr), PACK_GROUP), 1, pack_b_range,
+                     &s);
 }
 
+/* Products from all of op(B) packed at bp, in rchunk x cchunk blocks of C, one pool task each (ctasks column
+ * blocks per row block). */
+typedef struct {
+  const gemm_job *g;
+  const void *bp;
+  int rchunk, cchunk, ctasks;
+} packed_split;
+
+static void packed_task(void *ctx, int task, int thread) {
+  const packed_split *s = ctx;
+  int r0 = (task / s->ctasks) * s->rchunk, c0 = (task % s->ctasks) * s->cchunk;
+  int rows = min_int(s->g->M - r0, s->rchunk), cols = min_int(s->g->N - c0, s->cchunk);
+  if (rows > 0 && cols > 0) compute_rows(s->g, s->bp, padded_n(s->g), r0, rows, c0, cols, c0, thread);
+}
+
+static void run_packed(const packed_split *s) {
+  hrm_parallel_for(ceil_div(s->g->M, s->rchunk) * s->ctasks, packed_task, (void *)s);
+}
+
+/* Rows split across `tasks`, in whole micro-panels. */
+static int row_chunk(const gemm_job *g, int tasks) { return ceil_div(ceil_div(g->M, tasks), g->uk.mr) * g->uk.mr; }
+
+/* ---- row split: the threads pack all of op(B) together, then each computes its own rows, packing each A
+ * block once for all columns (per 512-column block it was packed N / 512 times: ~5% of the time) ---- */
 static void gemm_row_split(const gemm_job *g, int tasks) {
-  int NR = g->uk.nr, kblocks = ceil_div(g->K, KC);
-  shared_b s = {g, NULL, 0, 0, g->N, ceil_div(g->N, NR), ceil_div(ceil_div(g->M, tasks), g->uk.mr) * g->uk.mr};
-  s.npad = (size_t)s.panels * NR;
-  s.bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, sizeof(float) * KC * s.npad * kblocks); /* one, shared */
-  hrm_parallel_range((long)kblocks * ceil_div(s.panels, PACK_GROUP), 1, pack_b_range, &s);
-  hrm_parallel_for(ceil_div(g->M, s.mchunk), rows_task, &s);
+  void *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, packed_b_size(g));
+  pack_all_b(g, bp);
+  packed_split s = {g, bp, row_chunk(g, tasks), g->N, 1};
+  run_packed(&s);
 }
 
 /* ---- column split (short C) or a single task: each task packs its own op(B) columns ---- */
@@ -438,9 +463,9 @@ void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const
     if (!accumulate) memset(C, 0, sizeof(float) * M * N);
     return;
   }
-  /* One task per thread (tiny problems: one). Rows are split when every thread gets at least two
-   * micro-panels of them (op(B) then is packed once, together); short C splits its columns instead. */
-  int tasks = 2.0 * M * N * (double)K < 2e5 ? 1 : hrm_num_threads();
+  /* Weight gradients split K; otherwise rows are split when every thread gets at least two micro-panels of
+   * them (op(B) then is packed once, together); short C splits its columns instead. */
+  int tasks = task_count(M, N, K);
   if (tasks > 1 && tasks <= K_SPLIT_MAX_TASKS && transA && K >= K_SPLIT_MIN && K >= M && K >= N) {
     gemm_k_split(&g, tasks);
     return;
@@ -456,33 +481,15 @@ void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const
 /* ---- op(B) packed once, used by many products (a linear layer's weight across a forward pass) ---- */
 size_t hrm_packed_b_bytes(int K, int N, int bf16) {
   gemm_job g = make_job(0, 0, 0, N, K, NULL, NULL, NULL, 0, bf16);
-  size_t npad = (size_t)ceil_div(N, g.uk.nr) * g.uk.nr;
-  return npad * (size_t)ceil_div(K, KC) * KC * esz(&g);
+  return packed_b_size(&g);
 }
 
 void hrm_pack_b(void *dst, int transB, int K, int N, const float *B, int bf16) {
   gemm_job g = make_job(0, transB, 0, N, K, NULL, B, NULL, 0, bf16);
-  shared_b s = {&g, dst, 0, 0, N, 0, 0};
-  s.panels = ceil_div(N, g.uk.nr);
-  s.npad = (size_t)s.panels * g.uk.nr;
-  hrm_parallel_range((long)ceil_div(K, KC) * ceil_div(s.panels, PACK_GROUP), 1, pack_b_range, &s);
+  pack_all_b(&g, dst);
 }
 
 #define PREPACKED_ROW_SPLIT 512
-
-typedef struct {
-  const gemm_job *g;
-  const void *bp;
-  size_t npad;
-  int rchunk, cchunk, ctasks;
-} prepacked_split;
-
-static void prepacked_task(void *ctx, int task, int thread) {
-  const prepacked_split *s = ctx;
-  int r0 = (task / s->ctasks) * s->rchunk, c0 = (task % s->ctasks) * s->cchunk;
-  int rows = min_int(s->g->M - r0, s->rchunk), cols = min_int(s->g->N - c0, s->cchunk);
-  if (rows > 0 && cols > 0) compute_rows(s->g, s->bp, s->npad, r0, rows, c0, cols, c0, thread);
-}
 
 /* C[M,N] = A[M,K]·op(B) from op(B) packed by hrm_pack_b with the same K, N, bf16. Few rows (one puzzle: 82)
  * split the columns, so each packed panel is read from memory by one thread only; many rows split the rows. */
@@ -493,13 +500,13 @@ void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed,
     memset(C, 0, sizeof(float) * M * N);
     return;
   }
-  int tasks = 2.0 * M * N * (double)K < 2e5 ? 1 : hrm_num_threads(), MR = g.uk.mr, NR = g.uk.nr;
-  prepacked_split s = {&g, packed, (size_t)ceil_div(N, NR) * NR, M, N, 1};
+  int tasks = task_count(M, N, K), MR = g.uk.mr, NR = g.uk.nr;
+  packed_split s = {&g, packed, M, N, 1};
   if (tasks > 1 && M >= 2 * tasks * MR && (M >= PREPACKED_ROW_SPLIT || N < 2 * tasks * NR))
-    s.rchunk = ceil_div(ceil_div(M, tasks), MR) * MR;
+    s.rchunk = row_chunk(&g, tasks);
   else if (tasks > 1) {
     s.cchunk = ceil_div(ceil_div(N, tasks), NR) * NR;
     s.ctasks = ceil_div(N, s.cchunk);
   }
-  hrm_parallel_for(ceil_div(M, s.rchunk) * s.ctasks, prepacked_task, &s);
+  run_packed(&s);
 }

@@ -10,6 +10,23 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+/* M rows of C as blocks of BIG rows, then 4, 2 and 1: every block a constant row count, so ROW_BLOCK (an
+ * always-inline body) gets its own unrolled copy for each. BIG <= 8, so at most one of each tail is needed. */
+#define FOR_ROW_BLOCKS(BIG, ROW_BLOCK)                                                                           \
+  do {                                                                                                         \
+    long i = 0;                                                                                                \
+    for (; i + (BIG) <= M; i += (BIG)) ROW_BLOCK(BIG, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc); \
+    if (M - i >= 4) {                                                                                          \
+      ROW_BLOCK(4, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);                                     \
+      i += 4;                                                                                                  \
+    }                                                                                                          \
+    if (M - i >= 2) {                                                                                          \
+      ROW_BLOCK(2, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);                                     \
+      i += 2;                                                                                                  \
+    }                                                                                                          \
+    if (M - i == 1) ROW_BLOCK(1, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);                       \
+  } while (0)
+
 #define T512 __attribute__((target("avx512f")))
 
 /* C[R rows x (16*(W-1) + popcount(m)) columns] = A[R, K] · B: W (1 or 2) vectors per row, the last one masked
@@ -57,17 +74,7 @@ T512 static inline __attribute__((always_inline)) void row_block(int R, long N, 
 
 T512 void hrm_small_gemm_avx512(long M, long N, long K, const float *A, long ars, long aks, const float *B,
                                 long ldb, float *C, long ldc) {
-  long i = 0;
-  for (; i + 8 <= M; i += 8) row_block(8, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
-  if (M - i >= 4) {
-    row_block(4, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
-    i += 4;
-  }
-  if (M - i >= 2) {
-    row_block(2, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
-    i += 2;
-  }
-  if (M - i == 1) row_block(1, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
+  FOR_ROW_BLOCKS(8, row_block);
 }
 
 /* ---- AVX2 + FMA ---- */
@@ -120,16 +127,6 @@ T256 static inline __attribute__((always_inline)) void row_block8(int R, long N,
 
 T256 void hrm_small_gemm_avx2(long M, long N, long K, const float *A, long ars, long aks, const float *B, long ldb,
                               float *C, long ldc) {
-  long i = 0;
-  for (; i + 6 <= M; i += 6) row_block8(6, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
-  if (M - i >= 4) {
-    row_block8(4, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
-    i += 4;
-  }
-  if (M - i >= 2) {
-    row_block8(2, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
-    i += 2;
-  }
-  if (M - i == 1) row_block8(1, N, K, A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc);
+  FOR_ROW_BLOCKS(6, row_block8);
 }
 #endif
