@@ -31,7 +31,7 @@ void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed,
 
 /* Depth of a packed block; also the row stride (in elements) of r-major A panels. Even, so bfloat16 pairs
  * never straddle two blocks. */
-#define HRM_GEMM_KC 256
+#define HRM_GEMM_KC 512
 
 /* Micro-kernel: c[MR x NR] (ldc) = or += Σ_p A(r,p) * B(p,j) over p < kc, from packed panels.
  * float32 panels: B(p,j) = b[p*NR + j]; A is k-major, A(r,p) = a[p*MR + r] (fn_k), or r-major,
@@ -39,9 +39,13 @@ void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed,
  * bfloat16 panels (kc even, zero-padded): pairs along k, B(p,j) = b[(p/2)*2*NR + 2*j + p%2]; k-major A,
  * A(r,p) = a[(p/2)*2*MR + 2*r + p%2], or r-major as above. */
 typedef void (*hrm_ukr_fn)(int kc, const void *a, const void *b, float *c, long ldc, int accumulate);
+/* The float32 r-major kernel reading A where it lies, rows lda floats apart (row-major A needs no packing). */
+typedef void (*hrm_ukr_direct_fn)(int kc, const float *a, long lda, const float *b, float *c, long ldc,
+                                  int accumulate);
 typedef struct {
   int mr, nr;
   hrm_ukr_fn fn_k, fn_r;
+  hrm_ukr_direct_fn fn_d; /* NULL for bfloat16 panels */
   const char *name;
   int bf16; /* panels hold bfloat16 pairs */
 } hrm_ukr;
