@@ -220,13 +220,10 @@ static napi_value js_pack_linear(napi_env env, napi_callback_info info) {
   END;
 }
 
-static napi_value js_linear_fwd_packed(napi_env env, napi_callback_info info) {
-  BEGIN("linearForwardPacked", 6);
-  long T = dim(c, 3, "T"), I = dim(c, 4, "I"), O = dim(c, 5, "O");
-  int bf16 = precision(c, 6);
-  float *out = f32(c, 0, "out", (double)T * O);
-  const float *inp = f32(c, 1, "inp", (double)T * I);
-  const uint8_t *pk = packed_arg(c, 2, packed_bytes(I, O, bf16));
+/* Argument i as packed weights for [O, I] at this precision: the panels, or NULL (call failed) when the bytes
+ * are too few or were packed by another backend, for other dims or precision. */
+static const uint8_t *packed_weights(call *c, int i, long I, long O, int bf16) {
+  const uint8_t *pk = packed_arg(c, i, packed_bytes(I, O, bf16));
   if (c->failed) return NULL;
   packed_header h;
   memcpy(&h, pk, sizeof h);
@@ -236,7 +233,38 @@ static napi_value js_linear_fwd_packed(napi_env env, napi_callback_info info) {
     fail(c, 0, "packed was not made by this backend's packLinear with these I, O and precision%s", "", 0, 0);
     return NULL;
   }
-  hrm_gemm_prepacked((int)T, (int)O, (int)I, inp, pk + PACKED_HEADER, out, bf16);
+  return pk + PACKED_HEADER;
+}
+
+static napi_value js_linear_fwd_packed(napi_env env, napi_callback_info info) {
+  BEGIN("linearForwardPacked", 6);
+  long T = dim(c, 3, "T"), I = dim(c, 4, "I"), O = dim(c, 5, "O");
+  int bf16 = precision(c, 6);
+  float *out = f32(c, 0, "out", (double)T * O);
+  const float *inp = f32(c, 1, "inp", (double)T * I);
+  const uint8_t *pk = packed_weights(c, 2, I, O, bf16);
+  if (!c->failed) hrm_gemm_prepacked((int)T, (int)O, (int)I, inp, pk, out, bf16);
+  END;
+}
+
+static napi_value js_linear_swiglu_fwd(napi_env env, napi_callback_info info) {
+  BEGIN("linearSwigluForward", 6);
+  long T = dim(c, 3, "T"), I = dim(c, 4, "I"), F = dim(c, 5, "F");
+  float *out = f32(c, 0, "out", (double)T * F);
+  const float *inp = f32(c, 1, "inp", (double)T * I), *w = f32(c, 2, "weight", 2.0 * F * I);
+  int bf16 = precision(c, 6);
+  if (!c->failed) hrm_linear_swiglu((int)T, (int)F, (int)I, inp, w, NULL, out, bf16);
+  END;
+}
+
+static napi_value js_linear_swiglu_fwd_packed(napi_env env, napi_callback_info info) {
+  BEGIN("linearSwigluForwardPacked", 6);
+  long T = dim(c, 3, "T"), I = dim(c, 4, "I"), F = dim(c, 5, "F");
+  int bf16 = precision(c, 6);
+  float *out = f32(c, 0, "out", (double)T * F);
+  const float *inp = f32(c, 1, "inp", (double)T * I);
+  const uint8_t *pk = packed_weights(c, 2, I, 2 * F, bf16);
+  if (!c->failed) hrm_linear_swiglu((int)T, (int)F, (int)I, inp, NULL, pk, out, bf16);
   END;
 }
 
@@ -486,6 +514,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"linearPackedBytes", 0, js_linear_packed_bytes, 0, 0, 0, napi_default, 0},
       {"packLinear", 0, js_pack_linear, 0, 0, 0, napi_default, 0},
       {"linearForwardPacked", 0, js_linear_fwd_packed, 0, 0, 0, napi_default, 0},
+      {"linearSwigluForward", 0, js_linear_swiglu_fwd, 0, 0, 0, napi_default, 0},
+      {"linearSwigluForwardPacked", 0, js_linear_swiglu_fwd_packed, 0, 0, 0, napi_default, 0},
       {"linearBackward", 0, js_linear_bwd, 0, 0, 0, napi_default, 0},
       {"embeddingForward", 0, js_emb_fwd, 0, 0, 0, napi_default, 0},
       {"embeddingBackward", 0, js_emb_bwd, 0, 0, 0, napi_default, 0},

@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "kernels.h"
+#include "simd.h"
 #include "threadpool.h"
 
 /* Packed depth. 512 (the model's K, or a divisor of it) puts all of K in one block: C is written once instead
@@ -43,7 +45,11 @@ typedef struct {
   int a_rmajor;   /* !transA: the packed A layout; not derivable from the strides, which tie when M or K is 1 */
   int a_direct;   /* row-major float32 A: whole micro-panels are read in place by uk.fn_d, only the rest packed */
   int round_bf16; /* bfloat16 precision on float32 panels: round every packed value (no bf16 dot here) */
+  float *glu;     /* fused SwiGLU (hrm_linear_swiglu): C unused, glu[M, N/2] = silu(gate) * up, see swiglu_tiles */
 } gemm_job;
+
+/* Columns of the result: N, or the N/2 gate columns of a fused SwiGLU, each paired with its up column. */
+static int out_cols(const gemm_job *g) { return g->glu ? g->N / 2 : g->N; }
 
 /* Bytes per packed element, and the packed depth of a kc block (bfloat16 pairs need it even). */
 static size_t esz(const gemm_job *g) { return g->uk.bf16 ? sizeof(uint16_t) : sizeof(float); }
@@ -280,25 +286,47 @@ static void store_corner(const gemm_job *g, const float *tmp, float *c, int mm, 
     }
 }
 
+/* One micro-tile of A rows ir.. (read in place below md, else from the packed panels at ap) times panel b. */
+static void tile(const gemm_job *g, const float *ad, const void *ap, int ir, int md, const void *b, int kc,
+                 float *dst, long ldd, int acc) {
+  if (ir < md)
+    g->uk.fn_d(kc, ad + (size_t)ir * g->rsa, g->rsa, b, dst, ldd, acc);
+  else
+    g->ukr(kc, at(g, ap, (size_t)(ir - md) * KC), b, dst, ldd, acc);
+}
+
+/* out[r][j] = silu(gate) * up from a gate tile and its up tile (NR wide): SwiGLU as the tiles leave the
+ * micro-kernel, so the [M, 2F] gate_up product is never written to memory and read back. */
+HRM_CLONES static void swiglu_tile(float *out, long ldo, const float *tg, const float *tu, int mm, int nn, int nr) {
+  for (int r = 0; r < mm; r++)
+    for (int j = 0; j < nn; j++) {
+      float gv = tg[r * nr + j];
+      out[r * ldo + j] = gv * hrm_sigmoidf(gv) * tu[r * nr + j];
+    }
+}
+
 /* One (mc x nc) block of C, depth p0.. of kc, from packed op(B) at bp and the A block: its first md rows read
- * in place (a_direct), the rest packed at ap. */
+ * in place (a_direct), the rest packed at ap. A fused SwiGLU block (all of K in this one block) takes gate
+ * columns j0..; each gate panel's up panel lies N/2 packed columns on. */
 static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int i0, int m, int j0, int n,
                          int p0, int jb, int kc, int acc) {
   int MR = g->uk.mr, NR = g->uk.nr, md = direct_rows(g, m);
   const float *ad = g->A + (size_t)i0 * g->rsa + p0;
-  float tmp[32 * 32];
+  float tmp[32 * 32], tup[32 * 32];
   kc = kpad(g, kc);
   for (int jr = 0; jr < n; jr += NR) {
     int nn = n - jr < NR ? n - jr : NR;
+    const void *b = at(g, bp, (size_t)(jb + jr) * kc);
     for (int ir = 0; ir < m; ir += MR) {
       int mm = m - ir < MR ? m - ir : MR, full = mm == MR && nn == NR;
-      float *c = g->C + (size_t)(i0 + ir) * g->N + j0 + jr, *dst = full ? c : tmp;
-      long ldd = full ? g->N : NR;
-      const void *b = at(g, bp, (size_t)(jb + jr) * kc);
-      if (ir < md)
-        g->uk.fn_d(kc, ad + (size_t)ir * g->rsa, g->rsa, b, dst, ldd, full && acc);
-      else
-        g->ukr(kc, at(g, ap, (size_t)(ir - md) * KC), b, dst, ldd, full && acc);
+      if (g->glu) {
+        tile(g, ad, ap, ir, md, b, kc, tmp, NR, 0);
+        tile(g, ad, ap, ir, md, at(g, b, (size_t)(g->N / 2) * kc), kc, tup, NR, 0);
+        swiglu_tile(g->glu + (size_t)(i0 + ir) * (g->N / 2) + j0 + jr, g->N / 2, tmp, tup, mm, nn, NR);
+        continue;
+      }
+      float *c = g->C + (size_t)(i0 + ir) * g->N + j0 + jr;
+      tile(g, ad, ap, ir, md, b, kc, full ? c : tmp, full ? g->N : NR, full && acc);
       if (!full) store_corner(g, tmp, c, mm, nn, acc);
     }
   }
@@ -367,7 +395,7 @@ typedef struct {
 static void packed_task(void *ctx, int task, int thread) {
   const packed_split *s = ctx;
   int r0 = (task / s->ctasks) * s->rchunk, c0 = (task % s->ctasks) * s->cchunk;
-  int rows = min_int(s->g->M - r0, s->rchunk), cols = min_int(s->g->N - c0, s->cchunk);
+  int rows = min_int(s->g->M - r0, s->rchunk), cols = min_int(out_cols(s->g) - c0, s->cchunk);
   if (rows > 0 && cols > 0) compute_rows(s->g, s->bp, padded_n(s->g), r0, rows, c0, cols, c0, thread);
 }
 
@@ -383,7 +411,7 @@ static int row_chunk(const gemm_job *g, int tasks) { return ceil_div(ceil_div(g-
 static void gemm_row_split(const gemm_job *g, int tasks) {
   void *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, packed_b_size(g));
   pack_all_b(g, bp);
-  packed_split s = {g, bp, row_chunk(g, tasks), g->N, 1};
+  packed_split s = {g, bp, row_chunk(g, tasks), out_cols(g), 1};
   run_packed(&s);
 }
 
@@ -471,7 +499,7 @@ static gemm_job make_job(int transA, int transB, int M, int N, int K, const floa
   hrm_ukr uk = hrm_ukr_selected();
 #endif
   gemm_job g = {A, B, C, M, N, K, accumulate, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, 0,
-                uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, bf16 && !dot};
+                uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, bf16 && !dot, NULL};
   g.a_direct = !transA && uk.fn_d && !g.round_bf16;
   return g;
 }
@@ -512,8 +540,21 @@ void hrm_pack_b(void *dst, int transB, int K, int N, const float *B, int bf16) {
 
 #define PREPACKED_ROW_SPLIT 512
 
-/* C[M,N] = A[M,K]·op(B) from op(B) packed by hrm_pack_b with the same K, N, bf16. Few rows (one puzzle: 82)
- * split the columns, so each packed panel is read from memory by one thread only; many rows split the rows. */
+/* The split of a product from all of op(B) packed: few rows (one puzzle: 82) split the columns, so each packed
+ * panel is read from memory by one thread only; many rows split the rows. */
+static packed_split split_packed(const gemm_job *g, const void *bp) {
+  int tasks = task_count(g->M, g->N, g->K), MR = g->uk.mr, NR = g->uk.nr, n = out_cols(g);
+  packed_split s = {g, bp, g->M, n, 1};
+  if (tasks > 1 && g->M >= 2 * tasks * MR && (g->M >= PREPACKED_ROW_SPLIT || n < 2 * tasks * NR))
+    s.rchunk = row_chunk(g, tasks);
+  else if (tasks > 1) {
+    s.cchunk = ceil_div(ceil_div(n, tasks), NR) * NR;
+    s.ctasks = ceil_div(n, s.cchunk);
+  }
+  return s;
+}
+
+/* C[M,N] = A[M,K]·op(B) from op(B) packed by hrm_pack_b with the same K, N, bf16. */
 void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed, float *C, int bf16) {
   if (M <= 0 || N <= 0) return;
   gemm_job g = make_job(0, 0, M, N, K, A, NULL, C, 0, bf16);
@@ -521,13 +562,32 @@ void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed,
     memset(C, 0, sizeof(float) * M * N);
     return;
   }
-  int tasks = task_count(M, N, K), MR = g.uk.mr, NR = g.uk.nr;
-  packed_split s = {&g, packed, M, N, 1};
-  if (tasks > 1 && M >= 2 * tasks * MR && (M >= PREPACKED_ROW_SPLIT || N < 2 * tasks * NR))
-    s.rchunk = row_chunk(&g, tasks);
-  else if (tasks > 1) {
-    s.cchunk = ceil_div(ceil_div(N, tasks), NR) * NR;
-    s.ctasks = ceil_div(N, s.cchunk);
+  packed_split s = split_packed(&g, packed);
+  run_packed(&s);
+}
+
+/* ---- gate_up projection and SwiGLU fused (see swiglu_tile) ---- */
+void hrm_linear_swiglu(int M, int F, int K, const float *A, const float *W, const void *packed, float *out,
+                       int bf16) {
+  if (M <= 0 || F <= 0) return;
+  gemm_job g = make_job(0, 1, M, 2 * F, K, A, W, NULL, 0, bf16);
+  /* Fused when all of K is one depth block (no partial sums to carry between blocks) and the up half starts
+   * on a panel boundary; otherwise the product goes through memory. */
+  if (K == 0 || K > KC || F % g.uk.nr != 0) {
+    float *gu = hrm_thread_scratch(HRM_SCRATCH_GLU, 0, sizeof(float) * 2 * (size_t)M * F);
+    if (packed)
+      hrm_gemm_prepacked(M, 2 * F, K, A, packed, gu, bf16);
+    else
+      hrm_gemm(0, 1, M, 2 * F, K, A, W, gu, 0, bf16);
+    hrm_swiglu_fwd(out, gu, M, F);
+    return;
   }
+  g.glu = out;
+  if (!packed) {
+    void *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, packed_b_size(&g));
+    pack_all_b(&g, bp);
+    packed = bp;
+  }
+  packed_split s = split_packed(&g, packed);
   run_packed(&s);
 }

@@ -29,6 +29,12 @@ size_t hrm_packed_b_bytes(int K, int N, int bf16);
 void hrm_pack_b(void *dst, int transB, int K, int N, const float *B, int bf16);
 void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed, float *C, int bf16);
 
+/* out[M,F] = silu(gate) * up, (gate | up) = A[M,K]·Wᵀ with W [2F,K] (gate rows first, as the official
+ * chunk(2)): the gate_up projection and SwiGLU in one pass, from W itself or (packed non-NULL) from hrm_pack_b
+ * of W with transB, K, 2F and the same bf16. */
+void hrm_linear_swiglu(int M, int F, int K, const float *A, const float *W, const void *packed, float *out,
+                       int bf16);
+
 /* Depth of a packed block; also the row stride (in elements) of r-major A panels. Even, so bfloat16 pairs
  * never straddle two blocks. */
 #define HRM_GEMM_KC 512

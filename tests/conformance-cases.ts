@@ -413,11 +413,60 @@ export function optimCases(rng: Rng): Case[] {
   });
 }
 
+// gate_up + SwiGLU: weights scaled by 1/sqrt(I) keep gate and up near unit size; an error e in gate or up moves
+// the output by about |up| e or |silu(gate)| e (a few e), hence 4x the GEMM tolerance.
+const swigluLinearTol = (I: number): Tol => ({ atol: 4e-6 * Math.max(I, 16), rtol: 2e-5 });
+
+/** [T, I, F] of the fused gate_up + SwiGLU: row and column splits, edge tiles, and the shapes it does unfused
+ * (F not a multiple of the micro-tile width, or I deeper than one packed block). */
+export const SWIGLU_LINEAR_SHAPES = {
+  heavy: [
+    [32 * 82, 512, 1536],
+    [82, 512, 1536],
+    [65, 17, 32],
+    [17, 63, 65],
+    [3, 600, 64],
+    [1, 3, 1],
+  ],
+  light: [
+    [82, 512, 1536],
+    [65, 17, 32],
+    [17, 63, 65],
+    [1, 3, 1],
+  ],
+};
+
+export function swigluLinearCases(rng: Rng, heavy: boolean): Case[] {
+  const cases: Case[] = [];
+  for (const [T, I, F] of heavy ? SWIGLU_LINEAR_SHAPES.heavy : SWIGLU_LINEAR_SHAPES.light)
+    for (const p of ["float32", "bfloat16"] as const) {
+      const opt = p === "bfloat16" ? [p] : [];
+      cases.push({
+        kernel: "linearSwigluForward",
+        label: `T${T} ${I}->2x${F}${opt.length ? " bf16" : ""}`,
+        args: [
+          nan(T * F),
+          randn(F32, T * I, rng),
+          randn(F32, 2 * F * I, rng, 1 / Math.sqrt(I)),
+          T,
+          I,
+          F,
+          ...opt,
+        ],
+        written: [0],
+        accumulated: [],
+        ...swigluLinearTol(I),
+      });
+    }
+  return cases;
+}
+
 export function allCases(seed: number, heavy: boolean): Case[] {
   const rng = new Rng(seed);
   return [
     ...gemmCases(rng, heavy),
     ...linearCases(rng, heavy),
+    ...swigluLinearCases(rng, heavy),
     ...rowCases(rng),
     ...ropeCases(rng),
     ...attentionCases(rng, heavy),

@@ -9,7 +9,7 @@ import { KERNEL_NAMES } from "../src/kernels/api.js";
 import { makeNativeBackend } from "../src/kernels/native/index.js";
 import { refKernels as ref } from "../src/kernels/ref/index.js";
 import { loadNativeAddon } from "../src/platform/node.js";
-import { allCases, cloneArgs, gemmCases } from "./conformance-cases.js";
+import { allCases, cloneArgs, gemmCases, SWIGLU_LINEAR_SHAPES } from "./conformance-cases.js";
 import { compare, randn, Rng } from "./helpers.js";
 
 const addon = loadNativeAddon();
@@ -45,7 +45,7 @@ test(`native kernels match ref (seed ${SEED})`, { skip }, async (t) => {
 // Pre-packed weights are backend-specific bytes, so they are not in the shared table: native's packLinear +
 // linearForwardPacked must equal ref's linearForward, on model shapes (T 82 = one puzzle, 2624 = batch 32)
 // and awkward ones (row and column splits, edge tiles, odd depth for bfloat16 pairs).
-const PACKED = ["linearPackedBytes", "packLinear", "linearForwardPacked"];
+const PACKED = ["linearPackedBytes", "packLinear", "linearForwardPacked", "linearSwigluForwardPacked"];
 test(`native pre-packed linear weights match ref's linearForward (seed ${SEED})`, { skip }, () => {
   const rng = new Rng(SEED);
   const shapes = [
@@ -78,6 +78,34 @@ test(`native pre-packed linear weights match ref's linearForward (seed ${SEED})`
       assert.throws(() => ref.linearForwardPacked(viaRef, inp, packed, T, I, O, p), /not made by ref/);
       if (rp.length >= packed.length)
         assert.throws(() => addon!.linearForwardPacked(got, inp, rp, T, I, O, p), /not made by this backend/);
+    }
+});
+
+// The fused gate_up + SwiGLU from packLinear's bytes for [2F, I] must equal ref's unpacked one.
+test(`native pre-packed gate_up + SwiGLU matches ref's linearSwigluForward (seed ${SEED})`, { skip }, () => {
+  const rng = new Rng(SEED);
+  for (const [T, I, F] of SWIGLU_LINEAR_SHAPES.heavy)
+    for (const p of ["float32", "bfloat16"] as const) {
+      const inp = randn(Float32Array, T * I, rng);
+      const w = randn(Float32Array, 2 * F * I, rng, 1 / Math.sqrt(I));
+      const packed = new Uint8Array(addon!.linearPackedBytes(I, 2 * F, p));
+      addon!.packLinear(packed, w, I, 2 * F, p);
+      const got = new Float32Array(T * F).fill(NaN);
+      addon!.linearSwigluForwardPacked(got, inp, packed, T, I, F, p);
+      const want = new Float32Array(T * F);
+      ref.linearSwigluForward(want, inp, w, T, I, F, p);
+      const r = compare(got, want, 4e-6 * Math.max(I, 16), 2e-5); // swigluLinearTol (conformance-cases)
+      assert.ok(r.ok, `T${T} ${I}->2x${F} ${p}: ${r.report} (seed ${SEED})`);
+      const rp = new Uint8Array(ref.linearPackedBytes(I, 2 * F, p));
+      ref.packLinear(rp, w, I, 2 * F, p);
+      const viaRef = new Float32Array(T * F);
+      ref.linearSwigluForwardPacked(viaRef, inp, rp, T, I, F, p);
+      assert.deepEqual(viaRef, want);
+      if (rp.length >= packed.length)
+        assert.throws(
+          () => addon!.linearSwigluForwardPacked(got, inp, rp, T, I, F, p),
+          /not made by this backend/,
+        );
     }
 });
 

@@ -84,6 +84,30 @@ export interface Kernels {
     O: number,
     precision?: MatmulPrecision,
   ): void;
+  /**
+   * The MLP's gate_up projection and SwiGLU in one call: out[T,F] = swigluForward(inp[T,I]·weight[2F,I]ᵀ),
+   * i.e. linearForward into (gate | up) then swigluForward, without the [T,2F] product in between (a backend
+   * may keep it out of memory).
+   */
+  linearSwigluForward(
+    out: FloatArray,
+    inp: FloatArray,
+    weight: FloatArray,
+    T: number,
+    I: number,
+    F: number,
+    precision?: MatmulPrecision,
+  ): void;
+  /** linearSwigluForward from packLinear's bytes for weight [2F, I] (O = 2F) and the same precision. */
+  linearSwigluForwardPacked(
+    out: FloatArray,
+    inp: FloatArray,
+    packed: Uint8Array,
+    T: number,
+    I: number,
+    F: number,
+    precision?: MatmulPrecision,
+  ): void;
   /** dinp[T,I] = dout·weight; dweight[O,I] += doutᵀ·inp. */
   linearBackward(
     dinp: FloatArray,
@@ -285,6 +309,8 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "linearPackedBytes",
   "packLinear",
   "linearForwardPacked",
+  "linearSwigluForward",
+  "linearSwigluForwardPacked",
   "embeddingForward",
   "embeddingBackward",
   "rmsnormForward",

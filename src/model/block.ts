@@ -40,6 +40,19 @@ function linear(
   else k.linearForward(out, inp, w[name], T, I, O, p);
 }
 
+/** out[T,F] = silu(gate) * up, (gate | up) = inp·gateUpᵀ: one fused kernel, so no-grad runs never write gu. */
+function gateUpSwiglu(
+  k: Kernels,
+  w: BlockWeights,
+  out: Float32Array,
+  inp: Float32Array,
+  T: number,
+  d: Dims,
+): void {
+  if (w.packed) k.linearSwigluForwardPacked(out, inp, w.packed.gateUp, T, d.D, d.F, d.precision);
+  else k.linearSwigluForward(out, inp, w.gateUp, T, d.D, d.F, d.precision);
+}
+
 /** Packs a block's four weights into `into` (buffers sized by linearPackedBytes for these dims). */
 export function packBlockWeights(
   k: Kernels,
@@ -70,7 +83,8 @@ export interface Dims {
   precision: MatmulPrecision;
 }
 
-/** Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, out, rstd2 (gu, act it recomputes). */
+/** Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, out, rstd2 (gu, act it recomputes).
+ * The forward never writes gu (gate_up and SwiGLU are one kernel): it is the backward's buffer. */
 export interface BlockActs {
   qkv: Float32Array; // [T, 3D] after RoPE
   probs: Float32Array; // [B, NH, S, S]
@@ -134,8 +148,7 @@ export function blockForward(
   linear(k, w, "o", a.tmp, a.att, T, D, D, p);
   k.add(a.h1, x, a.tmp, 1, 1, T * D);
   k.rmsnormForward(a.h1, a.rstd1, a.h1, T, D, eps);
-  linear(k, w, "gateUp", a.gu, a.h1, T, D, 2 * F, p);
-  k.swigluForward(a.act, a.gu, T, F);
+  gateUpSwiglu(k, w, a.act, a.h1, T, d);
   linear(k, w, "down", a.tmp, a.act, T, F, D, p);
   k.add(out, a.h1, a.tmp, 1, 1, T * D);
   k.rmsnormForward(out, a.rstd2, out, T, D, eps);

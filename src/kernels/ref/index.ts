@@ -16,6 +16,8 @@ import {
   linearForward,
   linearForwardPacked,
   linearPackedBytes,
+  linearSwigluForward,
+  linearSwigluForwardPacked,
   matmul,
   packLinear,
 } from "./matmul.js";
@@ -30,6 +32,8 @@ export const refKernels: Kernels = {
   linearPackedBytes,
   packLinear,
   linearForwardPacked,
+  linearSwigluForward,
+  linearSwigluForwardPacked,
   embeddingForward,
   embeddingBackward,
   rmsnormForward,

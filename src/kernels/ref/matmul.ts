@@ -1,10 +1,11 @@
 /**
- * Reference GEMM and the bias-free linear layer built on it. Accumulates in float64 (JS numbers) whatever
+ * Reference GEMM and the bias-free linear layers built on it (plain, pre-packed, and fused with SwiGLU). Accumulates in float64 (JS numbers) whatever
  * the buffer type, so it is the precise end of every conformance comparison. With bfloat16 precision the
  * operands are rounded first (copies; the caller's buffers are untouched), which is the definition the fast
  * kernels match up to float32 summation order.
  */
 import type { FloatArray, MatmulPrecision } from "../api.js";
+import { swigluForward } from "./elementwise.js";
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -136,6 +137,36 @@ export function linearForwardPacked(
       "ref linearForwardPacked: packed was not made by ref packLinear with these I, O, precision",
     );
   linearForward(out, inp, weightView(packed, I, O, "linearForwardPacked"), T, I, O, precision);
+}
+
+/** out[T,F] = swiglu(inp·weight[2F,I]ᵀ): the product in a buffer of out's type, then swigluForward. */
+export function linearSwigluForward(
+  out: FloatArray,
+  inp: FloatArray,
+  weight: FloatArray,
+  T: number,
+  I: number,
+  F: number,
+  precision: MatmulPrecision = "float32",
+): void {
+  const gateUp = out instanceof Float64Array ? new Float64Array(2 * T * F) : new Float32Array(2 * T * F);
+  linearForward(gateUp, inp, weight, T, I, 2 * F, precision);
+  swigluForward(out, gateUp, T, F);
+}
+
+/** linearSwigluForward from ref packLinear's bytes for weight [2F, I]. */
+export function linearSwigluForwardPacked(
+  out: FloatArray,
+  inp: FloatArray,
+  packed: Uint8Array,
+  T: number,
+  I: number,
+  F: number,
+  precision: MatmulPrecision = "float32",
+): void {
+  const gateUp = out instanceof Float64Array ? new Float64Array(2 * T * F) : new Float32Array(2 * T * F);
+  linearForwardPacked(gateUp, inp, packed, T, I, 2 * F, precision);
+  swigluForward(out, gateUp, T, F);
 }
 
 /** dinp[T,I] = dout[T,O]·weight[O,I]; dweight[O,I] += doutᵀ·inp. */
