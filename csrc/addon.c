@@ -247,6 +247,28 @@ static napi_value js_linear_fwd_packed(napi_env env, napi_callback_info info) {
   END;
 }
 
+static napi_value js_linear_residual_fwd(napi_env env, napi_callback_info info) {
+  BEGIN("linearResidualForward", 7);
+  long T = dim(c, 4, "T"), I = dim(c, 5, "I"), O = dim(c, 6, "O");
+  float *out = f32(c, 0, "out", (double)T * O);
+  const float *res = f32(c, 1, "res", (double)T * O), *inp = f32(c, 2, "inp", (double)T * I);
+  const float *w = f32(c, 3, "weight", (double)O * I);
+  int bf16 = precision(c, 7);
+  if (!c->failed) hrm_linear_residual((int)T, (int)O, (int)I, inp, w, NULL, res, out, bf16);
+  END;
+}
+
+static napi_value js_linear_residual_fwd_packed(napi_env env, napi_callback_info info) {
+  BEGIN("linearResidualForwardPacked", 7);
+  long T = dim(c, 4, "T"), I = dim(c, 5, "I"), O = dim(c, 6, "O");
+  int bf16 = precision(c, 7);
+  float *out = f32(c, 0, "out", (double)T * O);
+  const float *res = f32(c, 1, "res", (double)T * O), *inp = f32(c, 2, "inp", (double)T * I);
+  const uint8_t *pk = packed_weights(c, 3, I, O, bf16);
+  if (!c->failed) hrm_linear_residual((int)T, (int)O, (int)I, inp, NULL, pk, res, out, bf16);
+  END;
+}
+
 static napi_value js_linear_swiglu_fwd(napi_env env, napi_callback_info info) {
   BEGIN("linearSwigluForward", 6);
   long T = dim(c, 3, "T"), I = dim(c, 4, "I"), F = dim(c, 5, "F");
@@ -514,6 +536,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"linearPackedBytes", 0, js_linear_packed_bytes, 0, 0, 0, napi_default, 0},
       {"packLinear", 0, js_pack_linear, 0, 0, 0, napi_default, 0},
       {"linearForwardPacked", 0, js_linear_fwd_packed, 0, 0, 0, napi_default, 0},
+      {"linearResidualForward", 0, js_linear_residual_fwd, 0, 0, 0, napi_default, 0},
+      {"linearResidualForwardPacked", 0, js_linear_residual_fwd_packed, 0, 0, 0, napi_default, 0},
       {"linearSwigluForward", 0, js_linear_swiglu_fwd, 0, 0, 0, napi_default, 0},
       {"linearSwigluForwardPacked", 0, js_linear_swiglu_fwd_packed, 0, 0, 0, napi_default, 0},
       {"linearBackward", 0, js_linear_bwd, 0, 0, 0, napi_default, 0},

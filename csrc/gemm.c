@@ -45,7 +45,8 @@ typedef struct {
   int a_rmajor;   /* !transA: the packed A layout; not derivable from the strides, which tie when M or K is 1 */
   int a_direct;   /* row-major float32 A: whole micro-panels are read in place by uk.fn_d, only the rest packed */
   int round_bf16; /* bfloat16 precision on float32 panels: round every packed value (no bf16 dot here) */
-  float *glu;     /* fused SwiGLU (hrm_linear_swiglu): C unused, glu[M, N/2] = silu(gate) * up, see swiglu_tiles */
+  float *glu;     /* fused SwiGLU (hrm_linear_swiglu): C unused, glu[M, N/2] = silu(gate) * up, see swiglu_tile */
+  const float *res; /* residual (hrm_linear_residual): C = res + A·op(B), res [M, N] added on the first depth block */
 } gemm_job;
 
 /* Columns of the result: N, or the N/2 gate columns of a fused SwiGLU, each paired with its up column. */
@@ -277,12 +278,14 @@ static const void *at(const gemm_job *g, const void *base, size_t elems) {
   return (const char *)base + elems * esz(g);
 }
 
-/* A partial tile: the full tile computed into tmp (NR wide), then its mm x nn corner stored into C. */
-static void store_corner(const gemm_job *g, const float *tmp, float *c, int mm, int nn, int acc) {
-  for (int r = 0; r < mm; r++)
+/* A tile computed into tmp (NR wide), then its mm x nn corner stored into C: plus C (acc), plus the residual
+ * tile r (non-NULL), or as it is. */
+static void store_corner(const gemm_job *g, const float *tmp, float *c, const float *r, int mm, int nn, int acc) {
+  const float *add = r ? r : c;
+  for (int i = 0; i < mm; i++)
     for (int j = 0; j < nn; j++) {
-      float v = tmp[r * g->uk.nr + j];
-      c[(size_t)r * g->N + j] = acc ? c[(size_t)r * g->N + j] + v : v;
+      float v = tmp[i * g->uk.nr + j];
+      c[(size_t)i * g->N + j] = acc || r ? add[(size_t)i * g->N + j] + v : v;
     }
 }
 
@@ -325,9 +328,12 @@ static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int 
         swiglu_tile(g->glu + (size_t)(i0 + ir) * (g->N / 2) + j0 + jr, g->N / 2, tmp, tup, mm, nn, NR);
         continue;
       }
-      float *c = g->C + (size_t)(i0 + ir) * g->N + j0 + jr;
-      tile(g, ad, ap, ir, md, b, kc, full ? c : tmp, full ? g->N : NR, full && acc);
-      if (!full) store_corner(g, tmp, c, mm, nn, acc);
+      size_t at_c = (size_t)(i0 + ir) * g->N + j0 + jr;
+      float *c = g->C + at_c;
+      const float *r = g->res && p0 == 0 ? g->res + at_c : NULL;
+      int direct = full && !r;
+      tile(g, ad, ap, ir, md, b, kc, direct ? c : tmp, direct ? g->N : NR, direct && acc);
+      if (!direct) store_corner(g, tmp, c, r, mm, nn, acc);
     }
   }
 }
@@ -499,9 +505,26 @@ static gemm_job make_job(int transA, int transB, int M, int N, int K, const floa
   hrm_ukr uk = hrm_ukr_selected();
 #endif
   gemm_job g = {A, B, C, M, N, K, accumulate, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, 0,
-                uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, bf16 && !dot, NULL};
+                uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, bf16 && !dot, NULL, NULL};
   g.a_direct = !transA && uk.fn_d && !g.round_bf16;
   return g;
+}
+
+/* A product with K > 0, split across the threads by its shape. */
+static void run_job(gemm_job *g) {
+  /* Weight gradients split K; otherwise rows are split when every thread gets at least two micro-panels of
+   * them (op(B) then is packed once, together); short C splits its columns instead. */
+  int M = g->M, N = g->N, K = g->K, tasks = task_count(M, N, K);
+  if (tasks > 1 && tasks <= K_SPLIT_MAX_TASKS && !g->a_rmajor && K >= K_SPLIT_MIN && K >= M && K >= N) {
+    gemm_k_split(g, tasks);
+    return;
+  }
+  if (tasks > 1 && M >= 2 * tasks * g->uk.mr) {
+    gemm_row_split(g, tasks);
+    return;
+  }
+  g->nc = ceil_div(ceil_div(N, tasks), g->uk.nr) * g->uk.nr;
+  hrm_parallel_for(ceil_div(N, g->nc), cols_task, g);
 }
 
 void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
@@ -512,19 +535,7 @@ void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const
     if (!accumulate) memset(C, 0, sizeof(float) * M * N);
     return;
   }
-  /* Weight gradients split K; otherwise rows are split when every thread gets at least two micro-panels of
-   * them (op(B) then is packed once, together); short C splits its columns instead. */
-  int tasks = task_count(M, N, K);
-  if (tasks > 1 && tasks <= K_SPLIT_MAX_TASKS && transA && K >= K_SPLIT_MIN && K >= M && K >= N) {
-    gemm_k_split(&g, tasks);
-    return;
-  }
-  if (tasks > 1 && M >= 2 * tasks * g.uk.mr) {
-    gemm_row_split(&g, tasks);
-    return;
-  }
-  g.nc = ceil_div(ceil_div(N, tasks), g.uk.nr) * g.uk.nr;
-  hrm_parallel_for(ceil_div(N, g.nc), cols_task, &g);
+  run_job(&g);
 }
 
 /* ---- op(B) packed once, used by many products (a linear layer's weight across a forward pass) ---- */
@@ -560,6 +571,26 @@ void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed,
   gemm_job g = make_job(0, 0, M, N, K, A, NULL, C, 0, bf16);
   if (K == 0) {
     memset(C, 0, sizeof(float) * M * N);
+    return;
+  }
+  packed_split s = split_packed(&g, packed);
+  run_packed(&s);
+}
+
+/* ---- a linear layer and the residual add after it, fused: out = res + A·Wᵀ ---- */
+void hrm_linear_residual(int M, int N, int K, const float *A, const float *W, const void *packed,
+                         const float *res, float *out, int bf16) {
+  if (M <= 0 || N <= 0) return;
+  /* out == res is a plain accumulating product; otherwise the first depth block adds res as it stores C, so
+   * the product is not written and read back by a separate add. */
+  gemm_job g = make_job(0, 1, M, N, K, A, W, out, res == out, bf16);
+  if (res != out) g.res = res;
+  if (K == 0) {
+    if (res != out) memcpy(out, res, sizeof(float) * M * N);
+    return;
+  }
+  if (!packed) {
+    run_job(&g);
     return;
   }
   packed_split s = split_packed(&g, packed);

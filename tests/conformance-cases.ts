@@ -148,6 +148,14 @@ export function linearCases(rng: Rng, heavy: boolean): Case[] {
       accumulated: [],
       ...gemmTol(I),
     });
+    cases.push({
+      kernel: "linearResidualForward",
+      label: `T${T} ${I}->${O}${opt.length ? " bf16" : ""}`,
+      args: [nan(T * O), randn(F32, T * O, rng), inp, w, T, I, O, ...opt],
+      written: [0],
+      accumulated: [],
+      ...gemmTol(I), // the GEMM's error, plus one rounding of the add
+    });
     const dout = randn(F32, T * O, rng);
     cases.push({
       kernel: "linearBackward",

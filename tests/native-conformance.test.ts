@@ -45,7 +45,13 @@ test(`native kernels match ref (seed ${SEED})`, { skip }, async (t) => {
 // Pre-packed weights are backend-specific bytes, so they are not in the shared table: native's packLinear +
 // linearForwardPacked must equal ref's linearForward, on model shapes (T 82 = one puzzle, 2624 = batch 32)
 // and awkward ones (row and column splits, edge tiles, odd depth for bfloat16 pairs).
-const PACKED = ["linearPackedBytes", "packLinear", "linearForwardPacked", "linearSwigluForwardPacked"];
+const PACKED = [
+  "linearPackedBytes",
+  "packLinear",
+  "linearForwardPacked",
+  "linearResidualForwardPacked",
+  "linearSwigluForwardPacked",
+];
 test(`native pre-packed linear weights match ref's linearForward (seed ${SEED})`, { skip }, () => {
   const rng = new Rng(SEED);
   const shapes = [
@@ -78,6 +84,47 @@ test(`native pre-packed linear weights match ref's linearForward (seed ${SEED})`
       assert.throws(() => ref.linearForwardPacked(viaRef, inp, packed, T, I, O, p), /not made by ref/);
       if (rp.length >= packed.length)
         assert.throws(() => addon!.linearForwardPacked(got, inp, rp, T, I, O, p), /not made by this backend/);
+    }
+});
+
+// The fused projection + residual add, pre-packed or not, with out a separate buffer or the residual itself
+// (the model's in-place use), must equal ref's linearForward then add.
+test(`native linear + residual add, pre-packed and in place, matches ref (seed ${SEED})`, { skip }, () => {
+  const rng = new Rng(SEED);
+  const shapes = [
+    [2624, 512, 512],
+    [2624, 1536, 512],
+    [82, 512, 512],
+    [17, 63, 65],
+    [3, 600, 5],
+    [1, 3, 1],
+  ];
+  for (const [T, I, O] of shapes)
+    for (const p of ["float32", "bfloat16"] as const) {
+      const inp = randn(Float32Array, T * I, rng);
+      const w = randn(Float32Array, O * I, rng);
+      const res = randn(Float32Array, T * O, rng);
+      const want = new Float32Array(T * O);
+      ref.linearResidualForward(want, res, inp, w, T, I, O, p);
+      const packed = new Uint8Array(addon!.linearPackedBytes(I, O, p));
+      addon!.packLinear(packed, w, I, O, p);
+      const runs: [string, (out: Float32Array, r: Float32Array) => void][] = [
+        ["unpacked", (out, r) => addon!.linearResidualForward(out, r, inp, w, T, I, O, p)],
+        ["packed", (out, r) => addon!.linearResidualForwardPacked(out, r, inp, packed, T, I, O, p)],
+      ];
+      for (const [how, run] of runs) {
+        const out = new Float32Array(T * O).fill(NaN);
+        run(out, res);
+        const inPlace = res.slice();
+        run(inPlace, inPlace);
+        for (const [what, got] of [
+          ["out", out],
+          ["in place", inPlace],
+        ] as const) {
+          const r = compare(got, want, 1e-6 * Math.max(I, 16), 1e-5); // the GEMM tolerance
+          assert.ok(r.ok, `T${T} ${I}->${O} ${p} ${how} ${what}: ${r.report} (seed ${SEED})`);
+        }
+      }
     }
 });
 

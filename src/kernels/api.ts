@@ -85,6 +85,31 @@ export interface Kernels {
     precision?: MatmulPrecision,
   ): void;
   /**
+   * A linear layer and the residual add after it in one call: out[T,O] = res[T,O] + inp[T,I]·weight[O,I]ᵀ,
+   * i.e. linearForward then add, without the product in between. out may alias res.
+   */
+  linearResidualForward(
+    out: FloatArray,
+    res: FloatArray,
+    inp: FloatArray,
+    weight: FloatArray,
+    T: number,
+    I: number,
+    O: number,
+    precision?: MatmulPrecision,
+  ): void;
+  /** linearResidualForward from packLinear's bytes for the same I, O and precision. */
+  linearResidualForwardPacked(
+    out: FloatArray,
+    res: FloatArray,
+    inp: FloatArray,
+    packed: Uint8Array,
+    T: number,
+    I: number,
+    O: number,
+    precision?: MatmulPrecision,
+  ): void;
+  /**
    * The MLP's gate_up projection and SwiGLU in one call: out[T,F] = swigluForward(inp[T,I]·weight[2F,I]ᵀ),
    * i.e. linearForward into (gate | up) then swigluForward, without the [T,2F] product in between (a backend
    * may keep it out of memory).
@@ -309,6 +334,8 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "linearPackedBytes",
   "packLinear",
   "linearForwardPacked",
+  "linearResidualForward",
+  "linearResidualForwardPacked",
   "linearSwigluForward",
   "linearSwigluForwardPacked",
   "embeddingForward",

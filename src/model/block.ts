@@ -2,6 +2,7 @@
  * One HRM transformer block (official HierarchicalReasoningModel_ACTV1Block, post-norm):
  *   h1  = rms_norm(x + o_proj(attention(rope(qkv_proj(x)))))
  *   out = rms_norm(h1 + down_proj(silu(gate) * up)),  (gate | up) = gate_up_proj(h1)
+ * (each projection with the residual add after it, and gate_up with SwiGLU, run as one kernel).
  * and a reasoning level: input injection (x = z + injection) then its blocks in order.
  * Activations live in a BlockActs record: one shared record for no-grad runs (overwritten block after
  * block), or one per block when the backward needs them.
@@ -38,6 +39,23 @@ function linear(
 ): void {
   if (w.packed) k.linearForwardPacked(out, inp, w.packed[name], T, I, O, p);
   else k.linearForward(out, inp, w[name], T, I, O, p);
+}
+
+/** out[T,O] = res + inp·w[name]ᵀ: the projection and the residual add after it as one kernel. */
+function linearResidual(
+  k: Kernels,
+  w: BlockWeights,
+  name: WeightName,
+  out: Float32Array,
+  res: Float32Array,
+  inp: Float32Array,
+  T: number,
+  I: number,
+  O: number,
+  p: MatmulPrecision,
+): void {
+  if (w.packed) k.linearResidualForwardPacked(out, res, inp, w.packed[name], T, I, O, p);
+  else k.linearResidualForward(out, res, inp, w[name], T, I, O, p);
 }
 
 /** out[T,F] = silu(gate) * up, (gate | up) = inp·gateUpᵀ: one fused kernel, so no-grad runs never write gu. */
@@ -83,13 +101,15 @@ export interface Dims {
   precision: MatmulPrecision;
 }
 
-/** Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, out, rstd2 (gu, act it recomputes).
- * The forward never writes gu (gate_up and SwiGLU are one kernel): it is the backward's buffer. */
+/**
+ * Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, out, rstd2 (gu, act it
+ * recomputes). The forward never writes gu (gate_up and SwiGLU are one kernel), nor the projections before
+ * their residual adds (also one kernel each): gu is the backward's buffer.
+ */
 export interface BlockActs {
   qkv: Float32Array; // [T, 3D] after RoPE
   probs: Float32Array; // [B, NH, S, S]
   att: Float32Array; // [T, D]
-  tmp: Float32Array; // [T, D] projection output before the residual
   h1: Float32Array; // [T, D]
   rstd1: Float32Array; // [T]
   gu: Float32Array; // [T, 2F]
@@ -100,22 +120,18 @@ export interface BlockActs {
 
 /**
  * One block's activation record: without `share`, the record for no-grad runs (no probabilities kept);
- * with it, a saved record for the backward. `share` gives buffers several records may use in common: `tmp` is never read
- * by the backward, and the backward recomputes `gu` (one gate_up matmul from the saved h1) and `act` from it,
- * so saved records keep none of them. gu is the largest activation ([T, 2F], 32 MB per block for the paper's
+ * with it, a saved record for the backward. `share` gives buffers several records may use in common: the
+ * backward recomputes `gu` (one gate_up matmul from the saved h1) and `act` from it, so saved records keep
+ * neither. gu is the largest activation ([T, 2F], 32 MB per block for the paper's
  * model at batch 32): recomputing it keeps a full batch-32 training step under 1 GB for ~5% more FLOPs.
  */
-export function allocBlockActs(
-  d: Dims,
-  share?: { tmp: Float32Array; act: Float32Array; gu: Float32Array },
-): BlockActs {
+export function allocBlockActs(d: Dims, share?: { act: Float32Array; gu: Float32Array }): BlockActs {
   const T = d.B * d.S;
   const f = (n: number) => new Float32Array(n);
   return {
     qkv: f(3 * T * d.D),
     probs: share ? f(d.B * d.NH * d.S * d.S) : f(0), // the shared (no-grad) record saves no softmax
     att: f(T * d.D),
-    tmp: share?.tmp ?? f(T * d.D),
     h1: f(T * d.D),
     rstd1: f(T),
     gu: share?.gu ?? f(2 * T * d.F),
@@ -145,12 +161,10 @@ export function blockForward(
   linear(k, w, "qkv", a.qkv, x, T, D, 3 * D, p);
   if (rope) k.ropeForward(a.qkv, a.qkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
   k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD);
-  linear(k, w, "o", a.tmp, a.att, T, D, D, p);
-  k.add(a.h1, x, a.tmp, 1, 1, T * D);
+  linearResidual(k, w, "o", a.h1, x, a.att, T, D, D, p);
   k.rmsnormForward(a.h1, a.rstd1, a.h1, T, D, eps);
   gateUpSwiglu(k, w, a.act, a.h1, T, d);
-  linear(k, w, "down", a.tmp, a.act, T, F, D, p);
-  k.add(out, a.h1, a.tmp, 1, 1, T * D);
+  linearResidual(k, w, "down", out, a.h1, a.act, T, F, D, p);
   k.rmsnormForward(out, a.rstd2, out, T, D, eps);
 }
 

@@ -1,11 +1,12 @@
 /**
- * Reference GEMM and the bias-free linear layers built on it (plain, pre-packed, and fused with SwiGLU). Accumulates in float64 (JS numbers) whatever
+ * Reference GEMM and the bias-free linear layers built on it (plain, pre-packed, and fused with the residual add or
+ * SwiGLU). Accumulates in float64 (JS numbers) whatever
  * the buffer type, so it is the precise end of every conformance comparison. With bfloat16 precision the
  * operands are rounded first (copies; the caller's buffers are untouched), which is the definition the fast
  * kernels match up to float32 summation order.
  */
 import type { FloatArray, MatmulPrecision } from "../api.js";
-import { swigluForward } from "./elementwise.js";
+import { add, swigluForward } from "./elementwise.js";
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -137,6 +138,38 @@ export function linearForwardPacked(
       "ref linearForwardPacked: packed was not made by ref packLinear with these I, O, precision",
     );
   linearForward(out, inp, weightView(packed, I, O, "linearForwardPacked"), T, I, O, precision);
+}
+
+/** out[T,O] = res + inp·weight[O,I]ᵀ: the product in a buffer of out's type, then add (out may alias res). */
+export function linearResidualForward(
+  out: FloatArray,
+  res: FloatArray,
+  inp: FloatArray,
+  weight: FloatArray,
+  T: number,
+  I: number,
+  O: number,
+  precision: MatmulPrecision = "float32",
+): void {
+  const y = out instanceof Float64Array ? new Float64Array(T * O) : new Float32Array(T * O);
+  linearForward(y, inp, weight, T, I, O, precision);
+  add(out, res, y, 1, 1, T * O);
+}
+
+/** linearResidualForward from ref packLinear's bytes. */
+export function linearResidualForwardPacked(
+  out: FloatArray,
+  res: FloatArray,
+  inp: FloatArray,
+  packed: Uint8Array,
+  T: number,
+  I: number,
+  O: number,
+  precision: MatmulPrecision = "float32",
+): void {
+  const y = out instanceof Float64Array ? new Float64Array(T * O) : new Float32Array(T * O);
+  linearForwardPacked(y, inp, packed, T, I, O, precision);
+  add(out, res, y, 1, 1, T * O);
 }
 
 /** out[T,F] = swiglu(inp·weight[2F,I]ᵀ): the product in a buffer of out's type, then swigluForward. */
