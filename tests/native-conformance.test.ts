@@ -206,3 +206,28 @@ test("swigluBackward in place (dgateUp = gateUp, as the model's backward calls i
     assert.deepEqual(inPlace, want);
   }
 });
+
+// The model rotates q and k in place; native copies each head first when out == inp (so its loops vectorise),
+// and goes element by element for heads wider than that copy (HD 1026).
+test("RoPE in place (as the model calls it) matches ref out of place", { skip }, () => {
+  const rng = new Rng(SEED);
+  for (const [B, S, NH, HD] of [
+    [32, 82, 8, 64],
+    [3, 17, 3, 2],
+    [1, 2, 1, 1026],
+  ]) {
+    const T = B * S;
+    const W = 3 * NH * HD;
+    const cos = randn(Float32Array, S * HD, rng);
+    const sin = randn(Float32Array, S * HD, rng);
+    const x = randn(Float32Array, T * W, rng);
+    for (const kernel of ["ropeForward", "ropeBackward"] as const) {
+      const want = new Float32Array(T * W);
+      ref[kernel](want, x, cos, sin, T, W, S, 2 * NH, HD);
+      const got = x.slice();
+      addon![kernel](got, got, cos, sin, T, W, S, 2 * NH, HD);
+      const r = compare(got, want, 1e-6, 1e-6); // POINTWISE_TOL (conformance-cases)
+      assert.ok(r.ok, `${kernel} B${B} S${S} NH${NH} HD${HD}: ${r.report} (seed ${SEED})`);
+    }
+  }
+});
