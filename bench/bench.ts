@@ -292,6 +292,7 @@ function benchFused(native: NativeAddon | null): void {
     ...(native ? ["speed-up"] : []),
   ];
   console.log(table(head, rows) + "\n");
+  if (native) benchEpilogues(native);
   if (native) {
     const x = new Float32Array(16);
     const ns = timeTiny(() => native.add(x, x, x, 1, 1, 16));
@@ -300,6 +301,44 @@ function benchFused(native: NativeAddon | null): void {
     );
     records.push({ bench: "call_overhead", kernel: "add", n: 16, ns });
   }
+}
+
+/**
+ * The GEMMs with a fused epilogue against the two kernels they replace (native, float32, T = batch 32),
+ * timed in alternation, best of each: what not writing and re-reading the product saves.
+ */
+function benchEpilogues(native: NativeAddon): void {
+  const [T, D, F] = [2624, 512, 1536];
+  const x = rand(T * D, 12);
+  const res = rand(T * D, 13);
+  const out = new Float32Array(T * D);
+  const act = new Float32Array(T * F);
+  const wGu = rand(2 * F * D, 14);
+  const wO = rand(D * D, 15);
+  const gu = new Float32Array(T * 2 * F);
+  const y = new Float32Array(T * D);
+  const pairs: [string, string, () => void, () => void][] = [
+    [
+      "linearSwigluForward",
+      `T=${T} ${D}->2x${F}`,
+      () => native.linearSwigluForward(act, x, wGu, T, D, F),
+      () => (native.linearForward(gu, x, wGu, T, D, 2 * F), native.swigluForward(act, gu, T, F)),
+    ],
+    [
+      "linearResidualForward",
+      `T=${T} ${D}->${D}`,
+      () => native.linearResidualForward(out, res, x, wO, T, D, D),
+      () => (native.linearForward(y, x, wO, T, D, D), native.add(out, res, y, 1, 1, T * D)),
+    ],
+  ];
+  const rows = pairs.map(([name, shape, fused, unfused]) => {
+    const best = [Infinity, Infinity];
+    for (let r = 0; r < (quick ? 3 : 12); r++)
+      [fused, unfused].forEach((fn, i) => (best[i] = Math.min(best[i], timeIt(fn, 0, 1).minMs)));
+    records.push({ bench: "epilogue", kernel: name, shape, fused_ms: best[0], unfused_ms: best[1] });
+    return [name, shape, best[0].toFixed(2), best[1].toFixed(2), `${(best[1] / best[0]).toFixed(2)}x`];
+  });
+  console.log(table(["fused GEMM epilogue", "shape", "fused ms", "two kernels ms", "speed-up"], rows) + "\n");
 }
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
