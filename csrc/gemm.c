@@ -24,11 +24,12 @@
 #include "simd.h"
 #include "threadpool.h"
 
-/* Packed depth. 512 (the model's K, or a divisor of it) puts all of K in one block: C is written once instead
- * of written, then read and written again. The 64 KB B micro-panel then streams from L2 rather than sitting in
- * L1, which costs less: +3-10% on the model's shapes at 2 threads, where C's DRAM traffic was the limit. */
+/* Packed depth: 1536 puts all of K in one block for every forward and dX product of the paper's model (K = 512
+ * or 1536), so C is written once instead of read and written again per block, and fused epilogues (SwiGLU)
+ * apply. The B micro-panel (32 x 1536 floats) and A's rows then stream from L2 rather than sitting in L1,
+ * which costs less: KC 256 -> 512 gave +3-10% on the model's shapes at 2 threads, 512 -> 1536 another +2-6%. */
 #define KC HRM_GEMM_KC
-#define MC_MAX 336 /* rows of packed A (multiple of every MR: 14, 6, 4); ~340 KB in L2 */
+#define MC_MAX 84 /* rows per A block (multiple of every MR: 14, 6, 4): 84 x KC floats, ~500 KB, stay in L2 */
 #define NC_MAX 512
 #define K_SPLIT_MIN 1024 /* depth from which a weight gradient (Aᵀ·B) splits K across threads */
 /* ... on up to this many threads: each extra one costs an M x N partial sum (memory, and its reduction) */

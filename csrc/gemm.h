@@ -41,7 +41,7 @@ void hrm_linear_swiglu(int M, int F, int K, const float *A, const float *W, cons
 
 /* Depth of a packed block; also the row stride (in elements) of r-major A panels. Even, so bfloat16 pairs
  * never straddle two blocks. */
-#define HRM_GEMM_KC 512
+#define HRM_GEMM_KC 1536
 
 /* Micro-kernel: c[MR x NR] (ldc) = or += Σ_p A(r,p) * B(p,j) over p < kc, from packed panels.
  * float32 panels: B(p,j) = b[p*NR + j]; A is k-major, A(r,p) = a[p*MR + r] (fn_k), or r-major,

@@ -108,6 +108,15 @@ export function gemmCases(rng: Rng, heavy: boolean): Case[] {
   cases.push(gemmCase(rng, 82, 3072, 512, false, true, false, "bfloat16"));
   cases.push(gemmCase(rng, 512, 512, 82, true, false, true, "bfloat16"));
   cases.push(gemmCase(rng, 65, 63, 0, false, false, false)); // K = 0: C = 0
+  // K deeper than one packed block (1536): C carried across depth blocks, both layouts of A.
+  for (const [M, N, K, tA] of [
+    [17, 33, 1700, false],
+    [1800, 17, 1600, true],
+  ] as const)
+    for (const tB of [false, true]) {
+      cases.push(gemmCase(rng, M, N, K, tA, tB, tB));
+      cases.push(gemmCase(rng, M, N, K, tA, tB, !tB, "bfloat16"));
+    }
   // Long K with transposed A (a weight gradient) splits K across threads: uneven chunks, partial sums.
   for (const [M, N, K] of [
     [17, 33, 1100],
@@ -433,7 +442,7 @@ export const SWIGLU_LINEAR_SHAPES = {
     [82, 512, 1536],
     [65, 17, 32],
     [17, 63, 65],
-    [3, 600, 64],
+    [3, 1600, 64],
     [1, 3, 1],
   ],
   light: [
