@@ -47,7 +47,7 @@ typedef struct {
   int a_direct;   /* row-major float32 A: whole micro-panels are read in place by uk.fn_d, only the rest packed */
   int round_bf16; /* bfloat16 precision on float32 panels: round every packed value (no bf16 dot here) */
   float *glu;     /* fused SwiGLU (hrm_linear_swiglu): C unused, glu[M, N/2] = silu(gate) * up, see swiglu_tile */
-  const float *res; /* residual (hrm_linear_residual): C = res + A·op(B), res [M, N] added on the first depth block */
+  const float *res; /* hrm_linear_residual: C = res + A·op(B), res [M, N] added on the first depth block */
 } gemm_job;
 
 /* Columns of the result: N, or the N/2 gate columns of a fused SwiGLU, each paired with its up column. */
@@ -281,7 +281,8 @@ static const void *at(const gemm_job *g, const void *base, size_t elems) {
 
 /* A tile computed into tmp (NR wide), then its mm x nn corner stored into C: plus C (acc), plus the residual
  * tile r (non-NULL), or as it is. */
-static void store_corner(const gemm_job *g, const float *tmp, float *c, const float *r, int mm, int nn, int acc) {
+static void store_corner(const gemm_job *g, const float *tmp, float *c, const float *r, int mm, int nn,
+                         int acc) {
   const float *add = r ? r : c;
   for (int i = 0; i < mm; i++)
     for (int j = 0; j < nn; j++) {
@@ -301,7 +302,8 @@ static void tile(const gemm_job *g, const float *ad, const void *ap, int ir, int
 
 /* out[r][j] = silu(gate) * up from a gate tile and its up tile (NR wide): SwiGLU as the tiles leave the
  * micro-kernel, so the [M, 2F] gate_up product is never written to memory and read back. */
-HRM_CLONES static void swiglu_tile(float *out, long ldo, const float *tg, const float *tu, int mm, int nn, int nr) {
+HRM_CLONES static void swiglu_tile(float *out, long ldo, const float *tg, const float *tu, int mm, int nn,
+                                   int nr) {
   for (int r = 0; r < mm; r++)
     for (int j = 0; j < nn; j++) {
       float gv = tg[r * nr + j];

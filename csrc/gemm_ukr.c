@@ -93,7 +93,8 @@ __attribute__((target("avx2,fma"))) static void avx2_r(int kc, const void *a, co
                                                        long ldc, int acc) {
   avx2_body(kc, a, b, c, ldc, acc, KC, 1);
 }
-__attribute__((target("avx2,fma"))) static void avx2_d(int kc, const float *a, long lda, const float *b, float *c, long ldc, int acc) {
+__attribute__((target("avx2,fma"))) static void avx2_d(int kc, const float *a, long lda, const float *b,
+                                                       float *c, long ldc, int acc) {
   avx2_body(kc, a, b, c, ldc, acc, lda, 1);
 }
 hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, avx2_d, "avx2-6x16", 0}; }
@@ -142,7 +143,8 @@ __attribute__((target("avx512f"))) static void avx512_r(int kc, const void *a, c
                                                         long ldc, int acc) {
   avx512_body(kc, a, b, c, ldc, acc, KC, 1);
 }
-__attribute__((target("avx512f"))) static void avx512_d(int kc, const float *a, long lda, const float *b, float *c, long ldc, int acc) {
+__attribute__((target("avx512f"))) static void avx512_d(int kc, const float *a, long lda, const float *b,
+                                                        float *c, long ldc, int acc) {
   avx512_body(kc, a, b, c, ldc, acc, lda, 1);
 }
 hrm_ukr hrm_ukr_avx512(void) { return (hrm_ukr){A5_MR, 32, avx512_k, avx512_r, avx512_d, "avx512-14x32", 0}; }

@@ -2,8 +2,8 @@
  * One HRM transformer block (official HierarchicalReasoningModel_ACTV1Block, post-norm):
  *   h1  = rms_norm(x + o_proj(attention(rope(qkv_proj(x)))))
  *   out = rms_norm(h1 + down_proj(silu(gate) * up)),  (gate | up) = gate_up_proj(h1)
- * (each projection with the residual add after it, and gate_up with SwiGLU, run as one kernel).
- * and a reasoning level: input injection (x = z + injection) then its blocks in order.
+ * and a reasoning level: input injection (x = z + injection) then its blocks in order. o_proj and down_proj
+ * each run with the residual add after them, and gate_up with SwiGLU, as one kernel.
  * Activations live in a BlockActs record: one shared record for no-grad runs (overwritten block after
  * block), or one per block when the backward needs them.
  */
