@@ -140,6 +140,19 @@ export function linearForwardPacked(
   linearForward(out, inp, weightView(packed, I, O, "linearForwardPacked"), T, I, O, precision);
 }
 
+// The fused kernels' intermediate product (ref computes it, then the second step): one buffer per element type,
+// grown on demand and reused, so the model on ref does not allocate [T, 2F] per block call. ref is synchronous,
+// and the product is consumed before the kernel returns.
+const products = { f32: new Float32Array(0), f64: new Float64Array(0) };
+function product(like: FloatArray, n: number): FloatArray {
+  if (like instanceof Float64Array) {
+    if (products.f64.length < n) products.f64 = new Float64Array(n);
+    return products.f64.subarray(0, n);
+  }
+  if (products.f32.length < n) products.f32 = new Float32Array(n);
+  return products.f32.subarray(0, n);
+}
+
 /** out[T,O] = res + inp·weight[O,I]ᵀ: the product in a buffer of out's type, then add (out may alias res). */
 export function linearResidualForward(
   out: FloatArray,
@@ -151,7 +164,7 @@ export function linearResidualForward(
   O: number,
   precision: MatmulPrecision = "float32",
 ): void {
-  const y = out instanceof Float64Array ? new Float64Array(T * O) : new Float32Array(T * O);
+  const y = product(out, T * O);
   linearForward(y, inp, weight, T, I, O, precision);
   add(out, res, y, 1, 1, T * O);
 }
@@ -167,7 +180,7 @@ export function linearResidualForwardPacked(
   O: number,
   precision: MatmulPrecision = "float32",
 ): void {
-  const y = out instanceof Float64Array ? new Float64Array(T * O) : new Float32Array(T * O);
+  const y = product(out, T * O);
   linearForwardPacked(y, inp, packed, T, I, O, precision);
   add(out, res, y, 1, 1, T * O);
 }
@@ -182,7 +195,7 @@ export function linearSwigluForward(
   F: number,
   precision: MatmulPrecision = "float32",
 ): void {
-  const gateUp = out instanceof Float64Array ? new Float64Array(2 * T * F) : new Float32Array(2 * T * F);
+  const gateUp = product(out, 2 * T * F);
   linearForward(gateUp, inp, weight, T, I, 2 * F, precision);
   swigluForward(out, gateUp, T, F);
 }
@@ -197,7 +210,7 @@ export function linearSwigluForwardPacked(
   F: number,
   precision: MatmulPrecision = "float32",
 ): void {
-  const gateUp = out instanceof Float64Array ? new Float64Array(2 * T * F) : new Float32Array(2 * T * F);
+  const gateUp = product(out, 2 * T * F);
   linearForwardPacked(gateUp, inp, packed, T, I, 2 * F, precision);
   swigluForward(out, gateUp, T, F);
 }
