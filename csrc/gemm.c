@@ -291,6 +291,13 @@ static void store_corner(const gemm_job *g, const float *tmp, float *c, const fl
     }
 }
 
+/* c = r + tmp over a full MR x NR tile (rows N apart; tmp NR wide): the residual epilogue, vectorised. */
+HRM_CLONES static void add_residual_tile(float *restrict c, const float *restrict r, const float *restrict tmp,
+                                         long ldc, int mr, int nr) {
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) c[(size_t)i * ldc + j] = r[(size_t)i * ldc + j] + tmp[i * nr + j];
+}
+
 /* One micro-tile of A rows ir.. (read in place below md, else from the packed panels at ap) times panel b. */
 static void tile(const gemm_job *g, const float *ad, const void *ap, int ir, int md, const void *b, int kc,
                  float *dst, long ldd, int acc) {
@@ -335,8 +342,14 @@ static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int 
       float *c = g->C + at_c;
       const float *r = g->res && p0 == 0 ? g->res + at_c : NULL;
       int direct = full && !r;
+      if (r) /* fetched while the tile computes; the micro-kernel only prefetches its own C (here tmp) */
+        for (int i = 0; i < mm; i++)
+          for (int j = 0; j < nn + 16; j += 16) __builtin_prefetch(r + (size_t)i * g->N + (j < nn ? j : nn - 1));
       tile(g, ad, ap, ir, md, b, kc, direct ? c : tmp, direct ? g->N : NR, direct && acc);
-      if (!direct) store_corner(g, tmp, c, r, mm, nn, acc);
+      if (full && r)
+        add_residual_tile(c, r, tmp, g->N, MR, NR);
+      else if (!direct)
+        store_corner(g, tmp, c, r, mm, nn, acc);
     }
   }
 }
