@@ -1,10 +1,10 @@
 /*
  * GEMM driver: blocking, packing and threading around the micro-kernels of gemm_ukr.c.
  * Packing: op(B) goes into NR-column micro-panels (KC deep), op(A) into MR-row micro-panels (an MC x KC block
- * stays in L2); the micro-kernel runs over MR x NR tiles of C. A row-major float32 A is not packed: the
- * micro-kernel reads its rows in place (packed r-major panels have a row stride too), so only a last partial
- * micro-panel is copied. Partial edge tiles go through a small buffer so the micro-kernels only ever see full
- * tiles.
+ * stays in L2); the micro-kernel runs over MR x NR tiles of C. A float32 A is not packed: the micro-kernel
+ * reads it in place, a row-major A's rows (packed r-major panels have a row stride too) or a transposed A's
+ * MR values per k (k-major panels with the stride M instead of MR), so only a last partial micro-panel is
+ * copied. Partial edge tiles go through a small buffer so the micro-kernels only ever see full tiles.
  * Threading, by shape:
  *   - row split (tall C, the forward and dX products): the threads pack all of op(B) together, then each
  *     computes its own rows, each A block packed once and run against every column;
@@ -44,7 +44,7 @@ typedef struct {
   hrm_ukr uk;
   hrm_ukr_fn ukr; /* uk.fn_k when A is stored transposed, uk.fn_r when row-major (see pack_a) */
   int a_rmajor;   /* !transA: the packed A layout; not derivable from the strides, which tie when M or K is 1 */
-  int a_direct;   /* row-major float32 A: whole micro-panels are read in place by uk.fn_d, only the rest packed */
+  int a_direct;   /* float32 A: whole micro-panels are read in place (uk.fn_d, or uk.fn_dk when transposed) */
   int round_bf16; /* bfloat16 precision on float32 panels: round every packed value (no bf16 dot here) */
   float *glu;     /* fused SwiGLU (hrm_linear_swiglu): C unused, glu[M, N/2] = silu(gate) * up, see swiglu_tile */
   const float *res; /* hrm_linear_residual: C = res + A·op(B), res [M, N] added on the first depth block */
@@ -205,7 +205,9 @@ static int direct_rows(const gemm_job *g, int m) { return g->a_direct ? m / g->u
 
 /* The packed part of an A block (rows i0.., depth p0..): all of it, or with a_direct only the last partial
  * micro-panel. Packing a row-major A was ~7% of a model GEMM's time; reading it in place costs nothing extra,
- * as the packed r-major panels have a row stride too (KC). */
+ * as the packed r-major panels have a row stride too (KC). Packing a transposed A was 12-14% of an Aᵀ·B at
+ * T = 2624 (its stored rows lie 10 KB apart: a DRAM stall per row, even with the next block prefetched while
+ * the previous one computed); read in place, Aᵀ·B and Aᵀ·Bᵀ run 8-10% faster. */
 static void pack_a(void *dst, const gemm_job *g, int i0, int m, int p0, int kc) {
   int md = direct_rows(g, m);
   if (m > md) pack_a_panels(dst, g, i0 + md, m - md, p0, kc);
@@ -301,10 +303,12 @@ HRM_CLONES static void add_residual_tile(float *restrict c, const float *restric
 /* One micro-tile of A rows ir.. (read in place below md, else from the packed panels at ap) times panel b. */
 static void tile(const gemm_job *g, const float *ad, const void *ap, int ir, int md, const void *b, int kc,
                  float *dst, long ldd, int acc) {
-  if (ir < md)
+  if (ir >= md)
+    g->ukr(kc, at(g, ap, (size_t)(ir - md) * KC), b, dst, ldd, acc);
+  else if (g->a_rmajor)
     g->uk.fn_d(kc, ad + (size_t)ir * g->rsa, g->rsa, b, dst, ldd, acc);
   else
-    g->ukr(kc, at(g, ap, (size_t)(ir - md) * KC), b, dst, ldd, acc);
+    g->uk.fn_dk(kc, ad + ir, g->csa, b, dst, ldd, acc);
 }
 
 /* out[r][j] = silu(gate) * up from a gate tile and its up tile (NR wide): SwiGLU as the tiles leave the
@@ -324,7 +328,7 @@ HRM_CLONES static void swiglu_tile(float *out, long ldo, const float *tg, const 
 static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int i0, int m, int j0, int n,
                          int p0, int jb, int kc, int acc) {
   int MR = g->uk.mr, NR = g->uk.nr, md = direct_rows(g, m);
-  const float *ad = g->A + (size_t)i0 * g->rsa + p0;
+  const float *ad = g->A + (size_t)i0 * g->rsa + (size_t)p0 * g->csa;
   float tmp[32 * 32], tup[32 * 32];
   kc = kpad(g, kc);
   for (int jr = 0; jr < n; jr += NR) {
@@ -522,7 +526,7 @@ static gemm_job make_job(int transA, int transB, int M, int N, int K, const floa
 #endif
   gemm_job g = {A, B, C, M, N, K, accumulate, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, 0,
                 uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, bf16 && !dot, NULL, NULL};
-  g.a_direct = !transA && uk.fn_d && !g.round_bf16;
+  g.a_direct = (transA ? uk.fn_dk : uk.fn_d) && !g.round_bf16;
   return g;
 }
 

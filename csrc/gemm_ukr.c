@@ -41,7 +41,12 @@ static void generic_r(int kc, const void *a, const void *b, float *c, long ldc, 
 static void generic_d(int kc, const float *a, long lda, const float *b, float *c, long ldc, int acc) {
   generic_body(kc, a, b, c, ldc, acc, lda, 1);
 }
-hrm_ukr hrm_ukr_generic(void) { return (hrm_ukr){G_MR, G_NR, generic_k, generic_r, generic_d, "generic-4x16", 0}; }
+static void generic_dk(int kc, const float *a, long lda, const float *b, float *c, long ldc, int acc) {
+  generic_body(kc, a, b, c, ldc, acc, 1, lda);
+}
+hrm_ukr hrm_ukr_generic(void) {
+  return (hrm_ukr){G_MR, G_NR, generic_k, generic_r, generic_d, generic_dk, "generic-4x16", 0};
+}
 
 #if defined(__x86_64__)
 /* Starts fetching the C tile (rows of 32 floats: up to three lines each when unaligned) before the k loop, so
@@ -97,7 +102,11 @@ __attribute__((target("avx2,fma"))) static void avx2_d(int kc, const float *a, l
                                                        float *c, long ldc, int acc) {
   avx2_body(kc, a, b, c, ldc, acc, lda, 1);
 }
-hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, avx2_d, "avx2-6x16", 0}; }
+__attribute__((target("avx2,fma"))) static void avx2_dk(int kc, const float *a, long lda, const float *b,
+                                                         float *c, long ldc, int acc) {
+  avx2_body(kc, a, b, c, ldc, acc, 1, lda);
+}
+hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, avx2_d, avx2_dk, "avx2-6x16", 0}; }
 
 /* ---- AVX-512: 14 x 32 (28 zmm accumulators, 2 B vectors, 1 broadcast: 31 of 32 registers) ---- */
 #define A5_MR 14
@@ -147,7 +156,13 @@ __attribute__((target("avx512f"))) static void avx512_d(int kc, const float *a, 
                                                         float *c, long ldc, int acc) {
   avx512_body(kc, a, b, c, ldc, acc, lda, 1);
 }
-hrm_ukr hrm_ukr_avx512(void) { return (hrm_ukr){A5_MR, 32, avx512_k, avx512_r, avx512_d, "avx512-14x32", 0}; }
+__attribute__((target("avx512f"))) static void avx512_dk(int kc, const float *a, long lda, const float *b,
+                                                         float *c, long ldc, int acc) {
+  avx512_body(kc, a, b, c, ldc, acc, 1, lda);
+}
+hrm_ukr hrm_ukr_avx512(void) {
+  return (hrm_ukr){A5_MR, 32, avx512_k, avx512_r, avx512_d, avx512_dk, "avx512-14x32", 0};
+}
 
 /* ---- AVX512_BF16: 14 x 32 over bfloat16 pairs. vdpbf16ps adds a[2i]*b[2i] + a[2i+1]*b[2i+1] to float32
  * lane i, so one instruction covers two k steps: per k pair, 2 B vectors (32 columns x 2 k), 14 broadcast
@@ -180,6 +195,6 @@ __attribute__((target("avx512f,avx512bf16"))) static void avx512_bf16_r(int kc, 
   avx512_bf16_body(kc, a, b, c, ldc, acc, KC, 2);
 }
 hrm_ukr hrm_ukr_avx512_bf16(void) {
-  return (hrm_ukr){A5_MR, 32, avx512_bf16_k, avx512_bf16_r, NULL, "avx512bf16-14x32", 1};
+  return (hrm_ukr){A5_MR, 32, avx512_bf16_k, avx512_bf16_r, NULL, NULL, "avx512bf16-14x32", 1};
 }
 #endif
