@@ -24,12 +24,6 @@ static inline long qkv_off(const attn_args *a, long b, long s, int part, long h)
   return ((b * a->S + s) * 3 + part) * a->NH * a->HD + h * a->HD;
 }
 
-/* t[d*S + j] = x[j*ld + d]: a head's k or v (S rows of HD, row stride ld) transposed, the B of q kᵀ or dO vᵀ. */
-static inline void transpose_head(float *t, const float *x, long ld, long S, long HD) {
-  for (long j = 0; j < S; j++)
-    for (long d = 0; d < HD; d++) t[d * S + j] = x[j * ld + d];
-}
-
 /* Per (b, h): scores = q kᵀ, P = softmax(scale * scores) row by row, out = P v. */
 HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
   const attn_args *a = c;
@@ -37,7 +31,7 @@ HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
   float *kt = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (HD * S + S * S)); /* kt[HD][S] */
   float *sc = kt + HD * S;                                                                     /* sc[S][S] */
   float scale = 1.0f / sqrtf((float)HD);
-  transpose_head(kt, a->qkv + qkv_off(a, b, 0, 1, h), rq, S, HD);
+  hrm_transpose(kt, a->qkv + qkv_off(a, b, 0, 1, h), rq, S, HD);
   hrm_small_gemm(S, S, HD, a->qkv + qkv_off(a, b, 0, 0, h), rq, 1, kt, S, sc, S);
   for (long i = 0; i < S; i++) {
     float *row = sc + i * S;
@@ -67,7 +61,7 @@ HRM_CLONES static void attn_bwd_task(void *c, int task, int th) {
   const float *go = a->dout + b * S * ro + h * HD, *P = a->cprobs + (b * a->NH + h) * S * S;
   const float *q = a->qkv + qkv_off(a, b, 0, 0, h), *k = q + a->NH * HD;
   float scale = 1.0f / sqrtf((float)HD);
-  transpose_head(vt, q + 2 * a->NH * HD, rq, S, HD);
+  hrm_transpose(vt, q + 2 * a->NH * HD, rq, S, HD);
   hrm_small_gemm(S, S, HD, go, ro, 1, vt, S, dz, S); /* dP */
   for (long i = 0; i < S; i++) {
     const float *p = P + i * S;

@@ -82,6 +82,23 @@ static inline __attribute__((always_inline)) void hrm_small_gemm_portable(long M
     }
 }
 
+/* t[c*R + r] = x[r*ld + c] for r < R, c < C: a head's k or v ([R = S rows of C = HD], row stride ld)
+ * transposed, the B operand of q kᵀ or dO vᵀ. */
+#if defined(__x86_64__)
+void hrm_transpose_avx512(float *t, const float *x, long ld, long R, long C);
+#endif
+static inline __attribute__((always_inline)) void hrm_transpose(float *t, const float *x, long ld, long R,
+                                                               long C) {
+#if defined(__x86_64__)
+  if (hrm_cpu_isa() == HRM_ISA_AVX512) {
+    hrm_transpose_avx512(t, x, ld, R, C);
+    return;
+  }
+#endif
+  for (long r = 0; r < R; r++)
+    for (long c = 0; c < C; c++) t[c * R + r] = x[r * ld + c];
+}
+
 /* The small GEMM for this CPU: AVX-512 or AVX2 when detected, else the portable one. */
 static inline __attribute__((always_inline)) void hrm_small_gemm(long M, long N, long K, const float *A, long ars,
                                                                 long aks, const float *B, long ldb, float *C,
