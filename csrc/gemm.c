@@ -44,7 +44,8 @@ typedef struct {
   hrm_ukr uk;
   hrm_ukr_fn ukr; /* uk.fn_k when A is stored transposed, uk.fn_r when row-major (see pack_a) */
   int a_rmajor;   /* !transA: the packed A layout; not derivable from the strides, which tie when M or K is 1 */
-  int a_direct;   /* float32 A: whole micro-panels are read in place (uk.fn_d, or uk.fn_dk when transposed) */
+  int a_direct;   /* whole micro-panels of A are read in place (uk.fn_d; uk.fn_dk when transposed) */
+  const uint32_t *pairs; /* bfloat16 panels, A transposed: A as pairs along k, [ceil(K/2), M] (see hrm_gemm) */
   int round_bf16; /* bfloat16 precision on float32 panels: round every packed value (no bf16 dot here) */
   float *glu;     /* fused SwiGLU (hrm_linear_swiglu): C unused, glu[M, N/2] = silu(gate) * up, see swiglu_tile */
   const float *res; /* hrm_linear_residual: C = res + A·op(B), res [M, N] added on the first depth block */
@@ -307,6 +308,8 @@ static void tile(const gemm_job *g, const float *ad, const void *ap, int ir, int
     g->ukr(kc, at(g, ap, (size_t)(ir - md) * KC), b, dst, ldd, acc);
   else if (g->a_rmajor)
     g->uk.fn_d(kc, ad + (size_t)ir * g->rsa, g->rsa, b, dst, ldd, acc);
+  else if (g->pairs) /* ad is then the pair (row i0, depth p0) */
+    g->uk.fn_dk(kc, (const uint32_t *)ad + ir, g->M, b, dst, ldd, acc);
   else
     g->uk.fn_dk(kc, ad + ir, g->csa, b, dst, ldd, acc);
 }
@@ -328,7 +331,8 @@ HRM_CLONES static void swiglu_tile(float *out, long ldo, const float *tg, const 
 static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int i0, int m, int j0, int n,
                          int p0, int jb, int kc, int acc) {
   int MR = g->uk.mr, NR = g->uk.nr, md = direct_rows(g, m);
-  const float *ad = g->A + (size_t)i0 * g->rsa + (size_t)p0 * g->csa;
+  const float *ad = g->pairs ? (const float *)(g->pairs + (size_t)(p0 / 2) * g->M + i0)
+                             : g->A + (size_t)i0 * g->rsa + (size_t)p0 * g->csa;
   float tmp[32 * 32], tup[32 * 32];
   kc = kpad(g, kc);
   for (int jr = 0; jr < n; jr += NR) {
@@ -473,6 +477,7 @@ static void k_range_task(void *ctx, int task, int thread) {
   int k0 = task * s->kchunk, NR = sub.uk.nr; /* k0 < K: tasks = ceil(K / kchunk) */
   sub.K = min_int(s->kchunk, sub.K - k0);
   sub.A += (size_t)k0 * sub.csa;
+  if (sub.pairs) sub.pairs += (size_t)(k0 / 2) * sub.M; /* k0 even */
   sub.B += (size_t)k0 * sub.rsb;
   if (task > 0) {
     sub.C = s->partial + (size_t)(task - 1) * sub.M * sub.N;
@@ -525,8 +530,9 @@ static gemm_job make_job(int transA, int transB, int M, int N, int K, const floa
   hrm_ukr uk = hrm_ukr_selected();
 #endif
   gemm_job g = {A, B, C, M, N, K, accumulate, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, 0,
-                uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, bf16 && !dot, NULL, NULL};
-  g.a_direct = (transA ? uk.fn_dk : uk.fn_d) && !g.round_bf16;
+                uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, NULL, bf16 && !dot, NULL, NULL};
+  /* bfloat16 panels read a transposed A in place only once hrm_gemm has converted it (g.pairs) */
+  g.a_direct = (transA ? uk.fn_dk && !uk.bf16 : uk.fn_d != NULL) && !g.round_bf16;
   return g;
 }
 
@@ -547,6 +553,26 @@ static void run_job(gemm_job *g) {
   hrm_parallel_for(ceil_div(N, g->nc), cols_task, g);
 }
 
+/* A transposed A (stored [K, M]) as bfloat16 pairs along k: pairs[q*M + i] holds A(i, 2q) in its low half
+ * and A(i, 2q+1) (zero past K) in its high half: the k-major pair panel layout with the stride M instead of MR,
+ * which the micro-kernel reads in place. Packing that layout per block read each stored row (10 KB apart at
+ * T = 2624) once per 84 values, a DRAM stall each: Aᵀ·B ran at ~2/3 of the rate of A·B in bfloat16. This pass
+ * streams. */
+typedef struct {
+  const gemm_job *g;
+  uint32_t *pairs;
+} to_pairs;
+
+static void pairs_range(void *ctx, long begin, long end, int thread) {
+  const to_pairs *s = ctx;
+  const gemm_job *g = s->g;
+  (void)thread;
+  for (long q = begin; q < end; q++) {
+    const float *row = g->A + (size_t)(2 * q) * g->csa;
+    bf16_pairs(s->pairs + (size_t)q * g->M, row, 2 * q + 1 < g->K ? row + g->csa : NULL, g->M);
+  }
+}
+
 void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
               int accumulate, int bf16) {
   if (M <= 0 || N <= 0) return;
@@ -554,6 +580,13 @@ void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const
   if (K == 0) { /* C = 0 (or unchanged when accumulating) */
     if (!accumulate) memset(C, 0, sizeof(float) * M * N);
     return;
+  }
+  if (transA && g.uk.bf16 && g.uk.fn_dk) {
+    long q = (K + 1) / 2;
+    to_pairs s = {&g, hrm_thread_scratch(HRM_SCRATCH_GEMM_PAIRS, 0, sizeof(uint32_t) * (size_t)q * M)};
+    hrm_parallel_range(q, 8, pairs_range, &s);
+    g.pairs = s.pairs;
+    g.a_direct = 1;
   }
   run_job(&g);
 }

@@ -49,14 +49,16 @@ void hrm_linear_swiglu(int M, int F, int K, const float *A, const float *W, cons
  * bfloat16 panels (kc even, zero-padded): pairs along k, B(p,j) = b[(p/2)*2*NR + 2*j + p%2]; k-major A,
  * A(r,p) = a[(p/2)*2*MR + 2*r + p%2], or r-major as above. */
 typedef void (*hrm_ukr_fn)(int kc, const void *a, const void *b, float *c, long ldc, int accumulate);
-/* The float32 kernels reading A where it lies: fn_d row-major A, rows lda floats apart (r-major with stride
- * lda); fn_dk transposed A, A(r,p) = a[p*lda + r] (k-major with stride lda). Neither needs A packed. */
-typedef void (*hrm_ukr_direct_fn)(int kc, const float *a, long lda, const float *b, float *c, long ldc,
+/* The kernels reading A where it lies, so that it needs no packing. fn_d: row-major float32 A, rows lda floats
+ * apart (r-major with stride lda). fn_dk: A stored transposed, k-major with stride lda in panel elements:
+ * float32 A(r,p) = a[p*lda + r]; bfloat16, pairs along k, A(r,p) = a[(p/2)*2*lda + 2*r + p%2] (a transposed A
+ * converted to pairs once per product, see hrm_gemm). */
+typedef void (*hrm_ukr_direct_fn)(int kc, const void *a, long lda, const float *b, float *c, long ldc,
                                   int accumulate);
 typedef struct {
   int mr, nr;
   hrm_ukr_fn fn_k, fn_r;
-  hrm_ukr_direct_fn fn_d, fn_dk; /* NULL for bfloat16 panels */
+  hrm_ukr_direct_fn fn_d, fn_dk; /* fn_d NULL for bfloat16 panels */
   const char *name;
   int bf16; /* panels hold bfloat16 pairs */
 } hrm_ukr;

@@ -38,10 +38,10 @@ static void generic_k(int kc, const void *a, const void *b, float *c, long ldc, 
 static void generic_r(int kc, const void *a, const void *b, float *c, long ldc, int acc) {
   generic_body(kc, a, b, c, ldc, acc, KC, 1);
 }
-static void generic_d(int kc, const float *a, long lda, const float *b, float *c, long ldc, int acc) {
+static void generic_d(int kc, const void *a, long lda, const float *b, float *c, long ldc, int acc) {
   generic_body(kc, a, b, c, ldc, acc, lda, 1);
 }
-static void generic_dk(int kc, const float *a, long lda, const float *b, float *c, long ldc, int acc) {
+static void generic_dk(int kc, const void *a, long lda, const float *b, float *c, long ldc, int acc) {
   generic_body(kc, a, b, c, ldc, acc, 1, lda);
 }
 hrm_ukr hrm_ukr_generic(void) {
@@ -98,11 +98,11 @@ __attribute__((target("avx2,fma"))) static void avx2_r(int kc, const void *a, co
                                                        long ldc, int acc) {
   avx2_body(kc, a, b, c, ldc, acc, KC, 1);
 }
-__attribute__((target("avx2,fma"))) static void avx2_d(int kc, const float *a, long lda, const float *b,
+__attribute__((target("avx2,fma"))) static void avx2_d(int kc, const void *a, long lda, const float *b,
                                                        float *c, long ldc, int acc) {
   avx2_body(kc, a, b, c, ldc, acc, lda, 1);
 }
-__attribute__((target("avx2,fma"))) static void avx2_dk(int kc, const float *a, long lda, const float *b,
+__attribute__((target("avx2,fma"))) static void avx2_dk(int kc, const void *a, long lda, const float *b,
                                                          float *c, long ldc, int acc) {
   avx2_body(kc, a, b, c, ldc, acc, 1, lda);
 }
@@ -152,11 +152,11 @@ __attribute__((target("avx512f"))) static void avx512_r(int kc, const void *a, c
                                                         long ldc, int acc) {
   avx512_body(kc, a, b, c, ldc, acc, KC, 1);
 }
-__attribute__((target("avx512f"))) static void avx512_d(int kc, const float *a, long lda, const float *b,
+__attribute__((target("avx512f"))) static void avx512_d(int kc, const void *a, long lda, const float *b,
                                                         float *c, long ldc, int acc) {
   avx512_body(kc, a, b, c, ldc, acc, lda, 1);
 }
-__attribute__((target("avx512f"))) static void avx512_dk(int kc, const float *a, long lda, const float *b,
+__attribute__((target("avx512f"))) static void avx512_dk(int kc, const void *a, long lda, const float *b,
                                                          float *c, long ldc, int acc) {
   avx512_body(kc, a, b, c, ldc, acc, 1, lda);
 }
@@ -194,7 +194,12 @@ __attribute__((target("avx512f,avx512bf16"))) static void avx512_bf16_r(int kc, 
                                                                       float *c, long ldc, int acc) {
   avx512_bf16_body(kc, a, b, c, ldc, acc, KC, 2);
 }
+__attribute__((target("avx512f,avx512bf16"))) static void avx512_bf16_dk(int kc, const void *a, long lda,
+                                                                       const float *b, float *c, long ldc,
+                                                                       int acc) {
+  avx512_bf16_body(kc, a, (const uint16_t *)b, c, ldc, acc, 2, 2 * lda);
+}
 hrm_ukr hrm_ukr_avx512_bf16(void) {
-  return (hrm_ukr){A5_MR, 32, avx512_bf16_k, avx512_bf16_r, NULL, NULL, "avx512bf16-14x32", 1};
+  return (hrm_ukr){A5_MR, 32, avx512_bf16_k, avx512_bf16_r, NULL, avx512_bf16_dk, "avx512bf16-14x32", 1};
 }
 #endif
