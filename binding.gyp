@@ -11,6 +11,7 @@
         "csrc/kernels.c",
         "csrc/losses.c",
         "csrc/optim.c",
+        "csrc/pack_x86.c",
         "csrc/peak.c",
         "csrc/small_gemm_x86.c",
         "csrc/threadpool.c"

@@ -225,6 +225,14 @@ static void pack_b_f32(float *dst, const gemm_job *g, int j0, int n, int p0, int
     }
     return;
   }
+#if defined(__x86_64__)
+  if (NR == 32 && g->rsb == 1) { /* the AVX-512 kernels: B stored transposed, through register transposes */
+    for (int jr = 0; jr < n; jr += NR)
+      hrm_pack_bt_f32_avx512(dst + (size_t)jr * kc, g->B + (size_t)p0 + (size_t)(j0 + jr) * g->csb, g->csb,
+                             n - jr < NR ? n - jr : NR, kc);
+    return;
+  }
+#endif
   for (int jr = 0; jr < n; jr += NR) {
     float *d = dst + (size_t)jr * kc;
     int nn = n - jr < NR ? n - jr : NR;
@@ -254,6 +262,14 @@ static void pack_b_bf16(uint16_t *dst, const gemm_job *g, int j0, int n, int p0,
     }
     return;
   }
+#if defined(__x86_64__)
+  if (NR == 32 && g->rsb == 1) { /* bfloat16 panels exist only with AVX512_BF16: register transposes */
+    for (int jr = 0; jr < n; jr += NR)
+      hrm_pack_bt_bf16_avx512((uint32_t *)(dst + (size_t)jr * kp), g->B + (size_t)p0 + (size_t)(j0 + jr) * g->csb,
+                              g->csb, n - jr < NR ? n - jr : NR, kc);
+    return;
+  }
+#endif
   uint16_t col[KC + 2];
   col[kc] = 0; /* odd kc: the last pair's upper half */
   for (int jr = 0; jr < n; jr += NR) {

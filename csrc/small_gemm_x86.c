@@ -6,6 +6,7 @@
  * The AVX2 version holds 6 rows x 16 columns (12 ymm accumulators), the column tail through maskload.
  */
 #include "small_gemm.h"
+#include "transpose_x86.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -77,31 +78,6 @@ T512 void hrm_small_gemm_avx512(long M, long N, long K, const float *A, long ars
   FOR_ROW_BLOCKS(8, row_block);
 }
 
-/* The 16 x 16 transpose of r[0..15] in registers (out[k] = column k): 2x2 interleaves, 4x4 shuffles, then
- * two 128-bit lane shuffles. */
-T512 static inline __attribute__((always_inline)) void transpose16(__m512 *r) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]); /* per lane: a0 b0 a1 b1 */
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]); /* a2 b2 a3 b3 */
-  }
-  for (int i = 0; i < 16; i += 4) { /* r[i + j] lane l: rows i..i+3, column 4l + j */
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-  }
-  for (int i = 0; i < 16; i += 8) /* t[i + j]: columns j, 8 + j; t[i + 4 + j]: columns 4 + j, 12 + j */
-    for (int j = 0; j < 4; j++) {
-      t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + 4 + j], 0x88);
-      t[i + 4 + j] = _mm512_shuffle_f32x4(r[i + j], r[i + 4 + j], 0xdd);
-    }
-  for (int k = 0; k < 8; k++) { /* t[k]: columns k, k + 8 of rows 0-7; t[8 + k]: the same of rows 8-15 */
-    r[k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0x88);
-    r[k + 8] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0xdd);
-  }
-}
-
 /* 16 x 16 blocks transposed in registers and stored a column (16 rows) at a time, where the scalar loop
  * stored each element R floats from the last (~5 us of a 22 us head at S = 82). Edges masked. */
 T512 void hrm_transpose_avx512(float *t, const float *x, long ld, long R, long C) {
@@ -115,7 +91,7 @@ T512 void hrm_transpose_avx512(float *t, const float *x, long ld, long R, long C
 #pragma GCC unroll 16
       for (int i = 0; i < 16; i++)
         v[i] = i < nr ? _mm512_maskz_loadu_ps(cm, x + (r0 + i) * ld + c0) : _mm512_setzero_ps();
-      transpose16(v);
+      hrm_transpose16(v);
       for (long k = 0; k < nc; k++) _mm512_mask_storeu_ps(t + (c0 + k) * R + r0, rm, v[k]);
     }
   }

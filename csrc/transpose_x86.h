@@ -1,0 +1,38 @@
+/*
+ * The 16 x 16 transpose of 32-bit lanes in AVX-512 registers, shared by attention (a head's k or v) and the
+ * GEMM's packing of a transposed B (a weight). x86-64 only; callers are compiled with avx512f enabled.
+ */
+#ifndef HRM_TRANSPOSE_X86_H
+#define HRM_TRANSPOSE_X86_H
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* The 16 x 16 transpose of r[0..15] in registers (out[k] = column k): 2x2 interleaves, 4x4 shuffles, then
+ * two 128-bit lane shuffles. */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void hrm_transpose16(__m512 *r) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]); /* per lane: a0 b0 a1 b1 */
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]); /* a2 b2 a3 b3 */
+  }
+  for (int i = 0; i < 16; i += 4) { /* r[i + j] lane l: rows i..i+3, column 4l + j */
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+  }
+  for (int i = 0; i < 16; i += 8) /* t[i + j]: columns j, 8 + j; t[i + 4 + j]: columns 4 + j, 12 + j */
+    for (int j = 0; j < 4; j++) {
+      t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + 4 + j], 0x88);
+      t[i + 4 + j] = _mm512_shuffle_f32x4(r[i + j], r[i + 4 + j], 0xdd);
+    }
+  for (int k = 0; k < 8; k++) { /* t[k]: columns k, k + 8 of rows 0-7; t[8 + k]: the same of rows 8-15 */
+    r[k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0x88);
+    r[k + 8] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0xdd);
+  }
+}
+
+#endif
+
+#endif
