@@ -207,8 +207,8 @@ static int direct_rows(const gemm_job *g, int m) { return g->a_direct ? m / g->u
 /* The packed part of an A block (rows i0.., depth p0..): all of it, or with a_direct only the last partial
  * micro-panel. Packing a row-major A was ~7% of a model GEMM's time; reading it in place costs nothing extra,
  * as the packed r-major panels have a row stride too (KC). Packing a transposed A was 12-14% of an Aᵀ·B at
- * T = 2624 (its stored rows lie 10 KB apart: a DRAM stall per row, even with the next block prefetched while
- * the previous one computed); read in place, Aᵀ·B and Aᵀ·Bᵀ run 8-10% faster. */
+ * T = 2624 (its stored rows lie 10 KB apart: a DRAM stall per row; prefetching the next block while the
+ * previous one computed won back only a third of it); read in place, Aᵀ·B and Aᵀ·Bᵀ run 8-10% faster. */
 static void pack_a(void *dst, const gemm_job *g, int i0, int m, int p0, int kc) {
   int md = direct_rows(g, m);
   if (m > md) pack_a_panels(dst, g, i0 + md, m - md, p0, kc);
