@@ -7,7 +7,9 @@
  * Two A-panel layouts, so that packing A is a plain copy whichever way A is stored:
  *   k-major:  a[p*MR + r]   (A stored transposed: MR contiguous values per k)
  *   r-major:  a[r*KC + p]   (A row-major: each row's k values copied as they are; stride HRM_GEMM_KC)
- * Each body is written once with the layout strides as parameters and instantiated with constants.
+ * Each body is written once with the layout strides as parameters and instantiated with constants. The direct
+ * entries (fn_d, fn_dk) take the stride from the caller instead of KC or MR, and so read an unpacked A where it
+ * lies: rows of a row-major A, or a transposed A (float32, or bfloat16 pairs) with its stride M.
  */
 #include "gemm.h"
 
