@@ -45,7 +45,7 @@ typedef struct {
   hrm_ukr_fn ukr; /* uk.fn_k when A is stored transposed, uk.fn_r when row-major (see pack_a) */
   int a_rmajor;   /* !transA: the packed A layout; not derivable from the strides, which tie when M or K is 1 */
   int a_direct;   /* whole micro-panels of A are read in place (uk.fn_d; uk.fn_dk when transposed) */
-  const uint32_t *pairs; /* bfloat16 panels, A transposed: A as pairs along k, [ceil(K/2), M] (see hrm_gemm) */
+  const uint32_t *pairs; /* bfloat16 panels, A transposed: A as pairs along k, [ceil(K/2), M] (see to_bf16_pairs) */
   int round_bf16; /* bfloat16 precision on float32 panels: round every packed value (no bf16 dot here) */
   float *glu;     /* fused SwiGLU (hrm_linear_swiglu): C unused, glu[M, N/2] = silu(gate) * up, see swiglu_tile */
   const float *res; /* hrm_linear_residual: C = res + A·op(B), res [M, N] added on the first depth block */
@@ -324,9 +324,7 @@ static void tile(const gemm_job *g, const float *ad, const void *ap, int ir, int
     g->ukr(kc, at(g, ap, (size_t)(ir - md) * KC), b, dst, ldd, acc);
   else if (g->a_rmajor)
     g->uk.fn_d(kc, ad + (size_t)ir * g->rsa, g->rsa, b, dst, ldd, acc);
-  else if (g->pairs) /* ad is then the pair (row i0, depth p0) */
-    g->uk.fn_dk(kc, (const uint32_t *)ad + ir, g->M, b, dst, ldd, acc);
-  else
+  else /* transposed: floats, or bfloat16 pairs (4 bytes each too), with the stride csa = M either way */
     g->uk.fn_dk(kc, ad + ir, g->csa, b, dst, ldd, acc);
 }
 
@@ -547,26 +545,8 @@ static gemm_job make_job(int transA, int transB, int M, int N, int K, const floa
 #endif
   gemm_job g = {A, B, C, M, N, K, accumulate, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, 0,
                 uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, NULL, bf16 && !dot, NULL, NULL};
-  /* bfloat16 panels read a transposed A in place only once hrm_gemm has converted it (g.pairs) */
-  g.a_direct = (transA ? uk.fn_dk && !uk.bf16 : uk.fn_d != NULL) && !g.round_bf16;
+  g.a_direct = (transA ? uk.fn_dk : uk.fn_d) != NULL && !g.round_bf16; /* bf16 transposed: via pairs, run_job */
   return g;
-}
-
-/* A product with K > 0, split across the threads by its shape. */
-static void run_job(gemm_job *g) {
-  /* Weight gradients split K; otherwise rows are split when every thread gets at least two micro-panels of
-   * them (op(B) then is packed once, together); short C splits its columns instead. */
-  int M = g->M, N = g->N, K = g->K, tasks = task_count(M, N, K);
-  if (tasks > 1 && tasks <= K_SPLIT_MAX_TASKS && !g->a_rmajor && K >= K_SPLIT_MIN && K >= M && K >= N) {
-    gemm_k_split(g, tasks);
-    return;
-  }
-  if (tasks > 1 && M >= 2 * tasks * g->uk.mr) {
-    gemm_row_split(g, tasks);
-    return;
-  }
-  g->nc = ceil_div(ceil_div(N, tasks), g->uk.nr) * g->uk.nr;
-  hrm_parallel_for(ceil_div(N, g->nc), cols_task, g);
 }
 
 /* A transposed A (stored [K, M]) as bfloat16 pairs along k: pairs[q*M + i] holds A(i, 2q) in its low half
@@ -589,6 +569,31 @@ static void pairs_range(void *ctx, long begin, long end, int thread) {
   }
 }
 
+static const uint32_t *to_bf16_pairs(const gemm_job *g) {
+  long q = (g->K + 1) / 2;
+  to_pairs s = {g, hrm_thread_scratch(HRM_SCRATCH_GEMM_PAIRS, 0, sizeof(uint32_t) * (size_t)q * g->M)};
+  hrm_parallel_range(q, 8, pairs_range, &s);
+  return s.pairs;
+}
+
+/* A product with K > 0, split across the threads by its shape. */
+static void run_job(gemm_job *g) {
+  if (g->a_direct && !g->a_rmajor && g->uk.bf16) g->pairs = to_bf16_pairs(g);
+  /* Weight gradients split K; otherwise rows are split when every thread gets at least two micro-panels of
+   * them (op(B) then is packed once, together); short C splits its columns instead. */
+  int M = g->M, N = g->N, K = g->K, tasks = task_count(M, N, K);
+  if (tasks > 1 && tasks <= K_SPLIT_MAX_TASKS && !g->a_rmajor && K >= K_SPLIT_MIN && K >= M && K >= N) {
+    gemm_k_split(g, tasks);
+    return;
+  }
+  if (tasks > 1 && M >= 2 * tasks * g->uk.mr) {
+    gemm_row_split(g, tasks);
+    return;
+  }
+  g->nc = ceil_div(ceil_div(N, tasks), g->uk.nr) * g->uk.nr;
+  hrm_parallel_for(ceil_div(N, g->nc), cols_task, g);
+}
+
 void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
               int accumulate, int bf16) {
   if (M <= 0 || N <= 0) return;
@@ -596,13 +601,6 @@ void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const
   if (K == 0) { /* C = 0 (or unchanged when accumulating) */
     if (!accumulate) memset(C, 0, sizeof(float) * M * N);
     return;
-  }
-  if (transA && g.uk.bf16 && g.uk.fn_dk) {
-    long q = (K + 1) / 2;
-    to_pairs s = {&g, hrm_thread_scratch(HRM_SCRATCH_GEMM_PAIRS, 0, sizeof(uint32_t) * (size_t)q * M)};
-    hrm_parallel_range(q, 8, pairs_range, &s);
-    g.pairs = s.pairs;
-    g.a_direct = 1;
   }
   run_job(&g);
 }

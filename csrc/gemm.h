@@ -52,7 +52,7 @@ typedef void (*hrm_ukr_fn)(int kc, const void *a, const void *b, float *c, long 
 /* The kernels reading A where it lies, so that it needs no packing. fn_d: row-major float32 A, rows lda floats
  * apart (r-major with stride lda). fn_dk: A stored transposed, k-major with stride lda in panel elements:
  * float32 A(r,p) = a[p*lda + r]; bfloat16, pairs along k, A(r,p) = a[(p/2)*2*lda + 2*r + p%2] (a transposed A
- * converted to pairs once per product, see hrm_gemm). */
+ * converted to pairs once per product, see to_bf16_pairs in gemm.c). */
 typedef void (*hrm_ukr_direct_fn)(int kc, const void *a, long lda, const float *b, float *c, long ldc,
                                   int accumulate);
 typedef struct {
