@@ -85,13 +85,13 @@ static inline __attribute__((always_inline)) void hrm_small_gemm_portable(long M
 /* t[c*R + r] = x[r*ld + c] for r < R, c < C: a head's k or v ([R = S rows of C = HD], row stride ld)
  * transposed, the B operand of q kᵀ or dO vᵀ. */
 #if defined(__x86_64__)
-void hrm_transpose_avx512(float *t, const float *x, long ld, long R, long C);
+#include "transpose_x86.h"
 #endif
 static inline __attribute__((always_inline)) void hrm_transpose(float *t, const float *x, long ld, long R,
                                                                long C) {
 #if defined(__x86_64__)
   if (hrm_cpu_isa() == HRM_ISA_AVX512) {
-    hrm_transpose_avx512(t, x, ld, R, C);
+    hrm_transpose_avx512(t, R, x, ld, R, R, C);
     return;
   }
 #endif

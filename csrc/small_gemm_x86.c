@@ -6,7 +6,6 @@
  * The AVX2 version holds 6 rows x 16 columns (12 ymm accumulators), the column tail through maskload.
  */
 #include "small_gemm.h"
-#include "transpose_x86.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -76,25 +75,6 @@ T512 static inline __attribute__((always_inline)) void row_block(int R, long N, 
 T512 void hrm_small_gemm_avx512(long M, long N, long K, const float *A, long ars, long aks, const float *B,
                                 long ldb, float *C, long ldc) {
   FOR_ROW_BLOCKS(8, row_block);
-}
-
-/* 16 x 16 blocks transposed in registers and stored a column (16 rows) at a time, where the scalar loop
- * stored each element R floats from the last (~5 us of a 22 us head at S = 82). Edges masked. */
-T512 void hrm_transpose_avx512(float *t, const float *x, long ld, long R, long C) {
-  for (long r0 = 0; r0 < R; r0 += 16) {
-    long nr = R - r0 < 16 ? R - r0 : 16;
-    __mmask16 rm = (__mmask16)((1u << nr) - 1);
-    for (long c0 = 0; c0 < C; c0 += 16) {
-      long nc = C - c0 < 16 ? C - c0 : 16;
-      __mmask16 cm = (__mmask16)((1u << nc) - 1);
-      __m512 v[16];
-#pragma GCC unroll 16
-      for (int i = 0; i < 16; i++)
-        v[i] = i < nr ? _mm512_maskz_loadu_ps(cm, x + (r0 + i) * ld + c0) : _mm512_setzero_ps();
-      hrm_transpose16(v);
-      for (long k = 0; k < nc; k++) _mm512_mask_storeu_ps(t + (c0 + k) * R + r0, rm, v[k]);
-    }
-  }
 }
 
 /* ---- AVX2 + FMA ---- */

@@ -1,12 +1,23 @@
 /*
- * The 16 x 16 transpose of 32-bit lanes in AVX-512 registers, shared by attention (a head's k or v) and the
- * GEMM's packing of a transposed B (a weight). x86-64 only; callers are compiled with avx512f enabled.
+ * The 16 x 16 transpose of 32-bit lanes in AVX-512 registers, and the strided transpose built on it, shared by
+ * attention (a head's k or v) and the GEMM's packing of a transposed B (a weight). x86-64 only; callers of the
+ * inline parts are compiled with avx512f enabled.
  */
 #ifndef HRM_TRANSPOSE_X86_H
 #define HRM_TRANSPOSE_X86_H
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+/* t[c*ldt + r] = x[r*ld + c] for r < R, c < C, and zeros in rows R..Rpad-1 of t (Rpad >= R): a strided
+ * matrix transposed 16 x 16 blocks at a time (pack_x86.c). Attention's k and v (Rpad = R = S, ldt = S); a
+ * weight's B panel (R = its columns, Rpad = ldt = the panel width). */
+void hrm_transpose_avx512(float *t, long ldt, const float *x, long ld, long R, long Rpad, long C);
+
+/* Lanes [0, n) of a 16-lane mask (n may be <= 0 or >= 16). */
+static inline __mmask16 hrm_lanes16(long n) {
+  return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+}
 
 /* The 16 x 16 transpose of r[0..15] in registers (out[k] = column k): 2x2 interleaves, 4x4 shuffles, then
  * two 128-bit lane shuffles. */
