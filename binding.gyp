@@ -10,6 +10,7 @@
         "csrc/gemm_ukr.c",
         "csrc/kernels.c",
         "csrc/losses.c",
+        "csrc/memory.c",
         "csrc/optim.c",
         "csrc/pack_x86.c",
         "csrc/peak.c",

@@ -11,6 +11,7 @@
 #include "cpu.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "memory.h"
 #include "peak.h"
 #include "threadpool.h"
 
@@ -519,6 +520,26 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   END;
 }
 
+/* adviseHugePages(buffer: ArrayBuffer, bytes): see hrm_advise_huge_pages; returns the offset or -1. */
+static napi_value js_advise_huge(napi_env env, napi_callback_info info) {
+  BEGIN("adviseHugePages", 2);
+  bool is_ab = false;
+  void *data = NULL;
+  size_t len = 0;
+  napi_is_arraybuffer(env, c->argv[0], &is_ab);
+  if (!is_ab) fail(c, 0, "%sbuffer must be an ArrayBuffer", "", 0, 0);
+  double need = num(c, 1, "bytes");
+  if (c->failed) return NULL;
+  napi_get_arraybuffer_info(env, c->argv[0], &data, &len);
+  if (!(need >= 0) || need > (double)len) {
+    fail(c, 1, "bytes%s = %.0f is outside [0, %.0f]", "", need, (double)len);
+    return NULL;
+  }
+  napi_value v;
+  napi_create_double(env, (double)hrm_advise_huge_pages(data, len, (size_t)need), &v);
+  return v;
+}
+
 static napi_value js_fma_peak(napi_env env, napi_callback_info info) {
   BEGIN("fmaPeakGflops", 2);
   long threads = dim(c, 0, "threads");
@@ -563,6 +584,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"info", 0, js_info, 0, 0, 0, napi_default, 0},
       {"setNumThreads", 0, js_set_threads, 0, 0, 0, napi_default, 0},
       {"fmaPeakGflops", 0, js_fma_peak, 0, 0, 0, napi_default, 0},
+      {"adviseHugePages", 0, js_advise_huge, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -7,6 +7,7 @@
  * on the new carry. Evaluation runs halt_max_steps segments (or opts.evalSteps).
  */
 import type { Rng } from "../util/rng.js";
+import { floatArena } from "../util/memory.js";
 import type { HRMInner, InnerOutputs } from "./inner.js";
 
 export interface Batch {
@@ -33,10 +34,11 @@ export interface ActOutputs extends InnerOutputs {
 export function initialCarry(inner: HRMInner, B: number): Carry {
   const c = inner.config;
   const n = B * inner.derived.seqTotal * c.hidden_size;
+  const [zH, zL] = floatArena([n, n]);
   return {
     B,
-    zH: new Float32Array(n),
-    zL: new Float32Array(n),
+    zH,
+    zL,
     steps: new Int32Array(B),
     halted: new Uint8Array(B).fill(1),
     current: {

@@ -13,6 +13,7 @@ import type { HRMInner, SavedLevel } from "./inner.js";
 import { LEARNED_POS_SCALE } from "./inner.js";
 import type { LossResult } from "./loss.js";
 import { HRMParams } from "./params.js";
+import { floatArena } from "../util/memory.js";
 
 interface Scratch {
   B: number;
@@ -43,18 +44,18 @@ export class HRMBackward {
   private scratch(d: Dims): Scratch {
     if (this.s && this.s.B === d.B) return this.s;
     const T = d.B * d.S;
-    const f = (n: number) => new Float32Array(n);
-    this.s = {
-      B: d.B,
-      dA: f(T * d.D),
-      dB: f(T * d.D),
-      dh1: f(T * d.D),
-      dtmp: f(T * d.D),
-      datt: f(T * d.D),
-      dqkv: f(3 * T * d.D),
-      dact: f(T * d.F),
-      dlogitsAll: f(T * this.inner.config.vocab_size),
-    };
+    const TD = T * d.D;
+    const [dA, dB, dh1, dtmp, datt, dqkv, dact, dlogitsAll] = floatArena([
+      TD,
+      TD,
+      TD,
+      TD,
+      TD,
+      3 * TD,
+      T * d.F,
+      T * this.inner.config.vocab_size,
+    ]);
+    this.s = { B: d.B, dA, dB, dh1, dtmp, datt, dqkv, dact, dlogitsAll };
     this.puzzleGrad = new Float32Array(d.B * this.inner.config.puzzle_emb_ndim);
     return this.s;
   }

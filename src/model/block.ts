@@ -8,6 +8,7 @@
  * block), or one per block when the backward needs them.
  */
 import type { Kernels, MatmulPrecision } from "../kernels/api.js";
+import { byteArena, floatArena } from "../util/memory.js";
 
 export interface BlockWeights {
   qkv: Float32Array; // [3D, D]
@@ -84,9 +85,11 @@ export function packBlockWeights(
 
 /** Buffers for packBlockWeights. */
 export function allocPackedBlock(k: Kernels, d: Dims): NonNullable<BlockWeights["packed"]> {
-  const bytes = ([I, O]: [number, number]) => new Uint8Array(k.linearPackedBytes(I, O, d.precision));
   const s = weightShapes(d);
-  return { qkv: bytes(s.qkv), o: bytes(s.o), gateUp: bytes(s.gateUp), down: bytes(s.down) };
+  const [qkv, o, gateUp, down] = byteArena(
+    [s.qkv, s.o, s.gateUp, s.down].map(([I, O]) => k.linearPackedBytes(I, O, d.precision)),
+  );
+  return { qkv, o, gateUp, down };
 }
 
 export interface Dims {
@@ -127,18 +130,18 @@ export interface BlockActs {
  */
 export function allocBlockActs(d: Dims, share?: { act: Float32Array; gu: Float32Array }): BlockActs {
   const T = d.B * d.S;
-  const f = (n: number) => new Float32Array(n);
-  return {
-    qkv: f(3 * T * d.D),
-    probs: share ? f(d.B * d.NH * d.S * d.S) : f(0), // the shared (no-grad) record saves no softmax
-    att: f(T * d.D),
-    h1: f(T * d.D),
-    rstd1: f(T),
-    gu: share?.gu ?? f(2 * T * d.F),
-    act: share?.act ?? f(T * d.F),
-    out: f(T * d.D),
-    rstd2: f(T),
-  };
+  const [qkv, probs, att, h1, rstd1, gu, act, out, rstd2] = floatArena([
+    3 * T * d.D,
+    share ? d.B * d.NH * d.S * d.S : 0, // the shared (no-grad) record saves no softmax
+    T * d.D,
+    T * d.D,
+    T,
+    share ? 0 : 2 * T * d.F,
+    share ? 0 : T * d.F,
+    T * d.D,
+    T,
+  ]);
+  return { qkv, probs, att, h1, rstd1, gu: share?.gu ?? gu, act: share?.act ?? act, out, rstd2 };
 }
 
 export interface Rope {

@@ -14,6 +14,7 @@ import type { Derived, HRMConfig } from "./config.js";
 import { derive } from "./config.js";
 import type { HRMParams } from "./params.js";
 import { ropeTables } from "./rope.js";
+import { floatArena } from "../util/memory.js";
 
 /** Official constant for the learned-position scaling (1/sqrt(2) to keep the forward variance). */
 export const LEARNED_POS_SCALE = 0.707106781;
@@ -98,23 +99,35 @@ export class HRMInner {
     };
     const T = B * dims.S;
     const shared = allocBlockActs(dims);
-    const saved = (layers: number): SavedLevel => ({
-      levelIn: new Float32Array(T * dims.D),
+    const TD = T * dims.D;
+    const [emb, inj, levelInL, levelInH, logitsAll, qIn, qOut, zHNext, zLNext] = floatArena([
+      TD,
+      TD,
+      TD,
+      TD,
+      T * c.vocab_size,
+      B * dims.D,
+      B * 2,
+      TD,
+      TD,
+    ]);
+    const saved = (levelIn: Float32Array, layers: number): SavedLevel => ({
+      levelIn,
       acts: Array.from({ length: layers }, () => allocBlockActs(dims, shared)),
     });
     this.ws = {
       B,
       dims,
-      emb: new Float32Array(T * dims.D),
-      inj: new Float32Array(T * dims.D),
+      emb,
+      inj,
       shared,
-      savedL: saved(c.L_layers),
-      savedH: saved(c.H_layers),
-      logitsAll: new Float32Array(T * c.vocab_size),
-      qIn: new Float32Array(B * dims.D),
-      qOut: new Float32Array(B * 2),
-      zHNext: new Float32Array(T * dims.D),
-      zLNext: new Float32Array(T * dims.D),
+      savedL: saved(levelInL, c.L_layers),
+      savedH: saved(levelInH, c.H_layers),
+      logitsAll,
+      qIn,
+      qOut,
+      zHNext,
+      zLNext,
     };
     return this.ws;
   }

@@ -4,6 +4,7 @@
  * `kind`: "param" is trained by AdamATan2, "sparse" (the puzzle embedding) by sign-SGD, "buffer" (H_init,
  * L_init) is not trained.
  */
+import { allocFloat32 } from "../util/memory.js";
 import { Rng, truncNormalInit } from "../util/rng.js";
 import type { HRMConfig } from "./config.js";
 import { derive } from "./config.js";
@@ -70,7 +71,7 @@ export class HRMParams {
   constructor(readonly config: HRMConfig) {
     this.specs = paramSpecs(config);
     const total = this.specs.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-    this.data = new Float32Array(total);
+    this.data = allocFloat32(total);
     let at = 0;
     for (const p of this.specs) {
       const n = p.shape.reduce((a, b) => a * b, 1);

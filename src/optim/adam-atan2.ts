@@ -7,6 +7,7 @@
  * adamAtan2 kernel (native and threaded when the addon is loaded).
  */
 import type { Kernels } from "../kernels/api.js";
+import { floatArena } from "../util/memory.js";
 
 export interface AdamATan2Options {
   lr: number;
@@ -25,8 +26,8 @@ export class AdamATan2 {
     public opts: AdamATan2Options,
     readonly k: Pick<Kernels, "adamAtan2">,
   ) {
-    this.m = params.map((p) => new Float32Array(p.length));
-    this.v = params.map((p) => new Float32Array(p.length));
+    this.m = floatArena(params.map((p) => p.length));
+    this.v = floatArena(params.map((p) => p.length));
   }
 
   /** One update with gradients parallel to the params; lr may be given per step (schedules). */

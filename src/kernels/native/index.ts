@@ -13,6 +13,9 @@ export interface NativeAddon extends Kernels {
   info(): { isa: string; gemmKernel: string; threads: number; bf16Dot: boolean };
   setNumThreads(n: number): void;
   fmaPeakGflops(threads: number, seconds: number): number;
+  /** Huge pages for the whole 2 MB pages of `bytes` bytes of `buffer` from its first 2 MB boundary, whose
+   * offset it returns (-1: not possible here). See csrc/memory.c. */
+  adviseHugePages(buffer: ArrayBuffer, bytes: number): number;
 }
 
 /** Argument index that may be a Float64Array, per kernel (the per-token loss buffer). */

@@ -1,0 +1,65 @@
+/**
+ * Large float buffers: the model's weights, gradients, optimiser moments and activations are allocated here,
+ * several arrays carved from one buffer (an arena), so that a platform can back them with 2 MB pages.
+ * On Linux the Node entry installs an advisor from the native addon (madvise MADV_HUGEPAGE): fewer TLB misses,
+ * and under hypervisors that shadow page tables it avoids a trap per 4 KB page when a buffer is touched again
+ * after the process freed memory elsewhere (see csrc/memory.c; a full training step measured 20-25% faster).
+ * Without an advisor (browsers, no addon) these are plain typed arrays.
+ */
+
+/**
+ * Backs the whole 2 MB pages of `bytes` bytes of `buffer`, from the first 2 MB boundary in it, with huge pages;
+ * returns that boundary's byte offset, or -1 when it could not.
+ */
+export type HugePageAdvisor = (buffer: ArrayBuffer, bytes: number) => number;
+
+const HUGE_PAGE = 2 << 20;
+/** Arenas smaller than this are not worth a huge page (nor the 2 MB of address space for alignment). */
+const MIN_ARENA_BYTES = 4 << 20;
+/** Each array starts on a 64-byte boundary (a cache line; what the SIMD kernels like). */
+const ALIGN_BYTES = 64;
+
+let advisor: HugePageAdvisor | null = null;
+
+/** Installs (or with null removes) the platform's huge-page advisor for arenas allocated from now on. */
+export function setHugePageAdvisor(a: HugePageAdvisor | null): void {
+  advisor = a;
+}
+
+/**
+ * Zeroed buffers of the given byte lengths, each 64-byte aligned: arenas of 4 MB or more share one
+ * ArrayBuffer, advised to huge pages when an advisor is installed; otherwise each has its own.
+ */
+function arena(byteLengths: readonly number[]): { buffer: ArrayBuffer; offset: number }[] {
+  for (const n of byteLengths)
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`arena: bad byte length ${n}`);
+  const padded = byteLengths.map((n) => Math.ceil(n / ALIGN_BYTES) * ALIGN_BYTES);
+  const bytes = padded.reduce((s, n) => s + n, 0);
+  if (!advisor || bytes < MIN_ARENA_BYTES)
+    return byteLengths.map((n) => ({ buffer: new ArrayBuffer(n), offset: 0 }));
+  const buffer = new ArrayBuffer(bytes + HUGE_PAGE); // room to start at a 2 MB boundary
+  const start = advisor(buffer, bytes);
+  let at = start >= 0 ? start : 0;
+  return padded.map((n) => {
+    const part = { buffer, offset: at };
+    at += n;
+    return part;
+  });
+}
+
+/** Zeroed Float32Arrays of the given lengths, from one arena (views: byteOffset may be > 0). */
+export function floatArena(lengths: readonly number[]): Float32Array[] {
+  const parts = arena(lengths.map((n) => 4 * n));
+  return parts.map((p, i) => new Float32Array(p.buffer, p.offset, lengths[i]));
+}
+
+/** Zeroed Uint8Arrays of the given lengths (packed weights), from one arena. */
+export function byteArena(lengths: readonly number[]): Uint8Array[] {
+  const parts = arena(lengths);
+  return parts.map((p, i) => new Uint8Array(p.buffer, p.offset, lengths[i]));
+}
+
+/** One zeroed Float32Array of n elements, from its own arena. */
+export function allocFloat32(n: number): Float32Array {
+  return floatArena([n])[0];
+}
