@@ -609,10 +609,11 @@ static const uint32_t *to_bf16_pairs(const gemm_job *g) {
 /* A product with K > 0, split across the threads by its shape. */
 static void run_job(gemm_job *g) {
   if (g->a_direct && !g->a_rmajor && g->uk.bf16) g->pairs = to_bf16_pairs(g);
-  /* Weight gradients split K; otherwise rows are split when every thread gets at least two micro-panels of
-   * them (op(B) then is packed once, together); short C splits its columns instead. */
+  /* Weight gradients split K (up to M = 2K: gate_up's, 3072x512x2624, ran 15% faster than with rows split);
+   * otherwise rows are split when every thread gets at least two micro-panels of them (op(B) then is packed
+   * once, together); short C splits its columns instead. */
   int M = g->M, N = g->N, K = g->K, tasks = task_count(M, N, K);
-  if (tasks > 1 && tasks <= K_SPLIT_MAX_THREADS && !g->a_rmajor && K >= K_SPLIT_MIN && K >= M && K >= N) {
+  if (tasks > 1 && tasks <= K_SPLIT_MAX_THREADS && !g->a_rmajor && K >= K_SPLIT_MIN && 2L * K >= M && K >= N) {
     gemm_k_split(g, tasks);
     return;
   }
