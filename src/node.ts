@@ -2,7 +2,7 @@
 import type { SelectedKernels } from "./kernels/api.js";
 import { makeNativeBackend } from "./kernels/native/index.js";
 import { selectKernels } from "./kernels/select.js";
-import { loadNativeAddon } from "./platform/node.js";
+import { hugePagesWanted, loadNativeAddon } from "./platform/node.js";
 import { setHugePageAdvisor } from "./util/memory.js";
 
 export * from "./index.js";
@@ -11,15 +11,18 @@ export { loadNativeAddon } from "./platform/node.js";
 let cached: SelectedKernels | null = null;
 
 /* Model buffers on 2 MB pages where the addon can advise them (Linux; see util/memory.ts). The addon is loaded
- * at the first large allocation, not at import; without it (or with HRM_BACKEND=ref) arrays stay plain. */
+ * at the first large allocation, not at import; without it (HRM_BACKEND=ref) or with HRM_HUGE_PAGES=0 arrays
+ * stay plain. */
 let advise: ((buffer: ArrayBuffer, bytes: number) => number) | null | undefined;
-setHugePageAdvisor((buffer, bytes) => {
-  if (advise === undefined) {
-    const addon = loadNativeAddon();
-    advise = typeof addon?.adviseHugePages === "function" ? addon.adviseHugePages.bind(addon) : null;
-  }
-  return advise ? advise(buffer, bytes) : -1;
-});
+if (hugePagesWanted())
+  setHugePageAdvisor((buffer, bytes) => {
+    if (advise === undefined) {
+      const addon = loadNativeAddon();
+      advise =
+        addon && typeof addon.adviseHugePages === "function" ? addon.adviseHugePages.bind(addon) : null;
+    }
+    return advise ? advise(buffer, bytes) : -1;
+  });
 
 /**
  * How forward_dtype=bfloat16 runs here: on the AVX512_BF16 dot product (about twice the float32 matmul rate),

@@ -3,6 +3,7 @@
  * start where the advisor says), the small-arena and no-advisor paths, and the native call's checks.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
@@ -103,3 +104,22 @@ test(
     }
   },
 );
+
+test("HRM_HUGE_PAGES=0 leaves the model's buffers plain", { skip: !addon && "no addon" }, () => {
+  const entry = new URL("../src/node.js", import.meta.url).href;
+  const memory = new URL("../src/util/memory.js", import.meta.url).href;
+  const code =
+    `await import(${JSON.stringify(entry)});` +
+    `const { allocFloat32 } = await import(${JSON.stringify(memory)});` +
+    "console.log(allocFloat32(2 ** 21).buffer.byteLength);";
+  const run = (env: Record<string, string>) => {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], {
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return Number(r.stdout.trim());
+  };
+  assert.equal(run({ HRM_HUGE_PAGES: "0" }), 8 * MB, "a plain 8 MB array");
+  assert.equal(run({ HRM_HUGE_PAGES: "1" }), 10 * MB, "an arena with room to align to 2 MB");
+});

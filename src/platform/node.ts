@@ -5,6 +5,7 @@
  *   HRM_BACKEND=native     the addon is required: failing to load it is an error
  *   HRM_NATIVE_ADDON=path  load the addon from this path instead of build/Release (tests use a missing path)
  *   HRM_NUM_THREADS=n      kernel threads (read by the addon itself)
+ *   HRM_HUGE_PAGES=0       keep the model's buffers on ordinary pages (see src/util/memory.ts)
  */
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -13,6 +14,11 @@ import type { NativeAddon } from "../kernels/native/index.js";
 const DEFAULT_ADDON = fileURLToPath(new URL("../../../build/Release/hrm_native.node", import.meta.url));
 
 let warned = false;
+
+/** False when HRM_HUGE_PAGES=0 turns off huge pages for the model's buffers. */
+export function hugePagesWanted(): boolean {
+  return process.env.HRM_HUGE_PAGES !== "0";
+}
 
 /** The addon, or null (with one warning line on stderr) when it is absent or fails to load. */
 export function loadNativeAddon(): NativeAddon | null {
