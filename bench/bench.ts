@@ -4,10 +4,12 @@
  * kernel's time, and the per-call overhead. Every GEMM is spot-checked against float64 before it is timed.
  * Then the model benchmark (bench/model.ts): training and evaluation throughput, MFU, memory, kernel profile.
  * --json also writes one JSON object per line to bench/results/bench-<time>.jsonl.
+ * Buffers come from allocFloat32, as the model's do (2 MB pages where the addon can advise them).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { Kernels, NativeAddon } from "../src/node.js";
 import { IGNORE_LABEL_ID, loadNativeAddon, refKernels } from "../src/node.js";
+import { allocFloat32 } from "../src/util/memory.js";
 import { benchModels } from "./model.js";
 import { table, timeIt, timeTiny } from "./timing.js";
 
@@ -18,7 +20,7 @@ const records: Record<string, unknown>[] = [];
 const addon = loadNativeAddon();
 
 function rand(n: number, seed = 1): Float32Array {
-  const a = new Float32Array(n);
+  const a = allocFloat32(n);
   let s = seed >>> 0;
   for (let i = 0; i < n; i++) {
     s = (s * 1664525 + 1013904223) >>> 0;
@@ -106,7 +108,7 @@ function benchGemm(peak: { p1: number; pAll: number; threads: number } | null): 
     for (const [tA, tB] of VARIANTS) {
       const A = rand(M * K, 1);
       const B = rand(K * N, 2);
-      const C = new Float32Array(M * N);
+      const C = allocFloat32(M * N);
       const label = `${M}x${N}x${K} ${tA ? "Aᵀ" : "A"}·${tB ? "Bᵀ" : "B"}`;
       const flops = 2 * M * N * K;
       const row: (string | number)[] = [label];
@@ -156,7 +158,7 @@ function benchGemm(peak: { p1: number; pAll: number; threads: number } | null): 
       }
       // ref is single-threaded JavaScript: time it on a 96-row slice of the same problem (the rate is what counts).
       const m = 96;
-      const Cs = new Float32Array(m * N);
+      const Cs = allocFloat32(m * N);
       const As = tA ? rand(K * m, 3) : A.subarray(0, m * K);
       const t = timeIt(() => refKernels.matmul(Cs, As, B, m, N, K, tA, tB, false), quick ? 1 : 300, 1);
       const refG = (2 * m * N * K) / t.medianMs / 1e6;
@@ -196,27 +198,27 @@ type Op = [name: string, shape: string, run: (k: Kernels) => void];
 function fusedOps(): Op[] {
   const [T, D, F, V] = [2624, 512, 1536, 11];
   const x = rand(T * D, 4);
-  const y = new Float32Array(T * D);
-  const rstd = new Float32Array(T);
+  const y = allocFloat32(T * D);
+  const rstd = allocFloat32(T);
   const gu = rand(T * 2 * F, 5);
-  const act = new Float32Array(T * F);
-  const dgu = new Float32Array(T * 2 * F);
+  const act = allocFloat32(T * F);
+  const dgu = allocFloat32(T * 2 * F);
   const qkv = rand(T * 3 * D, 6);
   const cos = rand(82 * 64, 7);
   const sin = rand(82 * 64, 8);
-  const probs = new Float32Array(32 * 8 * 82 * 82);
-  const dqkv = new Float32Array(T * 3 * D);
+  const probs = allocFloat32(32 * 8 * 82 * 82);
+  const dqkv = allocFloat32(T * 3 * D);
   const qkvArc = rand(4 * 901 * 3 * D, 9);
-  const probsArc = new Float32Array(4 * 8 * 901 * 901);
-  const outArc = new Float32Array(4 * 901 * D);
-  const dqkvArc = new Float32Array(4 * 901 * 3 * D);
+  const probsArc = allocFloat32(4 * 8 * 901 * 901);
+  const outArc = allocFloat32(4 * 901 * D);
+  const dqkvArc = allocFloat32(4 * 901 * 3 * D);
   const ids = Int32Array.from({ length: T }, (_, i) => i % V);
   const table = rand(V * D, 10);
-  const dtable = new Float32Array(V * D);
+  const dtable = allocFloat32(V * D);
   const logits = rand(T * V, 11);
   const labels = Int32Array.from({ length: T }, (_, i) => (i % 5 === 0 ? IGNORE_LABEL_ID : i % V));
   const losses = new Float64Array(T);
-  const dlogits = new Float32Array(T * V);
+  const dlogits = allocFloat32(T * V);
   const tok = `T=${T} D=${D}`;
   return [
     ["embeddingForward", `${tok} V=${V}`, (k) => k.embeddingForward(y, ids, table, T, D, V)],
@@ -294,7 +296,7 @@ function benchFused(native: NativeAddon | null): void {
   console.log(table(head, rows) + "\n");
   if (native) benchEpilogues(native);
   if (native) {
-    const x = new Float32Array(16);
+    const x = allocFloat32(16);
     const ns = timeTiny(() => native.add(x, x, x, 1, 1, 16));
     console.log(
       `per-call overhead: native add on 16 elements = ${ns.toFixed(0)} ns per call (from JavaScript)`,
@@ -311,12 +313,12 @@ function benchEpilogues(native: NativeAddon): void {
   const [T, D, F] = [2624, 512, 1536];
   const x = rand(T * D, 12);
   const res = rand(T * D, 13);
-  const out = new Float32Array(T * D);
-  const act = new Float32Array(T * F);
+  const out = allocFloat32(T * D);
+  const act = allocFloat32(T * F);
   const wGu = rand(2 * F * D, 14);
   const wO = rand(D * D, 15);
-  const gu = new Float32Array(T * 2 * F);
-  const y = new Float32Array(T * D);
+  const gu = allocFloat32(T * 2 * F);
+  const y = allocFloat32(T * D);
   const pairs: [string, string, () => void, () => void][] = [
     [
       "linearSwigluForward",
