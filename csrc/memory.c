@@ -27,7 +27,7 @@ long hrm_advise_huge_pages(void *p, size_t len, size_t need) {
   size_t off = start - base;
   if (off > len || need > len - off) return -1;
   size_t whole = need / HRM_HUGE_PAGE * HRM_HUGE_PAGE; /* a partial last page would take memory past need */
-  if (whole == 0) return (long)off;
+  if (whole == 0) return -1;
   if (madvise((void *)start, whole, MADV_HUGEPAGE) != 0) return -1;
   (void)madvise((void *)start, whole, MADV_COLLAPSE); /* best effort: untouched pages fault in huge anyway */
   return (long)off;

@@ -14,7 +14,7 @@ export interface NativeAddon extends Kernels {
   setNumThreads(n: number): void;
   fmaPeakGflops(threads: number, seconds: number): number;
   /** Huge pages for the whole 2 MB pages of `bytes` bytes of `buffer` from its first 2 MB boundary, whose
-   * offset it returns (-1: not possible here). See csrc/memory.c. */
+   * offset it returns (-1: nothing advised). See csrc/memory.c. */
   adviseHugePages(buffer: ArrayBuffer, bytes: number): number;
 }
 
