@@ -6,10 +6,10 @@
  * MR values per k (k-major panels with the stride M instead of MR), so only a last partial micro-panel is
  * copied. Partial edge tiles go through a small buffer so the micro-kernels only ever see full tiles.
  * Threading, by shape:
- *   - row split (tall C, the forward and dX products): the threads pack all of op(B) together, then each
- *     computes its own rows, each A block packed once and run against every column;
- *   - depth split (Aᵀ·B with long K: weight gradients): each thread takes a K range, BLIS loop order, and the
- *     partial sums are added at the end;
+ *   - row split (tall C, the forward and dX products): the threads pack all of op(B) together, then take row
+ *     tasks that shrink as the rows run out (split_rows), each A block packed once and run against every column;
+ *   - depth split (Aᵀ·B with long K: weight gradients): the threads take K ranges, BLIS loop order, each summing
+ *     into a partial of its own, and the partials are added at the end;
  *   - column split (short C) or a single task: each task packs its own op(B) columns.
  * Packed buffers are addressed in elements of the panel type (float, or bfloat16 pairs: see gemm.h); the
  * offsets are the same for both, and a bfloat16 block rounds its depth up to an even kc.
@@ -428,9 +428,9 @@ static void pack_all_b(const gemm_job *g, void *bp) {
                      &s);
 }
 
-/* Products from all of op(B) packed at bp, in rchunk x cchunk blocks of C, one pool task each (ctasks column
- * blocks per row block). */
 #define MAX_ROW_TASKS 48
+/* Products from all of op(B) packed at bp, in row tasks x cchunk-column blocks of C, one pool task each (ctasks
+ * column blocks per row task). */
 typedef struct {
   const gemm_job *g;
   const void *bp;
@@ -446,13 +446,6 @@ static void packed_task(void *ctx, int task, int thread) {
 }
 
 static void run_packed(const packed_split *s) { hrm_parallel_for(s->rtasks * s->ctasks, packed_task, (void *)s); }
-
-/* One row task: all rows. */
-static void one_row_task(packed_split *s) {
-  s->rtasks = 1;
-  s->rb[0] = 0;
-  s->rb[1] = s->g->M;
-}
 
 /* Rows split across `threads` in whole micro-panels, in tasks that shrink as the rows run out: each takes
  * half of what is left per thread, down to two micro-panels. On a shared host a core can lose the CPU for a
@@ -653,8 +646,7 @@ void hrm_pack_b(void *dst, int transB, int K, int N, const float *B, int bf16) {
  * panel is read from memory by one thread only; many rows split the rows. */
 static packed_split split_packed(const gemm_job *g, const void *bp) {
   int tasks = task_count(g->M, g->N, g->K), MR = g->uk.mr, NR = g->uk.nr, n = out_cols(g);
-  packed_split s = {g, bp, 0, n, 1, {0}};
-  one_row_task(&s);
+  packed_split s = {g, bp, 1, n, 1, {0, g->M}}; /* one row task: all rows */
   if (tasks > 1 && g->M >= 2 * tasks * MR && (g->M >= PREPACKED_ROW_SPLIT || n < 2 * tasks * NR))
     split_rows(&s, tasks);
   else if (tasks > 1) {

@@ -1,11 +1,11 @@
 /*
  * Transparent huge pages (2 MB) for the big float buffers the TypeScript side allocates (weights, gradients,
- * optimiser moments, activations). Two reasons:
+ * optimiser moments, activations) and for the kernels' own scratch (hrm_thread_scratch). Two reasons:
  *   - fewer TLB misses for kernels that sweep tens of MB with strides (GEMM panels, attention heads);
  *   - under hypervisors that shadow the guest's page tables (seen on this project's CI-class VMs), every
  *     munmap in the process (V8 and glibc free big blocks all the time) can drop the shadow mappings, and the
  *     next touch of each 4 KB page then costs a trap of ~3 us: a buffer untouched for a second read at
- *     ~1.5 GB/s. 2 MB pages take 512x fewer traps. Measured on a full batch-32 training step: -20-25%.
+ *     ~1.5 GB/s. 2 MB pages take 512x fewer traps. A full batch-32 training step: -17% (median, in-process A/B).
  * Linux only (madvise MADV_HUGEPAGE, then MADV_COLLAPSE where the kernel has it, for pages already touched);
  * elsewhere a no-op that reports -1.
  */

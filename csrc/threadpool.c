@@ -10,9 +10,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
+
+#include "memory.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -181,13 +180,12 @@ void *hrm_thread_scratch(int slot, int thread, size_t bytes) {
     free(scratch_bufs[slot][thread].p);
     /* Big buffers are 2 MB aligned and marked for transparent huge pages: GEMM packing buffers are several
      * MB and are swept repeatedly, and 4 KB pages would cost a TLB miss every few micro-panels. */
-    size_t align = bytes >= (1u << 21) ? (1u << 21) : 64;
+    size_t align = bytes >= HRM_HUGE_PAGE ? HRM_HUGE_PAGE : 64;
     size_t rounded = (bytes + align - 1) / align * align;
-    scratch_bufs[slot][thread].p = aligned_alloc(align, rounded);
-    scratch_bufs[slot][thread].cap = scratch_bufs[slot][thread].p ? rounded : 0;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (scratch_bufs[slot][thread].p && align > 64) madvise(scratch_bufs[slot][thread].p, rounded, MADV_HUGEPAGE);
-#endif
+    void *p = aligned_alloc(align, rounded);
+    if (p && align > 64) (void)hrm_advise_huge_pages(p, rounded, rounded);
+    scratch_bufs[slot][thread].p = p;
+    scratch_bufs[slot][thread].cap = p ? rounded : 0;
   }
   return scratch_bufs[slot][thread].p;
 }

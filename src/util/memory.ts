@@ -3,7 +3,7 @@
  * several arrays carved from one buffer (an arena), so that a platform can back them with 2 MB pages.
  * On Linux the Node entry installs an advisor from the native addon (madvise MADV_HUGEPAGE): fewer TLB misses,
  * and under hypervisors that shadow page tables it avoids a trap per 4 KB page when a buffer is touched again
- * after the process freed memory elsewhere (see csrc/memory.c; a full training step measured 20-25% faster).
+ * after the process freed memory elsewhere (see csrc/memory.c; a full training step ran 17% faster).
  * Without an advisor (browsers, no addon) these are plain typed arrays.
  */
 
