@@ -117,6 +117,12 @@ export function gemmCases(rng: Rng, heavy: boolean): Case[] {
       cases.push(gemmCase(rng, M, N, K, tA, tB, tB));
       cases.push(gemmCase(rng, M, N, K, tA, tB, !tB, "bfloat16"));
     }
+  // Row-major A with rows a multiple of 4 KB apart is packed rather than read in place (gate_up's dinp, K = 3072).
+  for (const [M, N, K] of [
+    [45, 40, 1024],
+    [100, 70, 2048],
+  ])
+    for (const tB of [false, true]) cases.push(gemmCase(rng, M, N, K, false, tB, tB));
   // Long K with transposed A (a weight gradient) splits K across threads: uneven chunks, partial sums.
   for (const [M, N, K] of [
     [17, 33, 1100],
