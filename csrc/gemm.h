@@ -55,12 +55,17 @@ typedef void (*hrm_ukr_fn)(int kc, const void *a, const void *b, float *c, long 
  * converted to pairs once per product, see to_bf16_pairs in gemm.c). */
 typedef void (*hrm_ukr_direct_fn)(int kc, const void *a, long lda, const float *b, float *c, long ldc,
                                   int accumulate);
+/* fn_d that also prefetches npf 64-byte lines from pf (up to kc of them, one per k step): a slice of the next B
+ * panel, so that a panel serving few tiles (a batch-1 forward: 6) does not arrive from DRAM at its first. */
+typedef void (*hrm_ukr_direct_pf_fn)(int kc, const float *a, long lda, const float *b, float *c, long ldc,
+                                     int accumulate, const void *pf, int npf);
 typedef struct {
   int mr, nr;
   hrm_ukr_fn fn_k, fn_r;
   hrm_ukr_direct_fn fn_d, fn_dk; /* fn_d NULL for bfloat16 panels */
   const char *name;
-  int bf16; /* panels hold bfloat16 pairs */
+  int bf16;                   /* panels hold bfloat16 pairs */
+  hrm_ukr_direct_pf_fn fn_dp; /* NULL where the kernel has none: fn_d runs, without the prefetch */
 } hrm_ukr;
 
 hrm_ukr hrm_ukr_generic(void);

@@ -47,7 +47,7 @@ static void generic_dk(int kc, const void *a, long lda, const float *b, float *c
   generic_body(kc, a, b, c, ldc, acc, 1, lda);
 }
 hrm_ukr hrm_ukr_generic(void) {
-  return (hrm_ukr){G_MR, G_NR, generic_k, generic_r, generic_d, generic_dk, "generic-4x16", 0};
+  return (hrm_ukr){G_MR, G_NR, generic_k, generic_r, generic_d, generic_dk, "generic-4x16", 0, NULL};
 }
 
 #if defined(__x86_64__)
@@ -108,7 +108,7 @@ __attribute__((target("avx2,fma"))) static void avx2_dk(int kc, const void *a, l
                                                          float *c, long ldc, int acc) {
   avx2_body(kc, a, b, c, ldc, acc, 1, lda);
 }
-hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, avx2_d, avx2_dk, "avx2-6x16", 0}; }
+hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, avx2_d, avx2_dk, "avx2-6x16", 0, NULL}; }
 
 /* ---- AVX-512: 14 x 32 (28 zmm accumulators, 2 B vectors, 1 broadcast: 31 of 32 registers) ---- */
 #define A5_MR 14
@@ -127,43 +127,58 @@ __attribute__((target("avx512f"), always_inline)) static inline void avx512_stor
     _mm512_storeu_ps(cr + 16, c1[r]);
   }
 }
+/* One k step of the 14 x 32 tile: 2 B vectors, 14 broadcasts of A(r, p), 28 FMAs. */
+__attribute__((target("avx512f"), always_inline)) static inline void avx512_step(__m512 *c0, __m512 *c1,
+                                                                                const float *a, const float *b,
+                                                                                int p, long ars, long aps) {
+  __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 14
+  for (int r = 0; r < A5_MR; r++) {
+    __m512 ar = _mm512_set1_ps(AT(a, r, p, ars, aps));
+    c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
+    c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
+  }
+}
+/* The float32 tile; its first npf (<= kc) k steps also prefetch a line of pf each (see hrm_ukr.fn_dp). */
 __attribute__((target("avx512f"), always_inline)) static inline void avx512_body(int kc, const float *a,
                                                                                 const float *b, float *c,
                                                                                 long ldc, int accumulate,
-                                                                                long ars, long aps) {
+                                                                                long ars, long aps,
+                                                                                const char *pf, int npf) {
   __m512 c0[A5_MR], c1[A5_MR];
   prefetch_c_tile(c, ldc, A5_MR, 32);
 #pragma GCC unroll 14
   for (int r = 0; r < A5_MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
-  for (int p = 0; p < kc; p++, b += 32) {
-    __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#pragma GCC unroll 14
-    for (int r = 0; r < A5_MR; r++) {
-      __m512 ar = _mm512_set1_ps(AT(a, r, p, ars, aps));
-      c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
-      c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
-    }
+  int p = 0;
+  for (; p < npf; p++, b += 32) {
+    _mm_prefetch(pf + 64 * p, _MM_HINT_T0);
+    avx512_step(c0, c1, a, b, p, ars, aps);
   }
+  for (; p < kc; p++, b += 32) avx512_step(c0, c1, a, b, p, ars, aps);
   avx512_store_tile(c0, c1, c, ldc, accumulate);
 }
 __attribute__((target("avx512f"))) static void avx512_k(int kc, const void *a, const void *b, float *c,
                                                         long ldc, int acc) {
-  avx512_body(kc, a, b, c, ldc, acc, 1, A5_MR);
+  avx512_body(kc, a, b, c, ldc, acc, 1, A5_MR, NULL, 0);
 }
 __attribute__((target("avx512f"))) static void avx512_r(int kc, const void *a, const void *b, float *c,
                                                         long ldc, int acc) {
-  avx512_body(kc, a, b, c, ldc, acc, KC, 1);
+  avx512_body(kc, a, b, c, ldc, acc, KC, 1, NULL, 0);
 }
 __attribute__((target("avx512f"))) static void avx512_d(int kc, const void *a, long lda, const float *b,
                                                         float *c, long ldc, int acc) {
-  avx512_body(kc, a, b, c, ldc, acc, lda, 1);
+  avx512_body(kc, a, b, c, ldc, acc, lda, 1, NULL, 0);
 }
 __attribute__((target("avx512f"))) static void avx512_dk(int kc, const void *a, long lda, const float *b,
                                                          float *c, long ldc, int acc) {
-  avx512_body(kc, a, b, c, ldc, acc, 1, lda);
+  avx512_body(kc, a, b, c, ldc, acc, 1, lda, NULL, 0);
+}
+__attribute__((target("avx512f"))) static void avx512_dp(int kc, const float *a, long lda, const float *b,
+                                                         float *c, long ldc, int acc, const void *pf, int npf) {
+  avx512_body(kc, a, b, c, ldc, acc, lda, 1, pf, npf < kc ? npf : kc);
 }
 hrm_ukr hrm_ukr_avx512(void) {
-  return (hrm_ukr){A5_MR, 32, avx512_k, avx512_r, avx512_d, avx512_dk, "avx512-14x32", 0};
+  return (hrm_ukr){A5_MR, 32, avx512_k, avx512_r, avx512_d, avx512_dk, "avx512-14x32", 0, avx512_dp};
 }
 
 /* ---- AVX512_BF16: 14 x 32 over bfloat16 pairs. vdpbf16ps adds a[2i]*b[2i] + a[2i+1]*b[2i+1] to float32
@@ -202,6 +217,6 @@ __attribute__((target("avx512f,avx512bf16"))) static void avx512_bf16_dk(int kc,
   avx512_bf16_body(kc, a, (const uint16_t *)b, c, ldc, acc, 2, 2 * lda);
 }
 hrm_ukr hrm_ukr_avx512_bf16(void) {
-  return (hrm_ukr){A5_MR, 32, avx512_bf16_k, avx512_bf16_r, NULL, avx512_bf16_dk, "avx512bf16-14x32", 1};
+  return (hrm_ukr){A5_MR, 32, avx512_bf16_k, avx512_bf16_r, NULL, avx512_bf16_dk, "avx512bf16-14x32", 1, NULL};
 }
 #endif
