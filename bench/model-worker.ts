@@ -42,10 +42,16 @@ export interface ModelCase {
   /** Extra arch overrides (memory-scaling cases). */
   arch?: Partial<HRMConfig>;
   label?: string;
+  /** Timed runs: at least this many, and more (up to MAX_REPS) until they add up to minSeconds. */
   reps: number;
+  /** Short cases (a 0.2 s small step, a 0.7 s puzzle) run for this long, so that their median is taken over
+   * enough runs to ride out this host's bursts of contention; 0 or absent: exactly `reps`. */
+  minSeconds?: number;
   /** forward_dtype; float32 when absent. */
   dtype?: "float32" | "bfloat16";
 }
+
+const MAX_REPS = 40;
 
 export const CONFIGS: Record<ModelCase["config"], Partial<HRMConfig>> = {
   full: { hidden_size: 512, num_heads: 8, H_layers: 4, L_layers: 4, seq_len: 81, vocab_size: 11 },
@@ -120,15 +126,18 @@ function run(cs: ModelCase) {
   work(); // warm-up: allocations, packing buffers, page faults
   prof.clear();
   const times: number[] = [];
-  for (let r = 0; r < cs.reps; r++) {
+  let total = 0;
+  while (times.length < cs.reps || (total < (cs.minSeconds ?? 0) && times.length < MAX_REPS)) {
     const t0 = performance.now();
     work();
     times.push((performance.now() - t0) / 1000);
+    total += times[times.length - 1];
   }
+  const runs = times.length;
   times.sort((a, b) => a - b);
-  const seconds = times[times.length >> 1];
+  const seconds = times[runs >> 1];
   const profile = Object.fromEntries(
-    [...prof.entries()].sort((a, b) => b[1] - a[1]).map(([n, v]) => [n, v / cs.reps]),
+    [...prof.entries()].sort((a, b) => b[1] - a[1]).map(([n, v]) => [n, v / runs]),
   );
   return {
     config: cs.config,
@@ -139,6 +148,7 @@ function run(cs: ModelCase) {
     threads: base.backendName.startsWith("native") ? (loadNativeAddon()?.info().threads ?? 1) : 1,
     backend: base.backendName,
     seconds,
+    runs,
     examples_per_s: cs.batch / seconds,
     flops,
     gflops: flops / seconds / 1e9,

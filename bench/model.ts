@@ -22,6 +22,8 @@ export interface ModelResult {
   threads: number;
   backend: string;
   seconds: number;
+  /** Timed runs the median `seconds` is taken over. */
+  runs: number;
   examples_per_s: number;
   flops: number;
   gflops: number;
@@ -63,20 +65,21 @@ export function benchModels(
   records: Record<string, unknown>[],
 ): void {
   const reps = quick ? 1 : 3;
+  const minSeconds = quick ? 0 : 6;
   const rounds = quick ? 1 : 3;
   const trainB32: ModelCase = { config: "full", mode: "train", batch: 32, reps: 1 };
   const cases: [ModelCase, number | undefined][] = [
     [{ config: "full", mode: "train", batch: 32, reps }, undefined],
     [{ config: "full", mode: "train", batch: 32, reps: 1 }, 1],
-    [{ config: "full", mode: "train", batch: 8, reps }, undefined],
-    [{ config: "small", mode: "train", batch: 32, reps }, undefined],
+    [{ config: "full", mode: "train", batch: 8, reps, minSeconds }, undefined],
+    [{ config: "small", mode: "train", batch: 32, reps, minSeconds }, undefined],
     [{ config: "arc", mode: "train", batch: 4, reps }, undefined],
     [{ config: "full", mode: "eval", batch: 32, reps: 1 }, undefined],
-    [{ config: "full", mode: "eval", batch: 1, reps }, undefined],
+    [{ config: "full", mode: "eval", batch: 1, reps, minSeconds }, undefined],
     [{ config: "full", mode: "train", batch: 32, reps, dtype: "bfloat16" }, undefined],
-    [{ config: "small", mode: "train", batch: 32, reps, dtype: "bfloat16" }, undefined],
+    [{ config: "small", mode: "train", batch: 32, reps, minSeconds, dtype: "bfloat16" }, undefined],
     [{ config: "full", mode: "eval", batch: 32, reps: 1, dtype: "bfloat16" }, undefined],
-    [{ config: "full", mode: "eval", batch: 1, reps, dtype: "bfloat16" }, undefined],
+    [{ config: "full", mode: "eval", batch: 1, reps, minSeconds, dtype: "bfloat16" }, undefined],
   ];
   if (!quick)
     for (const [label, arch] of [
@@ -107,6 +110,7 @@ export function benchModels(
         "threads",
         "note",
         "s/step",
+        "runs",
         "examples/s",
         "GFLOP/s",
         "MFU",
@@ -120,6 +124,7 @@ export function benchModels(
         r.threads,
         r.label ?? "",
         r.seconds.toFixed(3),
+        r.runs,
         r.examples_per_s.toFixed(r.examples_per_s < 10 ? 2 : 1),
         r.gflops.toFixed(1),
         Number.isFinite(r.mfu!) ? r.mfu!.toFixed(3) : "-",
