@@ -298,16 +298,23 @@ static const void *at(const gemm_job *g, const void *base, size_t elems) {
   return (const char *)base + elems * esz(g);
 }
 
-/* A tile computed into tmp (NR wide), then its mm x nn corner stored into C: plus C (acc), plus the residual
- * tile r (non-NULL), or as it is. */
-static void store_corner(const gemm_job *g, const float *tmp, float *c, const float *r, int mm, int nn,
-                         int acc) {
-  const float *add = r ? r : c;
-  for (int i = 0; i < mm; i++)
-    for (int j = 0; j < nn; j++) {
-      float v = tmp[i * g->uk.nr + j];
-      c[(size_t)i * g->N + j] = acc || r ? add[(size_t)i * g->N + j] + v : v;
+/* A tile computed into tmp (nr wide), then its mm x nn corner stored into C (rows ldc apart): plus the
+ * residual tile r (non-NULL), plus C (acc), or as it is. Vectorised row by row: at batch 1 (82 rows = 5 x 14
+ * + 12) every sixth tile of a product comes through here. */
+HRM_CLONES static void store_corner(const float *tmp, int nr, float *c, const float *r, long ldc, int mm, int nn,
+                                    int acc) {
+  for (int i = 0; i < mm; i++) {
+    const float *t = tmp + i * nr;
+    float *ci = c + (size_t)i * ldc;
+    if (r) {
+      const float *ri = r + (size_t)i * ldc;
+      for (int j = 0; j < nn; j++) ci[j] = ri[j] + t[j];
+    } else if (acc) {
+      for (int j = 0; j < nn; j++) ci[j] += t[j];
+    } else {
+      for (int j = 0; j < nn; j++) ci[j] = t[j];
     }
+  }
 }
 
 /* c = r + tmp over a full MR x NR tile (rows N apart; tmp NR wide): the residual epilogue, vectorised. */
@@ -386,7 +393,7 @@ static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int 
       if (full && r)
         add_residual_tile(c, r, tmp, g->N, MR, NR);
       else if (!direct)
-        store_corner(g, tmp, c, r, mm, nn, acc);
+        store_corner(tmp, NR, c, r, g->N, mm, nn, acc);
     }
   }
 }
