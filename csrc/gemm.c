@@ -32,7 +32,8 @@
 #define MC_MAX 84 /* rows per A block (multiple of every MR: 14, 6, 4): 84 x KC floats, ~500 KB, stay in L2 */
 #define NC_MAX 512
 #define K_SPLIT_MIN 1024 /* depth from which a weight gradient (Aᵀ·B) splits K across threads */
-/* ... on up to this many threads: each extra one costs an M x N partial sum (memory, and its reduction) */
+/* ... on up to this many threads: each takes two K ranges, and every range but the first costs an M x N
+ * partial sum (memory, and its reduction) */
 #define K_SPLIT_MAX_THREADS 4
 
 typedef struct {
@@ -327,7 +328,8 @@ HRM_CLONES static void add_residual_tile(float *restrict c, const float *restric
 /* Lines of the next B panel (right behind this one, for a SwiGLU up panel too) that each direct tile of a
  * block prefetches, so that together they fetch all of it: 0 when the kernel has no fn_dp. The panels of a
  * prepacked weight come from DRAM, and each serves only 6 tiles at batch 1: prefetched, the batch-1 products
- * ran 3-6% faster (82x1536x512: 347 -> 366 GFLOP/s median at 2 threads); large products are unchanged. */
+ * ran 3-6% faster (82x1536x512: 347 -> 366 GFLOP/s median at 2 threads); large products are unchanged.
+ * Behind the last panel lies other memory or none: a prefetch never faults, so that is harmless. */
 static int pf_lines(const gemm_job *g, int md, int kc) {
   if (!g->uk.fn_dp || !g->a_rmajor || md == 0) return 0;
   int lines = (int)((size_t)kc * g->uk.nr * esz(g) / 64), tiles = md / g->uk.mr;
@@ -515,27 +517,29 @@ static void cols_task(void *ctx, int task, int thread) {
 
 /* ---- depth split (a weight gradient: C small, K = tokens long): the threads take K ranges ----
  * Splitting rows would give each thread few rows to reuse the shared packed op(B) over, and packing all of
- * op(B)'s depth at once sends it through DRAM. Instead each thread runs the plain BLIS loop order over its K
- * ranges (per KC block: pack op(B) once, L2-sized, then every row block against it), pool thread 0 summing
- * into C, the others into partial sums of their own that are added into C at the end. */
+ * op(B)'s depth at once sends it through DRAM. Instead each K range runs the plain BLIS loop order (per KC
+ * block: pack op(B) once, L2-sized, then every row block against it), range 0 into C, each other range into
+ * a partial sum of its own; the partials are added into C at the end in range order. Which thread takes
+ * which range varies from run to run, the sums do not: the result is the same bits every time (with a
+ * partial per thread instead, the grouping of ranges followed the scheduling, and so did the rounding). */
 typedef struct {
   const gemm_job *g;
-  float *partial; /* (threads - 1) x M x N: pool thread t > 0 sums its K ranges into partial[t - 1], 0 into C */
-  int kchunk, tasks, threads;
-  int touched[K_SPLIT_MAX_THREADS]; /* thread t has written its sum (a thread may get no task) */
+  float *partial; /* (tasks - 1) x M x N: range t > 0 sums into partial[t - 1], range 0 into C */
+  int kchunk, tasks;
 } k_split;
 
 static void k_range_task(void *ctx, int task, int thread) {
-  k_split *s = ctx;
+  const k_split *s = ctx;
   gemm_job sub = *s->g;
   int k0 = task * s->kchunk, NR = sub.uk.nr; /* k0 < K: tasks = ceil(K / kchunk) */
   sub.K = min_int(s->kchunk, sub.K - k0);
   sub.A += (size_t)k0 * sub.csa;
   if (sub.pairs) sub.pairs += (size_t)(k0 / 2) * sub.M; /* k0 even */
   sub.B += (size_t)k0 * sub.rsb;
-  if (thread > 0) sub.C = s->partial + (size_t)(thread - 1) * sub.M * sub.N;
-  sub.accumulate = s->touched[thread] || (thread == 0 && sub.accumulate);
-  s->touched[thread] = 1;
+  if (task > 0) {
+    sub.C = s->partial + (size_t)(task - 1) * sub.M * sub.N;
+    sub.accumulate = 0;
+  }
   int mcap = min_int(ceil_div(sub.M, sub.uk.mr) * sub.uk.mr, MC_MAX);
   size_t ncap = (size_t)ceil_div(min_int(sub.N, NC_MAX), NR) * NR;
   float *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_B, thread, sizeof(float) * KC * ncap);
@@ -554,26 +558,24 @@ static void k_range_task(void *ctx, int task, int thread) {
   }
 }
 
+/* C[i] += partial 0 + partial 1 + ..., in that order, over elements [begin, end). */
 static void add_partials(void *ctx, long begin, long end, int thread) {
   const k_split *s = ctx;
   size_t mn = (size_t)s->g->M * s->g->N;
   (void)thread;
-  if (!s->touched[0] && !s->g->accumulate)
-    for (long i = begin; i < end; i++) s->g->C[i] = 0;
-  for (int t = 1; t < s->threads; t++) {
-    if (!s->touched[t]) continue;
+  for (int t = 1; t < s->tasks; t++) {
     const float *src = s->partial + (t - 1) * mn;
     for (long i = begin; i < end; i++) s->g->C[i] += src[i];
   }
 }
 
 static void gemm_k_split(const gemm_job *g, int threads) {
-  /* Two K ranges per thread, handed out as threads come free (see split_rows for why): one more pass over the
-   * thread's M x N sum each, but mean time -10-15% at 2 threads on the model's weight gradients (loaded host),
+  /* Two K ranges per thread, handed out as threads come free (see split_rows for why): one more pass over an
+   * M x N partial each, but mean time -10-15% at 2 threads on the model's weight gradients (loaded host),
    * best time +5-10%. Ranges are multiples of 16 (even: bfloat16 pairs). */
-  k_split s = {g, NULL, ceil_div(ceil_div(g->K, 2 * threads), 16) * 16, 0, threads, {0}};
+  k_split s = {g, NULL, ceil_div(ceil_div(g->K, 2 * threads), 16) * 16, 0};
   s.tasks = ceil_div(g->K, s.kchunk);
-  s.partial = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, sizeof(float) * (threads - 1) * g->M * g->N);
+  s.partial = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, sizeof(float) * (s.tasks - 1) * g->M * g->N);
   hrm_parallel_for(s.tasks, k_range_task, &s);
   hrm_parallel_range((long)g->M * g->N, 4096, add_partials, &s);
 }

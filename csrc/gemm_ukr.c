@@ -9,7 +9,8 @@
  *   r-major:  a[r*KC + p]   (A row-major: each row's k values copied as they are; stride HRM_GEMM_KC)
  * Each body is written once with the layout strides as parameters and instantiated with constants. The direct
  * entries (fn_d, fn_dk) take the stride from the caller instead of KC or MR, and so read an unpacked A where it
- * lies: rows of a row-major A, or a transposed A (float32, or bfloat16 pairs) with its stride M.
+ * lies: rows of a row-major A, or a transposed A (float32, or bfloat16 pairs) with its stride M. The AVX-512
+ * float32 kernel has one more entry, fn_dp: fn_d that also prefetches a slice of the next B panel.
  */
 #include "gemm.h"
 

@@ -193,6 +193,30 @@ test("native results do not depend on the thread count", { skip }, () => {
   }
 });
 
+// A weight gradient's depth split hands K ranges to whichever thread is free: the partial sums must still add
+// in a fixed order, or training is not reproducible from its seed (it was not, with a partial per thread).
+test("native depth-split weight gradients are the same bits on every run", { skip }, () => {
+  const a = addon!;
+  const threads = a.info().threads;
+  const rng = new Rng(SEED);
+  const [M, N, K] = [96, 64, 4096]; // dW = dyᵀ·x: long K, small C, so the depth split runs
+  const dy = randn(Float32Array, K * M, rng);
+  const x = randn(Float32Array, K * N, rng);
+  const init = randn(Float32Array, M * N, rng);
+  const run = () => {
+    const c = Float32Array.from(init);
+    a.matmul(c, dy, x, M, N, K, true, false, true);
+    return c;
+  };
+  try {
+    a.setNumThreads(Math.max(2, threads));
+    const first = run();
+    for (let r = 0; r < 60; r++) assert.deepEqual(run(), first, `run ${r} differs from the first`);
+  } finally {
+    a.setNumThreads(threads);
+  }
+});
+
 test("swigluBackward in place (dgateUp = gateUp, as the model's backward calls it) equals out of place", () => {
   const rng = new Rng(SEED);
   const [T, F] = [17, 65];
