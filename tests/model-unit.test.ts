@@ -14,7 +14,7 @@ import { actForward, initialCarry } from "../src/model/act.js";
 import { decodeModelSafetensors, encodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.js";
 import type { HRMConfig } from "../src/model/config.js";
 import { derive, makeConfig } from "../src/model/config.js";
-import { HRMInner } from "../src/model/inner.js";
+import { HRMInner, SAVE_GATE_UP_MAX_BYTES } from "../src/model/inner.js";
 import { HRMParams } from "../src/model/params.js";
 import { TrainStep } from "../src/train/step.js";
 import { Rng } from "../src/util/rng.js";
@@ -207,6 +207,53 @@ test("pre-packed level weights (small batches) give exactly the per-call-packed 
       };
       assert.deepEqual(run(true), run(false), `${k.backendName} ${forward_dtype}`);
     }
+});
+
+test("gate_up kept for the backward or recomputed in it: the same training, bit for bit, on every backend", () => {
+  const addon = loadNativeAddon();
+  for (const k of [ref, ...(addon ? [selectKernels(makeNativeBackend(addon))] : [])])
+    for (const forward_dtype of ["float32", "bfloat16"] as const) {
+      const c = makeConfig({ ...small, H_cycles: 2, L_cycles: 2, forward_dtype });
+      const run = (maxBytes: number) => {
+        const inner = new HRMInner(HRMParams.init(c, 4), k);
+        inner.saveGateUpMaxBytes = maxBytes;
+        const step = new TrainStep(inner, {
+          adam: { lr: 1e-3, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+          puzzleEmbLr: 1e-2,
+          puzzleEmbWeightDecay: 0.1,
+          lossScale: 1 / 3,
+        });
+        const carry = initialCarry(inner, 3);
+        const batch = {
+          inputs: Int32Array.from({ length: 27 }, (_, i) => 1 + (i % 4)),
+          labels: Int32Array.from({ length: 27 }, (_, i) => 1 + ((i * 7) % 4)),
+          puzzle_identifiers: Int32Array.of(0, 1, 2),
+        };
+        const rng = new Rng(9);
+        for (let s = 0; s < 3; s++) step.run(carry, batch, rng);
+        const saved = inner.workspace(3).savedL.acts.map((a) => a.guSaved);
+        return { saved, params: inner.params.data, zH: carry.zH };
+      };
+      const kept = run(Infinity);
+      const recomputed = run(0);
+      assert.deepEqual([kept.saved, recomputed.saved], [[true], [false]]);
+      assert.deepEqual(kept.params, recomputed.params, `${k.backendName} ${forward_dtype}`);
+      assert.deepEqual(kept.zH, recomputed.zH, `${k.backendName} ${forward_dtype}`);
+    }
+  // The default keeps it while the records' copies stay small: not for the paper's model at batch 32.
+  const paper = makeConfig({
+    hidden_size: 512,
+    num_heads: 8,
+    H_layers: 4,
+    L_layers: 4,
+    seq_len: 81,
+    vocab_size: 11,
+    puzzle_emb_ndim: 512,
+    num_puzzle_identifiers: 1,
+    batch_size: 32,
+  });
+  const perExample = (4 + 4) * 82 * 2 * derive(paper).inter * 4;
+  assert.ok(16 * perExample <= SAVE_GATE_UP_MAX_BYTES && 32 * perExample > SAVE_GATE_UP_MAX_BYTES);
 });
 
 test("frozen(): packed weights reused while frozen, repacked after it, so a weight change is never missed", () => {

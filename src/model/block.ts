@@ -105,9 +105,10 @@ export interface Dims {
 }
 
 /**
- * Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, out, rstd2 (gu, act it
- * recomputes). The forward never writes gu (gate_up and SwiGLU are one kernel), nor the projections before
- * their residual adds (also one kernel each): gu is the backward's buffer.
+ * Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, out, rstd2, and gu where the
+ * record keeps it (else it recomputes gu), recomputing act from gu. The forward writes gu only into a record
+ * that keeps it (otherwise gate_up and SwiGLU are one kernel), and never the projections before their
+ * residual adds (also one kernel each).
  */
 export interface BlockActs {
   qkv: Float32Array; // [T, 3D] after RoPE
@@ -116,6 +117,8 @@ export interface BlockActs {
   h1: Float32Array; // [T, D]
   rstd1: Float32Array; // [T]
   gu: Float32Array; // [T, 2F]
+  /** gu is this record's own, written by the forward for the backward (not a buffer records share). */
+  guSaved: boolean;
   act: Float32Array; // [T, F]
   out: Float32Array; // [T, D] block output
   rstd2: Float32Array; // [T]
@@ -123,25 +126,42 @@ export interface BlockActs {
 
 /**
  * One block's activation record: without `share`, the record for no-grad runs (no probabilities kept);
- * with it, a saved record for the backward. `share` gives buffers several records may use in common: the
- * backward recomputes `gu` (one gate_up matmul from the saved h1) and `act` from it, so saved records keep
- * neither. gu is the largest activation ([T, 2F], 32 MB per block for the paper's
- * model at batch 32): recomputing it keeps a full batch-32 training step under 1 GB for ~5% more FLOPs.
+ * with it, a saved record for the backward. `share` gives buffers several records may use in common: `act`,
+ * which the backward recomputes from gu, and `gu` unless `saveGu`. gu is the largest activation ([T, 2F],
+ * 32 MB per block for the paper's model at batch 32): recomputing it from the saved h1 (one gate_up matmul)
+ * keeps a full batch-32 training step under 1 GB for ~5% more FLOPs; where memory allows (HRMInner's
+ * saveGateUpMaxBytes) records keep it instead.
  */
-export function allocBlockActs(d: Dims, share?: { act: Float32Array; gu: Float32Array }): BlockActs {
+export function allocBlockActs(
+  d: Dims,
+  share?: { act: Float32Array; gu: Float32Array },
+  saveGu = false,
+): BlockActs {
   const T = d.B * d.S;
+  const ownGu = !share || saveGu;
   const [qkv, probs, att, h1, rstd1, gu, act, out, rstd2] = floatArena([
     3 * T * d.D,
     share ? d.B * d.NH * d.S * d.S : 0, // the shared (no-grad) record saves no softmax
     T * d.D,
     T * d.D,
     T,
-    share ? 0 : 2 * T * d.F,
+    ownGu ? 2 * T * d.F : 0,
     share ? 0 : T * d.F,
     T * d.D,
     T,
   ]);
-  return { qkv, probs, att, h1, rstd1, gu: share?.gu ?? gu, act: share?.act ?? act, out, rstd2 };
+  return {
+    qkv,
+    probs,
+    att,
+    h1,
+    rstd1,
+    gu: ownGu ? gu : share.gu,
+    guSaved: !!share && saveGu,
+    act: share?.act ?? act,
+    out,
+    rstd2,
+  };
 }
 
 export interface Rope {
@@ -166,7 +186,10 @@ export function blockForward(
   k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD);
   linearResidual(k, w, "o", a.h1, x, a.att, T, D, D, p);
   k.rmsnormForward(a.h1, a.rstd1, a.h1, T, D, eps);
-  gateUpSwiglu(k, w, a.act, a.h1, T, d);
+  if (a.guSaved) {
+    linear(k, w, "gateUp", a.gu, a.h1, T, D, 2 * F, p);
+    k.swigluForward(a.act, a.gu, T, F);
+  } else gateUpSwiglu(k, w, a.act, a.h1, T, d);
   linearResidual(k, w, "down", out, a.h1, a.act, T, F, D, p);
   k.rmsnormForward(out, a.rstd2, out, T, D, eps);
 }
