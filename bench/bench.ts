@@ -228,6 +228,11 @@ function fusedOps(): Op[] {
     ["ropeForward", `${tok} q,k`, (k) => k.ropeForward(dqkv, qkv, cos, sin, T, 3 * D, 82, 16, 64)],
     ["ropeBackward", `${tok} q,k`, (k) => k.ropeBackward(dqkv, qkv, cos, sin, T, 3 * D, 82, 16, 64)],
     ["attentionForward", "B=32 S=82 NH=8", (k) => k.attentionForward(y, probs, qkv, 32, 82, 8, 64)],
+    [
+      "attentionRopeForward",
+      "B=32 S=82 NH=8 no-grad",
+      (k) => k.attentionRopeForward(y, qkv, cos, sin, 32, 82, 8, 64),
+    ],
     ["attentionBackward", "B=32 S=82 NH=8", (k) => k.attentionBackward(dqkv, x, qkv, probs, 32, 82, 8, 64)],
     [
       "attentionForward",

@@ -366,6 +366,18 @@ static napi_value js_rope_fwd(napi_env env, napi_callback_info info) { return ro
 static napi_value js_rope_bwd(napi_env env, napi_callback_info info) { return rope(env, info, "ropeBackward", -1); }
 
 /* ---- attention ---- */
+static napi_value js_attn_rope_fwd(napi_env env, napi_callback_info info) {
+  BEGIN("attentionRopeForward", 8);
+  long B = dim(c, 4, "B"), S = dim(c, 5, "S"), NH = dim(c, 6, "NH"), HD = dim(c, 7, "HD");
+  if (!c->failed && HD % 2 != 0) fail(c, 1, "need an even HD%s, got %.0f", "", (double)HD, 0);
+  double tok = (double)B * S * NH * HD;
+  float *out = f32(c, 0, "out", tok);
+  const float *qkv = f32(c, 1, "qkv", 3 * tok);
+  const float *cs = f32(c, 2, "cos", (double)S * HD), *sn = f32(c, 3, "sin", (double)S * HD);
+  if (!c->failed) hrm_attention_rope_fwd(out, qkv, cs, sn, B, S, NH, HD);
+  END;
+}
+
 static napi_value js_attn_fwd(napi_env env, napi_callback_info info) {
   BEGIN("attentionForward", 7);
   long B = dim(c, 3, "B"), S = dim(c, 4, "S"), NH = dim(c, 5, "NH"), HD = dim(c, 6, "HD");
@@ -569,6 +581,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"ropeForward", 0, js_rope_fwd, 0, 0, 0, napi_default, 0},
       {"ropeBackward", 0, js_rope_bwd, 0, 0, 0, napi_default, 0},
       {"attentionForward", 0, js_attn_fwd, 0, 0, 0, napi_default, 0},
+      {"attentionRopeForward", 0, js_attn_rope_fwd, 0, 0, 0, napi_default, 0},
       {"attentionBackward", 0, js_attn_bwd, 0, 0, 0, napi_default, 0},
       {"swigluForward", 0, js_swiglu_fwd, 0, 0, 0, napi_default, 0},
       {"swigluBackward", 0, js_swiglu_bwd, 0, 0, 0, napi_default, 0},

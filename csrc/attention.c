@@ -17,6 +17,7 @@ typedef struct {
   float *out, *probs, *dqkv;
   const float *qkv, *dout, *cprobs;
   long B, S, NH, HD;
+  const float *cos, *sin; /* non-NULL: RoPE queries and keys as they are read (hrm_attention_rope_fwd) */
 } attn_args;
 
 /* Row (b, s) part (0 q, 1 k, 2 v), head h of the packed qkv buffer. */
@@ -28,11 +29,22 @@ static inline long qkv_off(const attn_args *a, long b, long s, int part, long h)
 HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
   const attn_args *a = c;
   long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH, rq = 3 * a->NH * HD, ro = a->NH * HD;
-  float *kt = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (HD * S + S * S)); /* kt[HD][S] */
-  float *sc = kt + HD * S;                                                                     /* sc[S][S] */
+  long rot = a->cos ? 2 * S * HD : 0; /* rotated q and k rows, [S][HD] each */
+  float *kt = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (HD * S + S * S + rot)); /* [HD][S] */
+  float *sc = kt + HD * S;                                                                           /* [S][S] */
   float scale = 1.0f / sqrtf((float)HD);
-  hrm_transpose(kt, a->qkv + qkv_off(a, b, 0, 1, h), rq, S, HD);
-  hrm_small_gemm(S, S, HD, a->qkv + qkv_off(a, b, 0, 0, h), rq, 1, kt, S, sc, S);
+  const float *q = a->qkv + qkv_off(a, b, 0, 0, h), *k = a->qkv + qkv_off(a, b, 0, 1, h);
+  long qs = rq, ks = rq;
+  if (a->cos) {
+    float *qr = sc + S * S, *kr = qr + S * HD;
+    for (long s = 0; s < S; s++) {
+      hrm_rope_head(qr + s * HD, q + s * rq, a->cos + s * HD, a->sin + s * HD, HD / 2, 1);
+      hrm_rope_head(kr + s * HD, k + s * rq, a->cos + s * HD, a->sin + s * HD, HD / 2, 1);
+    }
+    q = qr, k = kr, qs = ks = HD;
+  }
+  hrm_transpose(kt, k, ks, S, HD);
+  hrm_small_gemm(S, S, HD, q, qs, 1, kt, S, sc, S);
   for (long i = 0; i < S; i++) {
     float *row = sc + i * S;
     float m = hrm_max16(row, S); /* scale > 0: the max of the scaled row is scale * m */
@@ -45,7 +57,15 @@ HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
 }
 
 void hrm_attention_fwd(float *out, float *probs, const float *qkv, long B, long S, long NH, long HD) {
-  attn_args a = {out, probs, NULL, qkv, NULL, NULL, B, S, NH, HD};
+  attn_args a = {out, probs, NULL, qkv, NULL, NULL, B, S, NH, HD, NULL, NULL};
+  hrm_parallel_for((int)(B * NH), attn_fwd_task, &a);
+}
+
+/* The no-grad forward's attention with RoPE folded in: a head's rotated rows are built in scratch (2 x S x HD
+ * floats, in cache) instead of the whole qkv being rotated in memory by a pass of its own first. */
+void hrm_attention_rope_fwd(float *out, const float *qkv, const float *cos, const float *sin, long B, long S,
+                            long NH, long HD) {
+  attn_args a = {out, NULL, NULL, qkv, NULL, NULL, B, S, NH, HD, cos, sin};
   hrm_parallel_for((int)(B * NH), attn_fwd_task, &a);
 }
 
@@ -77,6 +97,6 @@ HRM_CLONES static void attn_bwd_task(void *c, int task, int th) {
 
 void hrm_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *probs, long B, long S,
                        long NH, long HD) {
-  attn_args a = {NULL, NULL, dqkv, qkv, dout, probs, B, S, NH, HD};
+  attn_args a = {NULL, NULL, dqkv, qkv, dout, probs, B, S, NH, HD, NULL, NULL};
   hrm_parallel_for((int)(B * NH), attn_bwd_task, &a);
 }

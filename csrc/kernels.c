@@ -95,25 +95,6 @@ typedef struct {
   int sign;
 } rope_args;
 
-/* One head: y = x rotated (sign > 0) or rotated back. restrict, so the loops vectorise: the caller passes a
- * copy of x when rotating in place (with y == x the compiler's overlap check would send it to scalar code). */
-static inline void rope_head(float *restrict y, const float *restrict x, const float *restrict cs,
-                             const float *restrict sn, long half, int sign) {
-  if (sign > 0) {
-    for (long i = 0; i < half; i++) {
-      float x1 = x[i], x2 = x[half + i];
-      y[i] = x1 * cs[i] - x2 * sn[i];
-      y[half + i] = x2 * cs[half + i] + x1 * sn[half + i];
-    }
-  } else {
-    for (long i = 0; i < half; i++) {
-      float x1 = x[i], x2 = x[half + i];
-      y[i] = x1 * cs[i] + x2 * sn[half + i];
-      y[half + i] = x2 * cs[half + i] - x1 * sn[i];
-    }
-  }
-}
-
 #define ROPE_MAX_INPLACE_HD 1024
 
 HRM_CLONES static void rope_range(void *c, long t0, long t1, int th) {
@@ -128,7 +109,7 @@ HRM_CLONES static void rope_range(void *c, long t0, long t1, int th) {
     for (long h = 0; h < a->NR; h++, x += a->HD, y += a->HD) {
       if (y == x && a->HD <= ROPE_MAX_INPLACE_HD) {
         memcpy(copy, x, a->HD * sizeof(float));
-        rope_head(y, copy, cs, sn, half, a->sign);
+        hrm_rope_head(y, copy, cs, sn, half, a->sign);
       } else if (y == x) { /* a head too wide for the copy: element by element, still correct in place */
         for (long i = 0; i < half; i++) {
           float x1 = x[i], x2 = x[half + i];
@@ -136,7 +117,7 @@ HRM_CLONES static void rope_range(void *c, long t0, long t1, int th) {
           y[half + i] = a->sign > 0 ? x2 * cs[half + i] + x1 * sn[half + i] : x2 * cs[half + i] - x1 * sn[i];
         }
       } else
-        rope_head(y, x, cs, sn, half, a->sign);
+        hrm_rope_head(y, x, cs, sn, half, a->sign);
     }
     if (a->out != a->inp) memcpy(y, x, (a->W - a->NR * a->HD) * sizeof(float));
   }

@@ -16,6 +16,30 @@ void hrm_rmsnorm_bwd(float *dinp, const float *dout, const float *out, const flo
 void hrm_rope(float *out, const float *inp, const float *cos, const float *sin, long T, long W, long S, long NR,
               long HD, int sign);
 void hrm_attention_fwd(float *out, float *probs, const float *qkv, long B, long S, long NH, long HD);
+/* hrm_attention_fwd (no-grad: nothing saved) of the qkv that hrm_rope(sign +1, W = 3*NH*HD, NR = 2*NH) would
+ * make, without writing it: each head's queries and keys are rotated as they are read. */
+void hrm_attention_rope_fwd(float *out, const float *qkv, const float *cos, const float *sin, long B, long S,
+                            long NH, long HD);
+
+/* One RoPE head: y = x rotated (sign > 0) or rotated back, cos/sin of its position. restrict, so the loops
+ * vectorise: a caller rotating in place passes a copy of x (with y == x the compiler's overlap check would
+ * send it to scalar code). Inline, so every HRM_CLONES caller gets it built for its ISA. */
+static inline void hrm_rope_head(float *restrict y, const float *restrict x, const float *restrict cs,
+                                 const float *restrict sn, long half, int sign) {
+  if (sign > 0) {
+    for (long i = 0; i < half; i++) {
+      float x1 = x[i], x2 = x[half + i];
+      y[i] = x1 * cs[i] - x2 * sn[i];
+      y[half + i] = x2 * cs[half + i] + x1 * sn[half + i];
+    }
+  } else {
+    for (long i = 0; i < half; i++) {
+      float x1 = x[i], x2 = x[half + i];
+      y[i] = x1 * cs[i] + x2 * sn[half + i];
+      y[half + i] = x2 * cs[half + i] - x1 * sn[i];
+    }
+  }
+}
 void hrm_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *probs, long B, long S,
                        long NH, long HD);
 void hrm_swiglu_fwd(float *out, const float *gate_up, long T, long F);

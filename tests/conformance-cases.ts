@@ -306,6 +306,7 @@ export function attentionCases(rng: Rng, heavy: boolean): Case[] {
     { B: 3, S: 17, NH: 3, HD: 5 },
     { B: 1, S: 1, NH: 1, HD: 63 },
     { B: 2, S: 65, NH: 2, HD: 17 },
+    { B: 3, S: 19, NH: 2, HD: 6 },
   ];
   if (heavy) shapes.push({ B: 32, S: 82, NH: 8, HD: 64 }, { B: 1, S: 901, NH: 8, HD: 64 });
   for (const { B, S, NH, HD } of shapes) {
@@ -328,6 +329,15 @@ export function attentionCases(rng: Rng, heavy: boolean): Case[] {
       accumulated: [],
       ...ATTN_TOL,
     });
+    if (HD % 2 === 0)
+      cases.push({
+        kernel: "attentionRopeForward",
+        label,
+        args: [nan(n), qkv, randn(F32, S * HD, rng), randn(F32, S * HD, rng), B, S, NH, HD],
+        written: [0],
+        accumulated: [],
+        ...ATTN_TOL,
+      });
     const probs = new F32(B * NH * S * S);
     ref.attentionForward(new F32(n), probs, qkv, B, S, NH, HD);
     cases.push({

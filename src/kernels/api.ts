@@ -225,6 +225,21 @@ export interface Kernels {
     NH: number,
     HD: number,
   ): void;
+  /**
+   * attentionForward with no probs (a no-grad forward) of the qkv that ropeForward(W = 3*NH*HD, NR = 2*NH,
+   * cos/sin [S,HD]) would produce, without writing it: queries and keys are rotated as they are read, and
+   * qkv is left as it is. HD even.
+   */
+  attentionRopeForward(
+    out: FloatArray,
+    qkv: FloatArray,
+    cos: FloatArray,
+    sin: FloatArray,
+    B: number,
+    S: number,
+    NH: number,
+    HD: number,
+  ): void;
   /** dqkv[B,S,3,NH,HD] written from dout[B,S,NH,HD], the forward's qkv and probs. */
   attentionBackward(
     dqkv: FloatArray,
@@ -345,6 +360,7 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "ropeForward",
   "ropeBackward",
   "attentionForward",
+  "attentionRopeForward",
   "attentionBackward",
   "swigluForward",
   "swigluBackward",

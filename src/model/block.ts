@@ -182,8 +182,13 @@ export function blockForward(
   const { B, S, D, NH, HD, F, eps, precision: p } = d;
   const T = B * S;
   linear(k, w, "qkv", a.qkv, x, T, D, 3 * D, p);
-  if (rope) k.ropeForward(a.qkv, a.qkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
-  k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD);
+  if (rope && a.probs.length === 0) {
+    // No backward reads this qkv: RoPE is applied inside attention, not by a pass over qkv of its own.
+    k.attentionRopeForward(a.att, a.qkv, rope.cos, rope.sin, B, S, NH, HD);
+  } else {
+    if (rope) k.ropeForward(a.qkv, a.qkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
+    k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD);
+  }
   linearResidual(k, w, "o", a.h1, x, a.att, T, D, D, p);
   k.rmsnormForward(a.h1, a.rstd1, a.h1, T, D, eps);
   if (a.guSaved) {

@@ -3,6 +3,7 @@
  * (the official `_fallback_flash_attn_func` with causal=False and num_key_value_heads == num_heads).
  */
 import type { FloatArray } from "../api.js";
+import { ropeForward } from "./rope.js";
 
 /** Offset of element (b, s, part, h, 0) in a [B,S,3,NH,HD] buffer. */
 function qkvAt(b: number, s: number, part: number, h: number, S: number, NH: number, HD: number): number {
@@ -50,6 +51,22 @@ export function attentionForward(
       }
     }
   }
+}
+
+/** attentionForward (no probs) of ropeForward(qkv): the rotation on a copy, qkv left as it is. */
+export function attentionRopeForward(
+  out: FloatArray,
+  qkv: FloatArray,
+  cos: FloatArray,
+  sin: FloatArray,
+  B: number,
+  S: number,
+  NH: number,
+  HD: number,
+): void {
+  const rotated = qkv.slice();
+  ropeForward(rotated, rotated, cos, sin, B * S, 3 * NH * HD, S, 2 * NH, HD);
+  attentionForward(out, rotated.subarray(0, 0), rotated, B, S, NH, HD);
 }
 
 /**

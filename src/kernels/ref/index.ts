@@ -1,6 +1,6 @@
 /** The ref backend: plain TypeScript, Float32Array or Float64Array, the definition of every kernel. */
 import type { Kernels } from "../api.js";
-import { attentionBackward, attentionForward } from "./attention.js";
+import { attentionBackward, attentionForward, attentionRopeForward } from "./attention.js";
 import { add, addBackward, swigluBackward, swigluForward } from "./elementwise.js";
 import { embeddingBackward, embeddingForward } from "./embedding.js";
 import {
@@ -45,6 +45,7 @@ export const refKernels: Kernels = {
   ropeForward,
   ropeBackward,
   attentionForward,
+  attentionRopeForward,
   attentionBackward,
   swigluForward,
   swigluBackward,
