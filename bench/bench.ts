@@ -359,12 +359,11 @@ if (only !== "kernels") {
   console.log(
     "\nmodel: official training steps and evaluation (float32, and bfloat16 where marked), one process per case",
   );
-  benchModels(peak, quick, records, () => {
-    if (!addon || !peak) return;
-    // Short readings between cases; the model's MFU uses the highest of all (see benchModels).
-    peak.p1 = Math.max(peak.p1, addon.fmaPeakGflops(1, 0.2));
-    peak.pAll = Math.max(peak.pAll, addon.fmaPeakGflops(peak.threads, 0.2));
-  });
+  const native = addon;
+  const measurePeak = native
+    ? (threads: number) => native.fmaPeakGflops(threads || native.info().threads, 0.3)
+    : null;
+  benchModels(measurePeak, quick, records);
 }
 if (args.has("--json")) {
   mkdirSync("bench/results", { recursive: true });

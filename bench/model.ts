@@ -2,8 +2,8 @@
  * The model part of `npm run bench`: official training steps and evaluation runs on the issue's
  * configurations (full, small, arc; eval at batch 32 and 1), each case in its own process
  * (bench/model-worker.js) for a clean peak-RSS reading and thread count. Prints examples/s, analytic
- * GFLOP/s (src/train/flops.ts), MFU against the highest float32 FMA peak measured in the run (bfloat16 rows
- * too, so theirs can exceed 1), peak memory, the bfloat16 speed-up, the 1-thread vs all-threads ratio, memory
+ * GFLOP/s (src/train/flops.ts), MFU against the float32 FMA peak read around each case (bfloat16 rows too,
+ * so theirs can exceed 1), peak memory, the bfloat16 speed-up, the 1-thread vs all-threads ratio, memory
  * when cycles/halt steps double, and the time per kernel per step.
  */
 import { spawnSync } from "node:child_process";
@@ -29,6 +29,8 @@ export interface ModelResult {
   gflops: number;
   peak_rss_mb: number;
   profile_ms: Record<string, number>;
+  /** FMA peak (GFLOP/s, the case's threads) read around the case; mfu = gflops / it. */
+  fma_peak_gflops?: number;
   mfu?: number;
 }
 
@@ -59,12 +61,14 @@ function runCase(cs: ModelCase, threads?: number): ModelResult {
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as ModelResult;
 }
 
-/** `peak` is read after all cases run, so that `remeasurePeak` (called after each) can raise it. */
+/**
+ * `measurePeak(threads)` reads the FMA peak (GFLOP/s) on that many threads; each case's MFU is against the
+ * higher of the readings just before and just after it (null: no addon, no MFU).
+ */
 export function benchModels(
-  peak: { p1: number; pAll: number; threads: number } | null,
+  measurePeak: ((threads: number) => number) | null,
   quick: boolean,
   records: Record<string, unknown>[],
-  remeasurePeak?: () => void,
 ): void {
   const reps = quick ? 1 : 3;
   const minSeconds = quick ? 0 : 6;
@@ -95,25 +99,17 @@ export function benchModels(
     const what = `${cs.config} ${cs.mode} batch ${cs.batch} ${cs.dtype ?? "float32"}${cs.label ? ` (${cs.label})` : ""}${threads ? `, ${threads} thread` : ""}`;
     if (process.stdout.isTTY) process.stdout.write(`  running ${what} ...\x1b[K\r`);
     else console.log(`  running ${what}`);
-    results.push(runCase(cs, threads));
-    remeasurePeak?.();
-  }
-  // Every row against the highest peak measured in the run: noise only ever lowers a measured peak, and one
-  // low reading (419.7 vs 447.9 GFLOP/s in two runs a day apart) inflated every MFU of its run by 7%.
-  for (const r of results) {
-    r.mfu = r.gflops / (peak ? (r.threads === 1 ? peak.p1 : peak.pAll) : NaN);
+    // The peak right before and right after the case, the higher of the two: this host's clock and its
+    // share of the cores change over minutes (single readings from 420 to 470 GFLOP/s on 2 threads), so a
+    // peak read at another moment would skew the ratio either way (as the GEMM cells, read in alternation).
+    const peakThreads = threads ?? 0;
+    const before = measurePeak?.(peakThreads) ?? NaN;
+    const r = runCase(cs, threads);
+    r.fma_peak_gflops = Math.max(before, measurePeak?.(peakThreads) ?? NaN);
+    r.mfu = r.gflops / r.fma_peak_gflops;
+    results.push(r);
     const { profile_ms: _p, ...flat } = r;
     records.push({ bench: "model", ...flat, profile_ms: r.profile_ms });
-  }
-  if (peak) {
-    records.push(
-      { bench: "fma_peak_max", threads: 1, gflops: peak.p1 },
-      { bench: "fma_peak_max", threads: peak.threads, gflops: peak.pAll },
-    );
-    console.log(
-      `MFU = GFLOP/s / the highest FMA peak measured during the run (at the start and after every case): ` +
-        `${peak.p1.toFixed(1)} GFLOP/s on 1 thread, ${peak.pAll.toFixed(1)} on ${peak.threads}`,
-    );
   }
   console.log(
     table(
@@ -128,6 +124,7 @@ export function benchModels(
         "runs",
         "examples/s",
         "GFLOP/s",
+        "peak GF/s",
         "MFU",
         "peak RSS MB",
       ],
@@ -142,6 +139,7 @@ export function benchModels(
         r.runs,
         r.examples_per_s.toFixed(r.examples_per_s < 10 ? 2 : 1),
         r.gflops.toFixed(1),
+        Number.isFinite(r.fma_peak_gflops!) ? r.fma_peak_gflops!.toFixed(1) : "-",
         Number.isFinite(r.mfu!) ? r.mfu!.toFixed(3) : "-",
         r.peak_rss_mb.toFixed(0),
       ]),
