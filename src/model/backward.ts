@@ -158,10 +158,12 @@ export class HRMBackward {
     const T = B * S;
     const g = (n: string) => this.grads.get(`${prefix}.${n}`);
     k.rmsnormBackward(s.dB, s.dA, a.out, a.rstd2, T, D); // dB = d r2 = d h1 (residual) = d m
-    // act is shared between records, and gu too unless this record kept it (see allocBlockActs):
-    // recompute them from the saved h1.
-    if (!a.guSaved) k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F, p);
-    k.swigluForward(a.act, a.gu, T, F);
+    // gu and act are shared between records unless this record kept them (see allocBlockActs): recompute
+    // them from the saved h1.
+    if (!a.guSaved) {
+      k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F, p);
+      k.swigluForward(a.act, a.gu, T, F);
+    }
     k.linearBackward(s.dact, g("mlp.down_proj.weight"), s.dB, a.act, w.down, T, F, D, p);
     const dgu = a.gu; // d gate_up overwrites gu in place: gu is not read again
     k.swigluBackward(dgu, s.dact, a.gu, T, F);

@@ -105,10 +105,10 @@ export interface Dims {
 }
 
 /**
- * Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, out, rstd2, and gu where the
- * record keeps it (else it recomputes gu), recomputing act from gu. The forward writes gu only into a record
- * that keeps it (otherwise gate_up and SwiGLU are one kernel), and never the projections before their
- * residual adds (also one kernel each).
+ * Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, out, rstd2, and gu and act where
+ * the record keeps them (else it recomputes both). The forward writes gu only into a record that keeps it
+ * (otherwise gate_up and SwiGLU are one kernel), and never the projections before their residual adds (also
+ * one kernel each).
  */
 export interface BlockActs {
   qkv: Float32Array; // [T, 3D] after RoPE
@@ -117,7 +117,7 @@ export interface BlockActs {
   h1: Float32Array; // [T, D]
   rstd1: Float32Array; // [T]
   gu: Float32Array; // [T, 2F]
-  /** gu is this record's own, written by the forward for the backward (not a buffer records share). */
+  /** gu and act are this record's own, written by the forward for the backward (not buffers records share). */
   guSaved: boolean;
   act: Float32Array; // [T, F]
   out: Float32Array; // [T, D] block output
@@ -126,11 +126,10 @@ export interface BlockActs {
 
 /**
  * One block's activation record: without `share`, the record for no-grad runs (no probabilities kept);
- * with it, a saved record for the backward. `share` gives buffers several records may use in common: `act`,
- * which the backward recomputes from gu, and `gu` unless `saveGu`. gu is the largest activation ([T, 2F],
- * 32 MB per block for the paper's model at batch 32): recomputing it from the saved h1 (one gate_up matmul)
- * keeps a full batch-32 training step under 1 GB for ~5% more FLOPs; where memory allows (HRMInner's
- * saveGateUpMaxBytes) records keep it instead.
+ * with it, a saved record for the backward. `share` gives buffers several records may use in common: `gu` and
+ * `act`, unless `saveGu`. gu is the largest activation ([T, 2F], 32 MB per block for the paper's model at batch
+ * 32): recomputing it from the saved h1 (one gate_up matmul), and act from it, keeps a full batch-32 training
+ * step under 1 GB for ~5% more FLOPs; where memory allows (HRMInner's saveGateUpMaxBytes) records keep both.
  */
 export function allocBlockActs(
   d: Dims,
@@ -138,15 +137,15 @@ export function allocBlockActs(
   saveGu = false,
 ): BlockActs {
   const T = d.B * d.S;
-  const ownGu = !share || saveGu;
+  const own = !share || saveGu; // gu and act
   const [qkv, probs, att, h1, rstd1, gu, act, out, rstd2] = floatArena([
     3 * T * d.D,
     share ? d.B * d.NH * d.S * d.S : 0, // the shared (no-grad) record saves no softmax
     T * d.D,
     T * d.D,
     T,
-    ownGu ? 2 * T * d.F : 0,
-    share ? 0 : T * d.F,
+    own ? 2 * T * d.F : 0,
+    own ? T * d.F : 0,
     T * d.D,
     T,
   ]);
@@ -156,9 +155,9 @@ export function allocBlockActs(
     att,
     h1,
     rstd1,
-    gu: ownGu ? gu : share.gu,
+    gu: own ? gu : share.gu,
     guSaved: !!share && saveGu,
-    act: share?.act ?? act,
+    act: own ? act : share.act,
     out,
     rstd2,
   };

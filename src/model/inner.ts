@@ -21,9 +21,9 @@ export const LEARNED_POS_SCALE = 0.707106781;
 /** Default largest B*S for which a forward pre-packs its level weights (see HRMInner.levels). */
 export const PREPACK_MAX_TOKENS = 1024;
 /**
- * Default saveGateUpMaxBytes: 128 MiB. The saved gate_up outputs of the paper's model cost 8 MB per example
- * (258 MB at batch 32, which would take a training step over 1 GB: those recompute it) and spare the
- * backward 5% of a step's FLOPs (batch 8, the small model: 4-5% of the step's time).
+ * Default saveGateUpMaxBytes: 128 MiB. The saved gate_up and SwiGLU outputs of the paper's model cost 12 MB per
+ * example (387 MB at batch 32, which would take a training step over 1 GB: those recompute them) and spare the
+ * backward 5% of a step's FLOPs (batch 8, the small model: ~4% of the step's time).
  */
 export const SAVE_GATE_UP_MAX_BYTES = 128 * 2 ** 20;
 
@@ -64,9 +64,9 @@ export class HRMInner {
   private packed: { H: BlockWeights[]; L: BlockWeights[] } | null = null;
   /** Largest B*S for which a forward pre-packs its level weights (0: never). */
   prepackMaxTokens = PREPACK_MAX_TOKENS;
-  /** Most bytes the saved records may spend keeping every block's gate_up output for the backward, which
-   * otherwise recomputes it (one more gate_up matmul per block); read when a batch size's workspace is
-   * built. */
+  /** Most bytes the saved records may spend keeping every block's gate_up output and SwiGLU for the
+   * backward, which otherwise recomputes them (one more gate_up matmul per block); read when a batch size's
+   * workspace is built. */
   saveGateUpMaxBytes = SAVE_GATE_UP_MAX_BYTES;
   private frozenDepth = 0;
   private packedValid = false;
@@ -121,7 +121,7 @@ export class HRMInner {
       TD,
       TD,
     ]);
-    const saveGu = (c.L_layers + c.H_layers) * T * 2 * dims.F * 4 <= this.saveGateUpMaxBytes;
+    const saveGu = (c.L_layers + c.H_layers) * T * 3 * dims.F * 4 <= this.saveGateUpMaxBytes; // gu + act
     const saved = (levelIn: Float32Array, layers: number): SavedLevel => ({
       levelIn,
       acts: Array.from({ length: layers }, () => allocBlockActs(dims, shared, saveGu)),
