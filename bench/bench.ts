@@ -361,7 +361,7 @@ if (only !== "kernels") {
   );
   const native = addon;
   const measurePeak = native
-    ? (threads: number) => native.fmaPeakGflops(threads || native.info().threads, 0.3)
+    ? (threads: number | undefined) => native.fmaPeakGflops(threads ?? native.info().threads, 0.3)
     : null;
   benchModels(measurePeak, quick, records);
 }

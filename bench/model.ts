@@ -62,11 +62,12 @@ function runCase(cs: ModelCase, threads?: number): ModelResult {
 }
 
 /**
- * `measurePeak(threads)` reads the FMA peak (GFLOP/s) on that many threads; each case's MFU is against the
- * higher of the readings just before and just after it (null: no addon, no MFU).
+ * `measurePeak(threads)` reads the FMA peak (GFLOP/s) on that many threads (undefined: all, as a case without
+ * a thread count runs); each case's MFU is against the higher of the readings just before and just after it
+ * (null: no addon, no MFU).
  */
 export function benchModels(
-  measurePeak: ((threads: number) => number) | null,
+  measurePeak: ((threads: number | undefined) => number) | null,
   quick: boolean,
   records: Record<string, unknown>[],
 ): void {
@@ -102,10 +103,9 @@ export function benchModels(
     // The peak right before and right after the case, the higher of the two: this host's clock and its
     // share of the cores change over minutes (single readings from 420 to 470 GFLOP/s on 2 threads), so a
     // peak read at another moment would skew the ratio either way (as the GEMM cells, read in alternation).
-    const peakThreads = threads ?? 0;
-    const before = measurePeak?.(peakThreads) ?? NaN;
+    const before = measurePeak?.(threads) ?? NaN;
     const r = runCase(cs, threads);
-    r.fma_peak_gflops = Math.max(before, measurePeak?.(peakThreads) ?? NaN);
+    r.fma_peak_gflops = Math.max(before, measurePeak?.(threads) ?? NaN);
     r.mfu = r.gflops / r.fma_peak_gflops;
     results.push(r);
     const { profile_ms: _p, ...flat } = r;

@@ -8,8 +8,8 @@
  * Threading, by shape:
  *   - row split (tall C, the forward and dX products): the threads pack all of op(B) together, then take row
  *     tasks that shrink as the rows run out (split_rows), each A block packed once and run against every column;
- *   - depth split (Aᵀ·B with long K: weight gradients): the threads take K ranges, BLIS loop order, each summing
- *     into a partial of its own, and the partials are added at the end;
+ *   - depth split (Aᵀ·B with long K: weight gradients): the threads take K ranges, BLIS loop order, each range
+ *     summing into a partial of its own (the first into C), and the partials are added in range order;
  *   - column split (short C) or a single task: each task packs its own op(B) columns.
  * Packed buffers are addressed in elements of the panel type (float, or bfloat16 pairs: see gemm.h); the
  * offsets are the same for both, and a bfloat16 block rounds its depth up to an even kc.
