@@ -15,6 +15,7 @@
         "csrc/pack_x86.c",
         "csrc/peak.c",
         "csrc/small_gemm_x86.c",
+        "csrc/softmax_x86.c",
         "csrc/threadpool.c"
       ],
       "cflags": ["-O3", "-std=c11", "-ffp-contract=fast", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -12,6 +12,7 @@
 #include "kernels.h"
 #include "simd.h"
 #include "small_gemm.h"
+#include "softmax.h"
 #include "threadpool.h"
 
 typedef struct {
@@ -30,14 +31,14 @@ static inline long qkv_off(const attn_args *a, long b, long s, int part, long h)
 HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
   const attn_args *a = c;
   long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH, rq = 3 * a->NH * HD, ro = a->NH * HD;
-  long rot = a->cos ? 2 * S * HD : 0; /* rotated q and k rows, [S][HD] each */
-  float *kt = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (HD * S + S * S + rot)); /* [HD][S] */
-  float *sc = kt + HD * S;                                                                           /* [S][S] */
+  long rot = a->cos ? 2 * S * HD : 0, ls = hrm_score_ld(S); /* rotated q and k rows, [S][HD] each */
+  float *kt = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (HD * S + S * ls + rot)); /* [HD][S] */
+  float *sc = kt + HD * S; /* [S][ls] */
   float scale = 1.0f / sqrtf((float)HD);
   const float *q = a->qkv + qkv_off(a, b, 0, 0, h), *k = a->qkv + qkv_off(a, b, 0, 1, h);
   long qs = rq, ks = rq;
   if (a->cos) {
-    float *qr = sc + S * S, *kr = qr + S * HD;
+    float *qr = sc + S * ls, *kr = qr + S * HD;
     for (long s = 0; s < S; s++) {
       hrm_rope_head(qr + s * HD, q + s * rq, a->cos + s * HD, a->sin + s * HD, HD / 2, 1);
       hrm_rope_head(kr + s * HD, k + s * rq, a->cos + s * HD, a->sin + s * HD, HD / 2, 1);
@@ -45,16 +46,9 @@ HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
     q = qr, k = kr, qs = ks = HD;
   }
   hrm_transpose(kt, k, ks, S, HD);
-  hrm_small_gemm(S, S, HD, q, qs, 1, kt, S, sc, S);
-  for (long i = 0; i < S; i++) {
-    float *row = sc + i * S;
-    float m = hrm_max16(row, S); /* scale > 0: the max of the scaled row is scale * m */
-    for (long j = 0; j < S; j++) row[j] = hrm_expf((row[j] - m) * scale);
-    float inv = 1.0f / hrm_sum16(row, S);
-    for (long j = 0; j < S; j++) row[j] *= inv;
-    if (a->probs) memcpy(a->probs + ((b * a->NH + h) * S + i) * S, row, sizeof(float) * S);
-  }
-  hrm_small_gemm(S, HD, S, sc, S, 1, a->qkv + qkv_off(a, b, 0, 2, h), rq, a->out + b * S * ro + h * HD, ro);
+  hrm_small_gemm(S, S, HD, q, qs, 1, kt, S, sc, ls);
+  hrm_softmax_rows(sc, S, S, ls, scale, a->probs ? a->probs + (b * a->NH + h) * S * S : NULL, S);
+  hrm_small_gemm(S, HD, S, sc, ls, 1, a->qkv + qkv_off(a, b, 0, 2, h), rq, a->out + b * S * ro + h * HD, ro);
 }
 
 void hrm_attention_fwd(float *out, float *probs, const float *qkv, long B, long S, long NH, long HD) {

@@ -307,6 +307,9 @@ export function attentionCases(rng: Rng, heavy: boolean): Case[] {
     { B: 1, S: 1, NH: 1, HD: 63 },
     { B: 2, S: 65, NH: 2, HD: 17 },
     { B: 3, S: 19, NH: 2, HD: 6 },
+    // Softmax rows of exactly 8 vectors (the longest held in registers), and one longer (the 3-pass path).
+    { B: 1, S: 128, NH: 2, HD: 8 },
+    { B: 2, S: 130, NH: 1, HD: 4 },
   ];
   if (heavy) shapes.push({ B: 32, S: 82, NH: 8, HD: 64 }, { B: 1, S: 901, NH: 8, HD: 64 });
   for (const { B, S, NH, HD } of shapes) {

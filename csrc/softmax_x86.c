@@ -1,0 +1,103 @@
+/*
+ * The AVX-512 row softmax of attention (contract in softmax.h). A row of up to 128 scores is held in 8 zmm
+ * registers from its load to its store: max, exp, sum and scale without the three passes through memory of the
+ * portable loops, and with tree reductions instead of their serial sums of 16 partials. Longer rows (ARC,
+ * S = 901) take three passes over the row, 16 lanes at a time. The exponential is hrm_expf's polynomial.
+ */
+#include "softmax.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+
+#define T512 __attribute__((target("avx512f")))
+
+/* hrm_expf on 16 lanes: the same clamp, rounding trick and polynomial, so the two agree to rounding. The
+ * clamps take x as the second operand of max/min, which they return when it is NaN: NaN propagates. */
+T512 static inline __m512 exp16(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(-87.33654f), x);
+  x = _mm512_min_ps(_mm512_set1_ps(88.72283f), x);
+  __m512 big = _mm512_set1_ps(12582912.0f);
+  __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), big), big);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x));
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+  __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+/* Lanes [0, n) of the vector at column j of an S-wide row: all but the last vector are whole. */
+static inline __mmask16 lanes(long S, long j) { return S - j >= 16 ? 0xffff : (__mmask16)((1u << (S - j)) - 1); }
+
+/* A row of V <= 8 vectors (S <= 128), in registers. V is a constant after inlining. */
+T512 static inline __attribute__((always_inline)) void row_in_regs(int V, float *row, long S, __m512 scale,
+                                                                  float *prow) {
+  __m512 x[8], mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+  __mmask16 tail = lanes(S, 16L * (V - 1));
+#pragma GCC unroll 8
+  for (int v = 0; v < V; v++) {
+    x[v] = v == V - 1 ? _mm512_mask_loadu_ps(mx, tail, row + 16 * v) : _mm512_loadu_ps(row + 16 * v);
+    mx = _mm512_max_ps(mx, x[v]);
+  }
+  __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+#pragma GCC unroll 8
+  for (int v = 0; v < V; v++) {
+    x[v] = exp16(_mm512_mul_ps(_mm512_sub_ps(x[v], m), scale));
+    if (v == V - 1) x[v] = _mm512_maskz_mov_ps(tail, x[v]);
+    sum = _mm512_add_ps(sum, x[v]);
+  }
+  __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+#pragma GCC unroll 8
+  for (int v = 0; v < V; v++) {
+    __m512 p = _mm512_mul_ps(x[v], inv);
+    __mmask16 k = v == V - 1 ? tail : 0xffff;
+    _mm512_mask_storeu_ps(row + 16 * v, k, p);
+    if (prow) _mm512_mask_storeu_ps(prow + 16 * v, k, p);
+  }
+}
+
+/* A row of any length: max, then exp and sum (stored), then scale, 16 lanes at a time. */
+T512 static void row_in_passes(float *row, long S, __m512 scale, float *prow) {
+  __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+  for (long j = 0; j < S; j += 16) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(mx, lanes(S, j), row + j));
+  __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+  for (long j = 0; j < S; j += 16) {
+    __mmask16 k = lanes(S, j);
+    __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), m), scale)));
+    _mm512_mask_storeu_ps(row + j, k, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+  for (long j = 0; j < S; j += 16) {
+    __mmask16 k = lanes(S, j);
+    __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + j), inv);
+    _mm512_mask_storeu_ps(row + j, k, p);
+    if (prow) _mm512_mask_storeu_ps(prow + j, k, p);
+  }
+}
+
+T512 void hrm_softmax_rows_avx512(float *x, long R, long S, long ld, float scale, float *probs, long ldp) {
+  __m512 sc = _mm512_set1_ps(scale);
+  long V = (S + 15) / 16;
+  for (long i = 0; i < R; i++) {
+    float *row = x + i * ld, *prow = probs ? probs + i * ldp : NULL;
+    switch (V) { /* one unrolled copy per row length in vectors */
+      case 1: row_in_regs(1, row, S, sc, prow); break;
+      case 2: row_in_regs(2, row, S, sc, prow); break;
+      case 3: row_in_regs(3, row, S, sc, prow); break;
+      case 4: row_in_regs(4, row, S, sc, prow); break;
+      case 5: row_in_regs(5, row, S, sc, prow); break;
+      case 6: row_in_regs(6, row, S, sc, prow); break;
+      case 7: row_in_regs(7, row, S, sc, prow); break;
+      case 8: row_in_regs(8, row, S, sc, prow); break;
+      default: row_in_passes(row, S, sc, prow); break;
+    }
+  }
+}
+
+#endif
