@@ -324,6 +324,7 @@ function benchEpilogues(native: NativeAddon): void {
   const wO = rand(D * D, 15);
   const gu = allocFloat32(T * 2 * F);
   const y = allocFloat32(T * D);
+  const rstd = allocFloat32(T);
   const pairs: [string, string, () => void, () => void][] = [
     [
       "linearSwigluForward",
@@ -336,6 +337,15 @@ function benchEpilogues(native: NativeAddon): void {
       `T=${T} ${D}->${D}`,
       () => native.linearResidualForward(out, res, x, wO, T, D, D),
       () => (native.linearForward(y, x, wO, T, D, D), native.add(out, res, y, 1, 1, T * D)),
+    ],
+    [
+      "linearResidualRmsnormForward",
+      `T=${T} ${D}->${D}`,
+      () => native.linearResidualRmsnormForward(out, rstd, res, x, wO, T, D, D, 1e-5),
+      () => (
+        native.linearResidualForward(out, res, x, wO, T, D, D),
+        native.rmsnormForward(out, rstd, out, T, D, 1e-5)
+      ),
     ],
   ];
   const rows = pairs.map(([name, shape, fused, unfused]) => {

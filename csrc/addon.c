@@ -255,7 +255,7 @@ static napi_value js_linear_residual_fwd(napi_env env, napi_callback_info info) 
   const float *res = f32(c, 1, "res", (double)T * O), *inp = f32(c, 2, "inp", (double)T * I);
   const float *w = f32(c, 3, "weight", (double)O * I);
   int bf16 = precision(c, 7);
-  if (!c->failed) hrm_linear_residual((int)T, (int)O, (int)I, inp, w, NULL, res, out, bf16);
+  if (!c->failed) hrm_linear_residual((int)T, (int)O, (int)I, inp, w, NULL, res, out, bf16, NULL, 0);
   END;
 }
 
@@ -266,7 +266,32 @@ static napi_value js_linear_residual_fwd_packed(napi_env env, napi_callback_info
   float *out = f32(c, 0, "out", (double)T * O);
   const float *res = f32(c, 1, "res", (double)T * O), *inp = f32(c, 2, "inp", (double)T * I);
   const uint8_t *pk = packed_weights(c, 3, I, O, bf16);
-  if (!c->failed) hrm_linear_residual((int)T, (int)O, (int)I, inp, NULL, pk, res, out, bf16);
+  if (!c->failed) hrm_linear_residual((int)T, (int)O, (int)I, inp, NULL, pk, res, out, bf16, NULL, 0);
+  END;
+}
+
+/* The residual projection followed by its RMSNorm (rstd saved), as one call. */
+static napi_value js_linear_residual_rms_fwd(napi_env env, napi_callback_info info) {
+  BEGIN("linearResidualRmsnormForward", 9);
+  long T = dim(c, 5, "T"), I = dim(c, 6, "I"), O = dim(c, 7, "O");
+  double eps = num(c, 8, "eps");
+  float *out = f32(c, 0, "out", (double)T * O), *rstd = f32(c, 1, "rstd", T);
+  const float *res = f32(c, 2, "res", (double)T * O), *inp = f32(c, 3, "inp", (double)T * I);
+  const float *w = f32(c, 4, "weight", (double)O * I);
+  int bf16 = precision(c, 9);
+  if (!c->failed) hrm_linear_residual((int)T, (int)O, (int)I, inp, w, NULL, res, out, bf16, rstd, (float)eps);
+  END;
+}
+
+static napi_value js_linear_residual_rms_fwd_packed(napi_env env, napi_callback_info info) {
+  BEGIN("linearResidualRmsnormForwardPacked", 9);
+  long T = dim(c, 5, "T"), I = dim(c, 6, "I"), O = dim(c, 7, "O");
+  double eps = num(c, 8, "eps");
+  int bf16 = precision(c, 9);
+  float *out = f32(c, 0, "out", (double)T * O), *rstd = f32(c, 1, "rstd", T);
+  const float *res = f32(c, 2, "res", (double)T * O), *inp = f32(c, 3, "inp", (double)T * I);
+  const uint8_t *pk = packed_weights(c, 4, I, O, bf16);
+  if (!c->failed) hrm_linear_residual((int)T, (int)O, (int)I, inp, NULL, pk, res, out, bf16, rstd, (float)eps);
   END;
 }
 
@@ -571,6 +596,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"linearForwardPacked", 0, js_linear_fwd_packed, 0, 0, 0, napi_default, 0},
       {"linearResidualForward", 0, js_linear_residual_fwd, 0, 0, 0, napi_default, 0},
       {"linearResidualForwardPacked", 0, js_linear_residual_fwd_packed, 0, 0, 0, napi_default, 0},
+      {"linearResidualRmsnormForward", 0, js_linear_residual_rms_fwd, 0, 0, 0, napi_default, 0},
+      {"linearResidualRmsnormForwardPacked", 0, js_linear_residual_rms_fwd_packed, 0, 0, 0, napi_default, 0},
       {"linearSwigluForward", 0, js_linear_swiglu_fwd, 0, 0, 0, napi_default, 0},
       {"linearSwigluForwardPacked", 0, js_linear_swiglu_fwd_packed, 0, 0, 0, napi_default, 0},
       {"linearBackward", 0, js_linear_bwd, 0, 0, 0, napi_default, 0},

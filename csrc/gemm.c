@@ -16,6 +16,7 @@
  */
 #include "gemm.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,9 @@ typedef struct {
   int round_bf16; /* bfloat16 precision on float32 panels: round every packed value (no bf16 dot here) */
   float *glu;     /* fused SwiGLU (hrm_linear_swiglu): C unused, glu[M, N/2] = silu(gate) * up, see swiglu_tile */
   const float *res; /* hrm_linear_residual: C = res + A·op(B), res [M, N] added on the first depth block */
+  float *rstd;      /* hrm_linear_residual with a norm: [M], see norm_rows */
+  float eps;
+  _Atomic long *normed; /* rows normalised inside the product (tasks that computed whole rows) */
 } gemm_job;
 
 /* Columns of the result: N, or the N/2 gate columns of a fused SwiGLU, each paired with its up column. */
@@ -400,6 +404,14 @@ static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int 
   }
 }
 
+/* A fused norm (hrm_linear_residual with rstd): rows i0.. of C, complete (all columns, all of K) and still in
+ * L2, normalised in place. Tasks that split the columns leave it to a pass after the product. */
+static void norm_rows(const gemm_job *g, int i0, int m) {
+  float *c = g->C + (size_t)i0 * g->N;
+  hrm_rmsnorm_rows(c, g->rstd + i0, c, 0, m, g->N, g->eps);
+  atomic_fetch_add_explicit(g->normed, m, memory_order_relaxed);
+}
+
 /* Rows [r0, r0+rows) x columns [j0, j0+n) of C over all of K, from op(B) already packed at bp (all depth
  * blocks, npad columns each; column j0 is packed column jb): one MC-row block at a time, so the C block stays
  * in L2 between depth steps instead of streaming through DRAM once per KC. */
@@ -414,6 +426,7 @@ static void compute_rows(const gemm_job *g, const void *bp, size_t npad, int r0,
       pack_a(ap, g, i0, m, p0, kc);
       macro_kernel(g, ap, at(g, bp, (size_t)p0 * npad), i0, m, j0, n, p0, jb, kc, g->accumulate || p0 > 0);
     }
+    if (g->rstd && j0 == 0 && n == g->N) norm_rows(g, i0, m);
   }
 }
 
@@ -591,7 +604,7 @@ static gemm_job make_job(int transA, int transB, int M, int N, int K, const floa
   hrm_ukr uk = hrm_ukr_selected();
 #endif
   gemm_job g = {A, B, C, M, N, K, accumulate, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, 0,
-                uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, NULL, bf16 && !dot, NULL, NULL};
+                uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, NULL, bf16 && !dot, NULL, NULL, NULL, 0, NULL};
   g.a_direct = (transA ? uk.fn_dk : uk.fn_d) != NULL && !g.round_bf16; /* bf16 transposed: via pairs, run_job */
   /* A row-major A whose rows lie a multiple of 4 KB apart is packed (rows KC apart) instead: read in place,
    * the 14 rows of a micro-panel share one L1 set and evict each other. Gate_up's dX (K = 3072) ran at 60% of
@@ -699,22 +712,24 @@ void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed,
 
 /* ---- a linear layer and the residual add after it, fused: out = res + A·Wᵀ ---- */
 void hrm_linear_residual(int M, int N, int K, const float *A, const float *W, const void *packed,
-                         const float *res, float *out, int bf16) {
+                         const float *res, float *out, int bf16, float *rstd, float eps) {
   if (M <= 0 || N <= 0) return;
   /* out == res is a plain accumulating product; otherwise the first depth block adds res as it stores C, so
    * the product is not written and read back by a separate add. */
   gemm_job g = make_job(0, 1, M, N, K, A, W, out, res == out, bf16);
+  _Atomic long normed = 0;
   if (res != out) g.res = res;
+  g.rstd = rstd, g.eps = eps, g.normed = &normed;
   if (K == 0) {
     if (res != out) memcpy(out, res, sizeof(float) * M * N);
-    return;
-  }
-  if (!packed) {
+  } else if (!packed) {
     run_job(&g);
-    return;
+  } else {
+    packed_split s = split_packed(&g, packed);
+    run_packed(&s);
   }
-  packed_split s = split_packed(&g, packed);
-  run_packed(&s);
+  /* Either every task computed whole rows (all normalised) or none did (a column split, or K == 0). */
+  if (rstd && atomic_load(&normed) < M) hrm_rmsnorm_fwd(out, rstd, out, M, N, eps);
 }
 
 /* ---- gate_up projection and SwiGLU fused (see swiglu_tile) ---- */

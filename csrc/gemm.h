@@ -30,9 +30,11 @@ void hrm_pack_b(void *dst, int transB, int K, int N, const float *B, int bf16);
 void hrm_gemm_prepacked(int M, int N, int K, const float *A, const void *packed, float *C, int bf16);
 
 /* out[M,N] = res + A[M,K]·Wᵀ (W [N,K]): a linear layer and the residual add after it in one pass, from W
- * or (packed non-NULL) from hrm_pack_b of W with transB, K, N and the same bf16. out may be res. */
+ * or (packed non-NULL) from hrm_pack_b of W with transB, K, N and the same bf16. out may be res. With rstd
+ * non-NULL, out is then RMS-normalised row by row as hrm_rmsnorm_fwd(out, rstd, out, M, N, eps) would (same
+ * bits): where a thread computes whole rows, each block of them while it is still in cache. */
 void hrm_linear_residual(int M, int N, int K, const float *A, const float *W, const void *packed,
-                         const float *res, float *out, int bf16);
+                         const float *res, float *out, int bf16, float *rstd, float eps);
 /* out[M,F] = silu(gate) * up, (gate | up) = A[M,K]·Wᵀ with W [2F,K] (gate rows first, as the official
  * chunk(2)): the gate_up projection and SwiGLU in one pass, from W itself or (packed non-NULL) from hrm_pack_b
  * of W with transB, K, 2F and the same bf16. */

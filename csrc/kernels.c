@@ -56,16 +56,20 @@ typedef struct {
   float eps;
 } rms_args;
 
-HRM_CLONES static void rms_fwd_range(void *c, long t0, long t1, int th) {
+HRM_CLONES void hrm_rmsnorm_rows(float *out, float *rstd, const float *inp, long t0, long t1, long D, float eps) {
+  for (long t = t0; t < t1; t++) {
+    const float *x = inp + t * D;
+    float *y = out + t * D;
+    float r = 1.0f / sqrtf(hrm_dot16(x, x, D) / (float)D + eps);
+    rstd[t] = r;
+    for (long d = 0; d < D; d++) y[d] = x[d] * r;
+  }
+}
+
+static void rms_fwd_range(void *c, long t0, long t1, int th) {
   const rms_args *a = c;
   (void)th;
-  for (long t = t0; t < t1; t++) {
-    const float *x = a->inp + t * a->D;
-    float *y = a->out + t * a->D;
-    float r = 1.0f / sqrtf(hrm_dot16(x, x, a->D) / (float)a->D + a->eps);
-    a->rstd[t] = r;
-    for (long d = 0; d < a->D; d++) y[d] = x[d] * r;
-  }
+  hrm_rmsnorm_rows(a->out, a->rstd, a->inp, t0, t1, a->D, a->eps);
 }
 void hrm_rmsnorm_fwd(float *out, float *rstd, const float *inp, long T, long D, float eps) {
   rms_args a = {out, rstd, inp, NULL, NULL, NULL, T, D, eps};

@@ -11,6 +11,9 @@
 void hrm_embedding_fwd(float *out, const int32_t *ids, const float *table, long T, long D);
 void hrm_embedding_bwd(float *dtable, const float *dout, const int32_t *ids, long T, long D);
 void hrm_rmsnorm_fwd(float *out, float *rstd, const float *inp, long T, long D, float eps);
+/* Rows t0..t1 of hrm_rmsnorm_fwd, on the calling thread: shared with the GEMM's fused norm (gemm.c), so the two
+ * give the same bits. out may be inp. */
+void hrm_rmsnorm_rows(float *out, float *rstd, const float *inp, long t0, long t1, long D, float eps);
 void hrm_rmsnorm_bwd(float *dinp, const float *dout, const float *out, const float *rstd, long T, long D);
 /* sign +1: forward rotation; -1: its transpose (backward). */
 void hrm_rope(float *out, const float *inp, const float *cos, const float *sin, long T, long W, long S, long NR,

@@ -171,6 +171,14 @@ export function linearCases(rng: Rng, heavy: boolean): Case[] {
       accumulated: [],
       ...gemmTol(I), // the GEMM's error, plus one rounding of the add
     });
+    cases.push({
+      kernel: "linearResidualRmsnormForward",
+      label: `T${T} ${I}->${O}${opt.length ? " bf16" : ""}`,
+      args: [nan(T * O), nan(T), randn(F32, T * O, rng), inp, w, T, I, O, 1e-5, ...opt],
+      written: [0, 1],
+      accumulated: [],
+      ...gemmTol(I), // the normalised rows carry the GEMM's relative error
+    });
     const dout = randn(F32, T * O, rng);
     cases.push({
       kernel: "linearBackward",

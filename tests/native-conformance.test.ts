@@ -50,6 +50,7 @@ const PACKED = [
   "packLinear",
   "linearForwardPacked",
   "linearResidualForwardPacked",
+  "linearResidualRmsnormForwardPacked",
   "linearSwigluForwardPacked",
 ];
 test(`native pre-packed linear weights match ref's linearForward (seed ${SEED})`, { skip }, () => {
@@ -127,6 +128,54 @@ test(`native linear + residual add, pre-packed and in place, matches ref (seed $
       }
     }
 });
+
+// The projection + residual + RMSNorm kernel, pre-packed or not, separate or in place, must give the same bits as
+// native's own linearResidualForward then rmsnormForward (it normalises row blocks inside the product where a
+// thread computes whole rows, else in a pass after it: shapes for both, at the model's eps).
+test(
+  `native linear + residual + RMSNorm equals the two kernels, bit for bit (seed ${SEED})`,
+  { skip },
+  () => {
+    const rng = new Rng(SEED);
+    const eps = 1e-5;
+    for (const [T, I, O] of [
+      [2624, 512, 512],
+      [2624, 128, 128],
+      [82, 1536, 512],
+      [17, 63, 65],
+      [1, 3, 1],
+    ])
+      for (const p of ["float32", "bfloat16"] as const) {
+        const inp = randn(Float32Array, T * I, rng);
+        const w = randn(Float32Array, O * I, rng);
+        const res = randn(Float32Array, T * O, rng);
+        const packed = new Uint8Array(addon!.linearPackedBytes(I, O, p));
+        addon!.packLinear(packed, w, I, O, p);
+        for (const pk of [false, true]) {
+          const want = new Float32Array(T * O);
+          const wantRstd = new Float32Array(T);
+          if (pk) addon!.linearResidualForwardPacked(want, res, inp, packed, T, I, O, p);
+          else addon!.linearResidualForward(want, res, inp, w, T, I, O, p);
+          addon!.rmsnormForward(want, wantRstd, want, T, O, eps);
+          const run = (out: Float32Array, rstd: Float32Array, r: Float32Array) =>
+            pk
+              ? addon!.linearResidualRmsnormForwardPacked(out, rstd, r, inp, packed, T, I, O, eps, p)
+              : addon!.linearResidualRmsnormForward(out, rstd, r, inp, w, T, I, O, eps, p);
+          const out = new Float32Array(T * O).fill(NaN);
+          const rstd = new Float32Array(T).fill(NaN);
+          run(out, rstd, res);
+          const inPlace = res.slice();
+          const rstd2 = new Float32Array(T).fill(NaN);
+          run(inPlace, rstd2, inPlace);
+          const at = `T${T} ${I}->${O} ${p}${pk ? " packed" : ""}`;
+          assert.deepEqual(out, want, `${at}: out`);
+          assert.deepEqual(rstd, wantRstd, `${at}: rstd`);
+          assert.deepEqual(inPlace, want, `${at}: in place`);
+          assert.deepEqual(rstd2, wantRstd, `${at}: rstd in place`);
+        }
+      }
+  },
+);
 
 // The fused gate_up + SwiGLU from packLinear's bytes for [2F, I] must equal ref's unpacked one.
 test(`native pre-packed gate_up + SwiGLU matches ref's linearSwigluForward (seed ${SEED})`, { skip }, () => {

@@ -110,6 +110,36 @@ export interface Kernels {
     precision?: MatmulPrecision,
   ): void;
   /**
+   * The block's residual projection and the RMSNorm after it in one call: linearResidualForward(out, res, inp,
+   * weight, ...) then rmsnormForward(out, rstd, out, T, O, eps), so a backend may normalise each block of rows
+   * while it is still in cache instead of in a pass of its own. out may alias res.
+   */
+  linearResidualRmsnormForward(
+    out: FloatArray,
+    rstd: FloatArray,
+    res: FloatArray,
+    inp: FloatArray,
+    weight: FloatArray,
+    T: number,
+    I: number,
+    O: number,
+    eps: number,
+    precision?: MatmulPrecision,
+  ): void;
+  /** linearResidualRmsnormForward from packLinear's bytes for the same I, O and precision. */
+  linearResidualRmsnormForwardPacked(
+    out: FloatArray,
+    rstd: FloatArray,
+    res: FloatArray,
+    inp: FloatArray,
+    packed: Uint8Array,
+    T: number,
+    I: number,
+    O: number,
+    eps: number,
+    precision?: MatmulPrecision,
+  ): void;
+  /**
    * The MLP's gate_up projection and SwiGLU in one call: out[T,F] = swigluForward(inp[T,I]·weight[2F,I]ᵀ),
    * i.e. linearForward into (gate | up) then swigluForward, without the [T,2F] product in between (a backend
    * may keep it out of memory).
@@ -351,6 +381,8 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "linearForwardPacked",
   "linearResidualForward",
   "linearResidualForwardPacked",
+  "linearResidualRmsnormForward",
+  "linearResidualRmsnormForwardPacked",
   "linearSwigluForward",
   "linearSwigluForwardPacked",
   "embeddingForward",

@@ -42,21 +42,24 @@ function linear(
   else k.linearForward(out, inp, w[name], T, I, O, p);
 }
 
-/** out[T,O] = res + inp·w[name]ᵀ: the projection and the residual add after it as one kernel. */
-function linearResidual(
+/** out[T,O] = rmsnorm(res + inp·w[name]ᵀ), rstd saved: the projection, the residual add and the post-norm
+ * as one kernel. */
+function linearResidualNorm(
   k: Kernels,
   w: BlockWeights,
   name: WeightName,
   out: Float32Array,
+  rstd: Float32Array,
   res: Float32Array,
   inp: Float32Array,
   T: number,
   I: number,
   O: number,
+  eps: number,
   p: MatmulPrecision,
 ): void {
-  if (w.packed) k.linearResidualForwardPacked(out, res, inp, w.packed[name], T, I, O, p);
-  else k.linearResidualForward(out, res, inp, w[name], T, I, O, p);
+  if (w.packed) k.linearResidualRmsnormForwardPacked(out, rstd, res, inp, w.packed[name], T, I, O, eps, p);
+  else k.linearResidualRmsnormForward(out, rstd, res, inp, w[name], T, I, O, eps, p);
 }
 
 /** out[T,F] = silu(gate) * up, (gate | up) = inp·gateUpᵀ: one fused kernel, so no-grad runs never write gu. */
@@ -188,14 +191,12 @@ export function blockForward(
     if (rope) k.ropeForward(a.qkv, a.qkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
     k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD);
   }
-  linearResidual(k, w, "o", a.h1, x, a.att, T, D, D, p);
-  k.rmsnormForward(a.h1, a.rstd1, a.h1, T, D, eps);
+  linearResidualNorm(k, w, "o", a.h1, a.rstd1, x, a.att, T, D, D, eps, p);
   if (a.guSaved) {
     linear(k, w, "gateUp", a.gu, a.h1, T, D, 2 * F, p);
     k.swigluForward(a.act, a.gu, T, F);
   } else gateUpSwiglu(k, w, a.act, a.h1, T, d);
-  linearResidual(k, w, "down", out, a.h1, a.act, T, F, D, p);
-  k.rmsnormForward(out, a.rstd2, out, T, D, eps);
+  linearResidualNorm(k, w, "down", out, a.rstd2, a.h1, a.act, T, F, D, eps, p);
 }
 
 /**

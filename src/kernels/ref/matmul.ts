@@ -7,6 +7,7 @@
  */
 import type { FloatArray, MatmulPrecision } from "../api.js";
 import { add, swigluForward } from "./elementwise.js";
+import { rmsnormForward } from "./rmsnorm.js";
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -183,6 +184,40 @@ export function linearResidualForwardPacked(
   const y = product(out, T * O);
   linearForwardPacked(y, inp, packed, T, I, O, precision);
   add(out, res, y, 1, 1, T * O);
+}
+
+/** linearResidualForward, then rmsnormForward of out in place. */
+export function linearResidualRmsnormForward(
+  out: FloatArray,
+  rstd: FloatArray,
+  res: FloatArray,
+  inp: FloatArray,
+  weight: FloatArray,
+  T: number,
+  I: number,
+  O: number,
+  eps: number,
+  precision: MatmulPrecision = "float32",
+): void {
+  linearResidualForward(out, res, inp, weight, T, I, O, precision);
+  rmsnormForward(out, rstd, out, T, O, eps);
+}
+
+/** linearResidualRmsnormForward from ref packLinear's bytes. */
+export function linearResidualRmsnormForwardPacked(
+  out: FloatArray,
+  rstd: FloatArray,
+  res: FloatArray,
+  inp: FloatArray,
+  packed: Uint8Array,
+  T: number,
+  I: number,
+  O: number,
+  eps: number,
+  precision: MatmulPrecision = "float32",
+): void {
+  linearResidualForwardPacked(out, res, inp, packed, T, I, O, precision);
+  rmsnormForward(out, rstd, out, T, O, eps);
 }
 
 /** out[T,F] = swiglu(inp·weight[2F,I]ᵀ): the product in a buffer of out's type, then swigluForward. */
