@@ -2,12 +2,12 @@
  * Non-causal multi-head softmax attention over the packed qkv layout [B,S,3,NH,HD], one pool task per
  * (batch row, head). The products (q kᵀ, P v; backward dO vᵀ, dZ k, dZᵀ q, Pᵀ dO) run as register-blocked small
  * GEMMs (small_gemm.h) that read q, k, v, dO and P where they lie and write out and dqkv in place; only kᵀ (vᵀ
- * in the backward) and the [S,S] scores are built in per-thread scratch. Writes the probabilities out when the
- * caller saves them for the backward. The no-grad variant with RoPE also builds the head's rotated q and k rows
+ * in the backward) and the [S,S] scores are built in per-thread scratch (the forward's score rows padded to whole
+ * lines, for its row softmax: softmax.h). Writes the probabilities out when the caller saves them for the
+ * backward. The no-grad variant with RoPE also builds the head's rotated q and k rows
  * there.
  */
 #include <math.h>
-#include <string.h>
 
 #include "kernels.h"
 #include "simd.h"
