@@ -4,8 +4,7 @@
  * GEMMs (small_gemm.h) that read q, k, v, dO and P where they lie and write out and dqkv in place; only kᵀ (vᵀ
  * in the backward) and the [S,S] scores are built in per-thread scratch (the forward's score rows padded to whole
  * lines, for its row softmax: softmax.h). Writes the probabilities out when the caller saves them for the
- * backward. The no-grad variant with RoPE also builds the head's rotated q and k rows
- * there.
+ * backward. The no-grad variant with RoPE also builds the head's rotated q and k rows there.
  */
 #include <math.h>
 

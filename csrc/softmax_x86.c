@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "transpose_x86.h" /* hrm_lanes16 */
+
 #define T512 __attribute__((target("avx512f")))
 
 /* hrm_expf on 16 lanes: the same clamp, rounding trick and polynomial, so the two agree to rounding. The
@@ -31,14 +33,11 @@ T512 static inline __m512 exp16(__m512 x) {
   return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
 }
 
-/* Lanes [0, n) of the vector at column j of an S-wide row: all but the last vector are whole. */
-static inline __mmask16 lanes(long S, long j) { return S - j >= 16 ? 0xffff : (__mmask16)((1u << (S - j)) - 1); }
-
 /* A row of V <= 8 vectors (S <= 128), in registers. V is a constant after inlining. */
 T512 static inline __attribute__((always_inline)) void row_in_regs(int V, float *row, long S, __m512 scale,
                                                                   float *prow) {
   __m512 x[8], mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
-  __mmask16 tail = lanes(S, 16L * (V - 1));
+  __mmask16 tail = hrm_lanes16(S - 16L * (V - 1));
 #pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
     x[v] = v == V - 1 ? _mm512_mask_loadu_ps(mx, tail, row + 16 * v) : _mm512_loadu_ps(row + 16 * v);
@@ -64,17 +63,17 @@ T512 static inline __attribute__((always_inline)) void row_in_regs(int V, float 
 /* A row of any length: max, then exp and sum (stored), then scale, 16 lanes at a time. */
 T512 static void row_in_passes(float *row, long S, __m512 scale, float *prow) {
   __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
-  for (long j = 0; j < S; j += 16) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(mx, lanes(S, j), row + j));
+  for (long j = 0; j < S; j += 16) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(mx, hrm_lanes16(S - j), row + j));
   __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
   for (long j = 0; j < S; j += 16) {
-    __mmask16 k = lanes(S, j);
+    __mmask16 k = hrm_lanes16(S - j);
     __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), m), scale)));
     _mm512_mask_storeu_ps(row + j, k, e);
     sum = _mm512_add_ps(sum, e);
   }
   __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
   for (long j = 0; j < S; j += 16) {
-    __mmask16 k = lanes(S, j);
+    __mmask16 k = hrm_lanes16(S - j);
     __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + j), inv);
     _mm512_mask_storeu_ps(row + j, k, p);
     if (prow) _mm512_mask_storeu_ps(prow + j, k, p);
