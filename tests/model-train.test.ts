@@ -62,6 +62,7 @@ for (const dir of fixtureDirs()) {
         puzzleEmbLr: opt.sparse_signsgd?.lr ?? 0,
         puzzleEmbWeightDecay: opt.sparse_signsgd?.weight_decay ?? 0,
         lossScale: 1 / B,
+        keepGrads: true, // the gradients are compared below
       });
       const carry = initialCarry(inner, B);
       const losses = fx.npy("train/losses.npy").data as Float64Array;

@@ -14,7 +14,8 @@ import { actForward, initialCarry } from "../src/model/act.js";
 import { decodeModelSafetensors, encodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.js";
 import type { HRMConfig } from "../src/model/config.js";
 import { derive, makeConfig } from "../src/model/config.js";
-import { HRMInner, SAVE_GATE_UP_MAX_BYTES } from "../src/model/inner.js";
+import { HRMInner, modelDims, SAVE_RECOMPUTABLE_MAX_BYTES } from "../src/model/inner.js";
+import { chooseSaved, saveCosts } from "../src/model/block.js";
 import { HRMParams } from "../src/model/params.js";
 import { TrainStep } from "../src/train/step.js";
 import { Rng } from "../src/util/rng.js";
@@ -209,38 +210,58 @@ test("pre-packed level weights (small batches) give exactly the per-call-packed 
     }
 });
 
-test("gate_up kept for the backward or recomputed in it: the same training, bit for bit, on every backend", () => {
+test("activations kept for the backward or recomputed in it: the same training, bit for bit, on every backend", () => {
   const addon = loadNativeAddon();
   for (const k of [ref, ...(addon ? [selectKernels(makeNativeBackend(addon))] : [])])
-    for (const forward_dtype of ["float32", "bfloat16"] as const) {
-      const c = makeConfig({ ...small, H_cycles: 2, L_cycles: 2, forward_dtype });
-      const run = (maxBytes: number) => {
-        const inner = new HRMInner(HRMParams.init(c, 4), k);
-        inner.saveGateUpMaxBytes = maxBytes;
-        const step = new TrainStep(inner, {
-          adam: { lr: 1e-3, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
-          puzzleEmbLr: 1e-2,
-          puzzleEmbWeightDecay: 0.1,
-          lossScale: 1 / 3,
-        });
-        const carry = initialCarry(inner, 3);
-        const batch = {
-          inputs: Int32Array.from({ length: 27 }, (_, i) => 1 + (i % 4)),
-          labels: Int32Array.from({ length: 27 }, (_, i) => 1 + ((i * 7) % 4)),
-          puzzle_identifiers: Int32Array.of(0, 1, 2),
+    for (const forward_dtype of ["float32", "bfloat16"] as const)
+      for (const pos_encodings of ["rope", "learned"] as const) {
+        const c = makeConfig({ ...small, H_cycles: 2, L_cycles: 2, forward_dtype, pos_encodings });
+        const run = (maxBytes: number, keepGrads = false) => {
+          const inner = new HRMInner(HRMParams.init(c, 4), k);
+          inner.saveRecomputableMaxBytes = maxBytes;
+          const step = new TrainStep(inner, {
+            adam: { lr: 1e-3, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+            puzzleEmbLr: 1e-2,
+            puzzleEmbWeightDecay: 0.1,
+            lossScale: 1 / 3,
+            keepGrads,
+          });
+          const carry = initialCarry(inner, 3);
+          const batch = {
+            inputs: Int32Array.from({ length: 27 }, (_, i) => 1 + (i % 4)),
+            labels: Int32Array.from({ length: 27 }, (_, i) => 1 + ((i * 7) % 4)),
+            puzzle_identifiers: Int32Array.of(0, 1, 2),
+          };
+          const rng = new Rng(9);
+          for (let s = 0; s < 3; s++) step.run(carry, batch, rng);
+          const saved = inner.workspace(3).savedL.acts[0].saved;
+          return { saved, params: inner.params.data, m: step.adam.m, v: step.adam.v, zH: carry.zH };
         };
-        const rng = new Rng(9);
-        for (let s = 0; s < 3; s++) step.run(carry, batch, rng);
-        const saved = inner.workspace(3).savedL.acts.map((a) => a.guSaved);
-        return { saved, params: inner.params.data, zH: carry.zH };
-      };
-      const kept = run(Infinity);
-      const recomputed = run(0);
-      assert.deepEqual([kept.saved, recomputed.saved], [[true], [false]]);
-      assert.deepEqual(kept.params, recomputed.params, `${k.backendName} ${forward_dtype}`);
-      assert.deepEqual(kept.zH, recomputed.zH, `${k.backendName} ${forward_dtype}`);
-    }
-  // The default keeps them while the records' copies stay small: batch 8 of the paper's model, not batch 32.
+        const costs = saveCosts(modelDims(c, 3));
+        const budgets = [Infinity, 0, 2 * costs.gu, 2 * costs.attention, 2 * (costs.gu + costs.attention)];
+        const runs = budgets.map((b) => run(b));
+        const what = `${k.backendName} ${forward_dtype} ${pos_encodings}`;
+        assert.deepEqual(
+          runs.map((r) => r.saved),
+          [
+            { gu: true, attention: true, act: true },
+            { gu: false, attention: false, act: false },
+            { gu: true, attention: false, act: false },
+            { gu: false, attention: true, act: false },
+            { gu: true, attention: true, act: false },
+          ],
+          what,
+        );
+        // The optimiser applied per tensor during the backward (default) or after it (keepGrads): same bits.
+        runs.push(run(Infinity, true));
+        for (const r of runs.slice(1)) {
+          assert.deepEqual(r.params, runs[0].params, what);
+          assert.deepEqual([r.m, r.v], [runs[0].m, runs[0].v], what);
+          assert.deepEqual(r.zH, runs[0].zH, what);
+        }
+      }
+  // The default budget: the paper's model keeps everything at batch 8, only gate_up's output at batch 32 (which
+  // keeps that training step under 1 GB), nothing at the ARC shape.
   const paper = makeConfig({
     hidden_size: 512,
     num_heads: 8,
@@ -250,10 +271,13 @@ test("gate_up kept for the backward or recomputed in it: the same training, bit 
     vocab_size: 11,
     puzzle_emb_ndim: 512,
     num_puzzle_identifiers: 1,
-    batch_size: 32,
   });
-  const perExample = (4 + 4) * 82 * 3 * derive(paper).inter * 4; // gu [T, 2F] and act [T, F]
-  assert.ok(8 * perExample <= SAVE_GATE_UP_MAX_BYTES && 32 * perExample > SAVE_GATE_UP_MAX_BYTES);
+  const arc = makeConfig({ ...paper, seq_len: 900, vocab_size: 12 });
+  const choose = (cfg: HRMConfig, B: number) =>
+    chooseSaved(modelDims(cfg, B), 8, SAVE_RECOMPUTABLE_MAX_BYTES);
+  assert.deepEqual(choose(paper, 8), { gu: true, attention: true, act: true });
+  assert.deepEqual(choose(paper, 32), { gu: true, attention: false, act: false });
+  assert.deepEqual(choose(arc, 4), { gu: false, attention: false, act: false });
 });
 
 test("frozen(): packed weights reused while frozen, repacked after it, so a weight change is never missed", () => {

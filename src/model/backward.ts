@@ -2,8 +2,10 @@
  * Backward of one ACT segment through the 1-step gradient: loss head -> heads -> last H call -> last L call
  * -> input embeddings. Only those two level calls carry gradient (the official code runs every earlier
  * cycle under no_grad and detaches the carry), so memory does not grow with H_cycles/L_cycles.
- * Gradients of "param" tensors accumulate into `grads` (same table as the params); the puzzle embedding's
- * gradient is per batch row (`puzzleGrad` [B, puzzle_emb_ndim]), as the official sparse embedding keeps it.
+ * Each "param" tensor's gradient goes to a GradientSink: by default the `grads` table (every gradient kept
+ * until the caller reads it), or one that applies the optimiser to each tensor as soon as its gradient is
+ * complete (TrainStep), so that no full copy of the model's gradients exists. The puzzle embedding's gradient
+ * is per batch row (`puzzleGrad` [B, puzzle_emb_ndim]), as the official sparse embedding keeps it.
  */
 import { IGNORE_LABEL_ID } from "../kernels/api.js";
 import type { ActOutputs, Carry } from "./act.js";
@@ -12,15 +14,53 @@ import type { BlockActs, BlockWeights, Dims } from "./block.js";
 import type { HRMInner, SavedLevel } from "./inner.js";
 import { LEARNED_POS_SCALE } from "./inner.js";
 import type { LossResult } from "./loss.js";
-import { HRMParams } from "./params.js";
+import type { ParamSpec } from "./params.js";
 import { floatArena } from "../util/memory.js";
+
+/**
+ * Where the backward sends parameter gradients. `gradient(name)` gives the buffer that tensor's gradient
+ * accumulates into, zero when first asked for in a backward; `done(name)` follows once the gradient is final
+ * and the backward no longer reads that parameter. The backward finishes one tensor before it asks for the
+ * next, so a sink may hand out the same scratch memory every time.
+ */
+export interface GradientSink {
+  gradient(name: string): Float32Array;
+  done(name: string): void;
+}
+
+/** Every trained ("param") tensor's gradient, kept: a sink that holds the last backward's gradients. */
+export class GradTable implements GradientSink {
+  private readonly views = new Map<string, Float32Array>();
+
+  constructor(specs: readonly ParamSpec[]) {
+    const trained = specs.filter((s) => s.kind === "param");
+    const bufs = floatArena(trained.map((s) => s.shape.reduce((a, b) => a * b, 1)));
+    trained.forEach((s, i) => this.views.set(s.name, bufs[i]));
+  }
+
+  /** The gradient of one trained tensor; throws for any other name. */
+  get(name: string): Float32Array {
+    const v = this.views.get(name);
+    if (!v) throw new Error(`no trained parameter "${name}" in this config`);
+    return v;
+  }
+
+  gradient(name: string): Float32Array {
+    return this.get(name);
+  }
+
+  done(): void {}
+
+  zero(): void {
+    for (const v of this.views.values()) v.fill(0);
+  }
+}
 
 interface Scratch {
   B: number;
   dA: Float32Array; // [T, D] gradient flowing down the level (block outputs / inputs)
   dB: Float32Array; // [T, D]
   dh1: Float32Array; // [T, D]
-  dtmp: Float32Array; // [T, D]
   datt: Float32Array; // [T, D]
   dqkv: Float32Array; // [T, 3D]
   dact: Float32Array; // [T, F]
@@ -28,16 +68,22 @@ interface Scratch {
 }
 
 export class HRMBackward {
-  readonly grads: HRMParams;
   puzzleGrad: Float32Array = new Float32Array(0);
   private s: Scratch | null = null;
+  private table: GradTable | null = null;
+  /** Where the running backward sends gradients. */
+  private sink: GradientSink | null = null;
 
-  constructor(readonly inner: HRMInner) {
-    this.grads = new HRMParams(inner.config);
+  constructor(readonly inner: HRMInner) {}
+
+  /** The default sink's gradients (allocated on first use: a sink of the caller's needs no table). */
+  get grads(): GradTable {
+    return (this.table ??= new GradTable(this.inner.params.specs));
   }
 
+  /** Zeroes the grads table (if one exists) and the puzzle embedding's gradient. */
   zeroGrad(): void {
-    this.grads.data.fill(0);
+    this.table?.zero();
     this.puzzleGrad.fill(0);
   }
 
@@ -45,8 +91,7 @@ export class HRMBackward {
     if (this.s && this.s.B === d.B) return this.s;
     const T = d.B * d.S;
     const TD = T * d.D;
-    const [dA, dB, dh1, dtmp, datt, dqkv, dact, dlogitsAll] = floatArena([
-      TD,
+    const [dA, dB, dh1, datt, dqkv, dact, dlogitsAll] = floatArena([
       TD,
       TD,
       TD,
@@ -55,16 +100,47 @@ export class HRMBackward {
       T * d.F,
       T * this.inner.config.vocab_size,
     ]);
-    this.s = { B: d.B, dA, dB, dh1, dtmp, datt, dqkv, dact, dlogitsAll };
+    this.s = { B: d.B, dA, dB, dh1, datt, dqkv, dact, dlogitsAll };
     this.puzzleGrad = new Float32Array(d.B * this.inner.config.puzzle_emb_ndim);
     return this.s;
   }
 
   /**
-   * Accumulates d(scale * total loss) into the grads, from the forward that produced `out` (run with grad).
-   * scale is 1/global_batch_size in official training.
+   * Accumulates d(scale * total loss) into the grads (or sends it to `sink`), from the forward that produced
+   * `out` (run with grad). scale is 1/global_batch_size in official training.
    */
-  backward(carry: Carry, out: ActOutputs, loss: LossResult, scale: number): void {
+  backward(
+    carry: Carry,
+    out: ActOutputs,
+    loss: LossResult,
+    scale: number,
+    sink: GradientSink = this.grads,
+  ): void {
+    this.sink = sink;
+    try {
+      this.run(carry, out, loss, scale);
+    } finally {
+      this.sink = null;
+    }
+  }
+
+  /** linearBackward into the sink's gradient for `name` (weight w), completed after it. */
+  private linearBack(
+    name: string,
+    dinp: Float32Array,
+    dout: Float32Array,
+    inp: Float32Array,
+    w: Float32Array,
+    T: number,
+    I: number,
+    O: number,
+  ): void {
+    const p = this.inner.config.forward_dtype;
+    this.inner.k.linearBackward(dinp, this.sink!.gradient(name), dout, inp, w, T, I, O, p);
+    this.sink!.done(name);
+  }
+
+  private run(carry: Carry, out: ActOutputs, loss: LossResult, scale: number): void {
     const inner = this.inner;
     const c = inner.config;
     const k = inner.k;
@@ -101,39 +177,20 @@ export class HRMBackward {
 
     // Heads -> dz_H (s.dA).
     const zH = ws.savedH.acts[c.H_layers - 1].out;
-    k.linearBackward(
-      s.dA,
-      this.grads.get("lm_head.weight"),
-      s.dlogitsAll,
-      zH,
-      inner.params.get("lm_head.weight"),
-      T,
-      D,
-      V,
-      c.forward_dtype,
-    );
+    this.linearBack("lm_head.weight", s.dA, s.dlogitsAll, zH, inner.params.get("lm_head.weight"), T, D, V);
     // q_head input = z_H[:, 0], gathered from the saved H output: ws.qIn belongs to whichever forward ran
     // last, which in training is the no-grad one that computes the Q target.
     const qIn = new Float32Array(B * D);
     for (let b = 0; b < B; b++) qIn.set(zH.subarray(b * S * D, b * S * D + D), b * D);
     const dqIn = new Float32Array(B * D);
-    k.linearBackward(
-      dqIn,
-      this.grads.get("q_head.weight"),
-      dq,
-      qIn,
-      inner.params.get("q_head.weight"),
-      B,
-      D,
-      2,
-      c.forward_dtype,
-    );
-    const dBias = this.grads.get("q_head.bias");
+    this.linearBack("q_head.weight", dqIn, dq, qIn, inner.params.get("q_head.weight"), B, D, 2);
+    const dBias = this.sink!.gradient("q_head.bias");
     for (let b = 0; b < B; b++) {
       dBias[0] += dq[2 * b];
       dBias[1] += dq[2 * b + 1];
       for (let i = 0; i < D; i++) s.dA[b * S * D + i] += dqIn[b * D + i];
     }
+    this.sink!.done("q_head.bias");
 
     // H level: its injection is z_L (new), so the level-input gradient flows on into the L level's output.
     this.levelBackward(inner.H, ws.savedH, d, "H_level");
@@ -156,25 +213,32 @@ export class HRMBackward {
     const s = this.s!;
     const { B, S, D, NH, HD, F, precision: p } = d;
     const T = B * S;
-    const g = (n: string) => this.grads.get(`${prefix}.${n}`);
+    const back = (
+      n: string,
+      dinp: Float32Array,
+      dout: Float32Array,
+      inp: Float32Array,
+      wt: Float32Array,
+      I: number,
+      O: number,
+    ) => this.linearBack(`${prefix}.${n}`, dinp, dout, inp, wt, T, I, O);
     k.rmsnormBackward(s.dB, s.dA, a.out, a.rstd2, T, D); // dB = d r2 = d h1 (residual) = d m
-    // gu and act are shared between records unless this record kept them (see allocBlockActs): recompute
-    // them from the saved h1.
-    if (!a.guSaved) {
-      k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F, p);
-      k.swigluForward(a.act, a.gu, T, F);
-    }
-    k.linearBackward(s.dact, g("mlp.down_proj.weight"), s.dB, a.act, w.down, T, F, D, p);
+    // What the record does not keep is in buffers records share: recompute it (see BlockActs).
+    const kept = a.saved!;
+    if (!kept.gu) k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F, p);
+    if (!kept.act) k.swigluForward(a.act, a.gu, T, F);
+    back("mlp.down_proj.weight", s.dact, s.dB, a.act, w.down, F, D);
     const dgu = a.gu; // d gate_up overwrites gu in place: gu is not read again
     k.swigluBackward(dgu, s.dact, a.gu, T, F);
-    k.linearBackward(s.dh1, g("mlp.gate_up_proj.weight"), dgu, a.h1, w.gateUp, T, D, 2 * F, p);
+    back("mlp.gate_up_proj.weight", s.dh1, dgu, a.h1, w.gateUp, D, 2 * F);
     k.add(s.dh1, s.dh1, s.dB, 1, 1, T * D);
     k.rmsnormBackward(s.dB, s.dh1, a.h1, a.rstd1, T, D); // dB = d r1 = d x (residual) = d tmp
-    k.linearBackward(s.datt, g("self_attn.o_proj.weight"), s.dB, a.att, w.o, T, D, D, p);
+    if (!kept.attention) k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD); // same bits as the forward's
+    back("self_attn.o_proj.weight", s.datt, s.dB, a.att, w.o, D, D);
     k.attentionBackward(s.dqkv, s.datt, a.qkv, a.probs, B, S, NH, HD);
     const rope = this.inner.rope;
     if (rope) k.ropeBackward(s.dqkv, s.dqkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
-    k.linearBackward(s.dA, g("self_attn.qkv_proj.weight"), s.dqkv, x, w.qkv, T, D, 3 * D, p);
+    back("self_attn.qkv_proj.weight", s.dA, s.dqkv, x, w.qkv, D, 3 * D);
     k.add(s.dA, s.dA, s.dB, 1, 1, T * D);
   }
 
@@ -188,13 +252,14 @@ export class HRMBackward {
     const L = c.seq_len;
     let scale = Math.fround(Math.sqrt(D));
     if (c.pos_encodings === "learned") {
-      const dpos = this.grads.get("embed_pos.embedding_weight");
+      const dpos = this.sink!.gradient("embed_pos.embedding_weight");
       for (let b = 0; b < B; b++)
         for (let i = 0; i < S * D; i++) dpos[i] += LEARNED_POS_SCALE * scale * demb[b * S * D + i];
+      this.sink!.done("embed_pos.embedding_weight");
       scale *= LEARNED_POS_SCALE;
     }
     k.add(demb, demb, demb, scale, 0, B * S * D);
-    const table = this.grads.get("embed_tokens.embedding_weight");
+    const table = this.sink!.gradient("embed_tokens.embedding_weight");
     for (let b = 0; b < B; b++)
       k.embeddingBackward(
         table,
@@ -204,6 +269,7 @@ export class HRMBackward {
         D,
         c.vocab_size,
       );
+    this.sink!.done("embed_tokens.embedding_weight");
     const nd = c.puzzle_emb_ndim;
     for (let b = 0; b < B && nd > 0; b++)
       this.puzzleGrad.set(demb.subarray(b * S * D, b * S * D + nd), b * nd);

@@ -108,63 +108,114 @@ export interface Dims {
 }
 
 /**
- * Everything a block computes; the backward reads qkv, probs, att, h1, rstd1, out, rstd2, and gu and act where
- * the record keeps them (else it recomputes both). The forward writes gu only into a record that keeps it
- * (otherwise gate_up and SwiGLU are one kernel), and never the projections before their residual adds (also
- * one kernel each).
+ * Everything a block computes. The backward reads qkv (after RoPE), h1, rstd1, out, rstd2, and probs, att, gu
+ * and act, which a record may keep (`saved`) or leave to buffers records share, into which the backward then
+ * recomputes them: probs and att from qkv (attentionForward), gu from h1 (one gate_up matmul), act from gu.
+ * The forward never writes the projections before their residual adds (one kernel each), nor gu into a
+ * record that does not keep it (gate_up and SwiGLU are then one kernel).
  */
 export interface BlockActs {
-  qkv: Float32Array; // [T, 3D] after RoPE
+  qkv: Float32Array; // [T, 3D] (after RoPE in a record for the backward)
   probs: Float32Array; // [B, NH, S, S]
   att: Float32Array; // [T, D]
   h1: Float32Array; // [T, D]
   rstd1: Float32Array; // [T]
   gu: Float32Array; // [T, 2F]
-  /** gu and act are this record's own, written by the forward for the backward (not buffers records share). */
-  guSaved: boolean;
   act: Float32Array; // [T, F]
   out: Float32Array; // [T, D] block output
   rstd2: Float32Array; // [T]
+  /** A record for the backward (null: the no-grad record, which keeps nothing), and what it keeps. */
+  saved: SaveChoice | null;
+}
+
+/** Which recomputable activations a record for the backward keeps (its own copies). */
+export interface SaveChoice {
+  /** gate_up's output [T, 2F] (else recomputed: one matmul per block, the costliest to redo). */
+  gu: boolean;
+  /** The softmax probabilities and attention output (else recomputed by attentionForward from qkv). */
+  attention: boolean;
+  /** SwiGLU's output [T, F] (only with gu; else recomputed from gu, element-wise). */
+  act: boolean;
+}
+
+/** Bytes one record spends on each recomputable activation it keeps. */
+export function saveCosts(d: Dims): Record<keyof SaveChoice, number> {
+  const T = d.B * d.S;
+  return { gu: 4 * T * 2 * d.F, attention: 4 * (d.B * d.NH * d.S * d.S + T * d.D), act: 4 * T * d.F };
 }
 
 /**
- * One block's activation record: without `share`, the record for no-grad runs (no probabilities kept);
- * with it, a saved record for the backward. `share` gives buffers several records may use in common: `gu` and
- * `act`, unless `saveGu`. gu is the largest activation ([T, 2F], 32 MB per block for the paper's model at batch
- * 32): recomputing it from the saved h1 (one gate_up matmul), and act from it, keeps a full batch-32 training
- * step under 1 GB for ~5% more FLOPs; where memory allows (HRMInner's saveGateUpMaxBytes) records keep both.
+ * What `blocks` records keep within maxBytes, in order of time saved per byte (the paper's model at batch 32:
+ * gu ~24 ms of matmul per 32 MB record, attention ~3.5 ms per 12 MB, act ~1.3 ms per 16 MB), each item taken
+ * when it fits in what is left.
+ */
+export function chooseSaved(d: Dims, blocks: number, maxBytes: number): SaveChoice {
+  const cost = saveCosts(d);
+  let left = maxBytes;
+  const take = (bytes: number) => {
+    if (blocks * bytes > left) return false;
+    left -= blocks * bytes;
+    return true;
+  };
+  const gu = take(cost.gu);
+  const attention = take(cost.attention);
+  return { gu, attention, act: gu && take(cost.act) };
+}
+
+/**
+ * The no-grad record (no `share`), which also holds the buffers saved records share: `forSaved` says what
+ * those records keep, so that it has room for what the backward recomputes (probs when they do not keep
+ * attention, gu when they do not keep it). Or, with `share` (that no-grad record) and `save`, a record for the
+ * backward. gu is the largest activation ([T, 2F], 32 MB per block for the paper's model at batch 32).
  */
 export function allocBlockActs(
   d: Dims,
-  share?: { act: Float32Array; gu: Float32Array },
-  saveGu = false,
+  share?: BlockActs,
+  save?: SaveChoice,
+  forSaved?: SaveChoice,
 ): BlockActs {
   const T = d.B * d.S;
-  const own = !share || saveGu; // gu and act
+  if (!share) {
+    const [qkv, probs, att, h1, rstd1, gu, act, out, rstd2] = floatArena([
+      3 * T * d.D,
+      forSaved && !forSaved.attention ? d.B * d.NH * d.S * d.S : 0,
+      T * d.D,
+      T * d.D,
+      T,
+      forSaved && !forSaved.gu ? 2 * T * d.F : 0,
+      T * d.F,
+      T * d.D,
+      T,
+    ]);
+    return { qkv, probs, att, h1, rstd1, gu, act, out, rstd2, saved: null };
+  }
+  const s = save ?? { gu: false, attention: false, act: false };
   const [qkv, probs, att, h1, rstd1, gu, act, out, rstd2] = floatArena([
     3 * T * d.D,
-    share ? d.B * d.NH * d.S * d.S : 0, // the shared (no-grad) record saves no softmax
-    T * d.D,
+    s.attention ? d.B * d.NH * d.S * d.S : 0,
+    s.attention ? T * d.D : 0,
     T * d.D,
     T,
-    own ? 2 * T * d.F : 0,
-    own ? T * d.F : 0,
+    s.gu ? 2 * T * d.F : 0,
+    s.act ? T * d.F : 0,
     T * d.D,
     T,
   ]);
   return {
     qkv,
-    probs,
-    att,
+    probs: s.attention ? probs : share.probs,
+    att: s.attention ? att : share.att,
     h1,
     rstd1,
-    gu: own ? gu : share.gu,
-    guSaved: !!share && saveGu,
-    act: own ? act : share.act,
+    gu: s.gu ? gu : share.gu,
+    act: s.act ? act : share.act,
     out,
     rstd2,
+    saved: s,
   };
 }
+
+const NO_PROBS = new Float32Array(0);
 
 export interface Rope {
   cos: Float32Array; // [S, HD]
@@ -184,15 +235,16 @@ export function blockForward(
   const { B, S, D, NH, HD, F, eps, precision: p } = d;
   const T = B * S;
   linear(k, w, "qkv", a.qkv, x, T, D, 3 * D, p);
-  if (rope && a.probs.length === 0) {
+  if (rope && !a.saved) {
     // No backward reads this qkv: RoPE is applied inside attention, not by a pass over qkv of its own.
     k.attentionRopeForward(a.att, a.qkv, rope.cos, rope.sin, B, S, NH, HD);
   } else {
     if (rope) k.ropeForward(a.qkv, a.qkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
-    k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD);
+    // probs: kept for the backward, or the shared buffer it recomputes into; a no-grad run keeps none.
+    k.attentionForward(a.att, a.saved ? a.probs : NO_PROBS, a.qkv, B, S, NH, HD);
   }
   linearResidualNorm(k, w, "o", a.h1, a.rstd1, x, a.att, T, D, D, eps, p);
-  if (a.guSaved) {
+  if (a.saved?.gu) {
     linear(k, w, "gateUp", a.gu, a.h1, T, D, 2 * F, p);
     k.swigluForward(a.act, a.gu, T, F);
   } else gateUpSwiglu(k, w, a.act, a.h1, T, d);

@@ -9,7 +9,7 @@
  */
 import type { Kernels } from "../kernels/api.js";
 import type { BlockActs, BlockWeights, Dims, Rope } from "./block.js";
-import { allocBlockActs, allocPackedBlock, levelForward, packBlockWeights } from "./block.js";
+import { allocBlockActs, allocPackedBlock, chooseSaved, levelForward, packBlockWeights } from "./block.js";
 import type { Derived, HRMConfig } from "./config.js";
 import { derive } from "./config.js";
 import type { HRMParams } from "./params.js";
@@ -21,11 +21,27 @@ export const LEARNED_POS_SCALE = 0.707106781;
 /** Default largest B*S for which a forward pre-packs its level weights (see HRMInner.levels). */
 export const PREPACK_MAX_TOKENS = 1024;
 /**
- * Default saveGateUpMaxBytes: 128 MiB. The saved gate_up and SwiGLU outputs of the paper's model cost 12 MB per
- * example (387 MB at batch 32, which would take a training step over 1 GB: those recompute them) and spare the
- * backward 5% of a step's FLOPs (batch 8, the small model: ~4% of the step's time).
+ * Default saveRecomputableMaxBytes: 256 MiB, what keeps a training step of the paper's model at batch 32 under
+ * 1 GB. There it buys gate_up's outputs (246 MiB: 5% of the step's FLOPs not redone) and not the attention
+ * probabilities (94 MiB more, ~1% of the step); batch 8 and the small model keep everything, ARC (901 tokens)
+ * recomputes everything (its probabilities alone would be 850 MiB at batch 4). See chooseSaved.
  */
-export const SAVE_GATE_UP_MAX_BYTES = 128 * 2 ** 20;
+export const SAVE_RECOMPUTABLE_MAX_BYTES = 256 * 2 ** 20;
+
+/** The block dimensions of config c at batch size B. */
+export function modelDims(c: HRMConfig, B: number): Dims {
+  const derived = derive(c);
+  return {
+    B,
+    S: derived.seqTotal,
+    D: c.hidden_size,
+    NH: c.num_heads,
+    HD: derived.headDim,
+    F: derived.inter,
+    eps: c.rms_norm_eps,
+    precision: c.forward_dtype,
+  };
+}
 
 export interface SavedLevel {
   levelIn: Float32Array; // [T, D] z + injection
@@ -64,10 +80,9 @@ export class HRMInner {
   private packed: { H: BlockWeights[]; L: BlockWeights[] } | null = null;
   /** Largest B*S for which a forward pre-packs its level weights (0: never). */
   prepackMaxTokens = PREPACK_MAX_TOKENS;
-  /** Most bytes the saved records may spend keeping every block's gate_up output and SwiGLU for the
-   * backward, which otherwise recomputes them (one more gate_up matmul per block); read when a batch size's
-   * workspace is built. */
-  saveGateUpMaxBytes = SAVE_GATE_UP_MAX_BYTES;
+  /** Most bytes the saved records may spend on activations the backward could recompute (gate_up's output,
+   * attention's, SwiGLU's; see chooseSaved); read when a batch size's workspace is built. */
+  saveRecomputableMaxBytes = SAVE_RECOMPUTABLE_MAX_BYTES;
   private frozenDepth = 0;
   private packedValid = false;
 
@@ -97,18 +112,11 @@ export class HRMInner {
   workspace(B: number): Workspace {
     if (this.ws && this.ws.B === B) return this.ws;
     const c = this.config;
-    const dims: Dims = {
-      B,
-      S: this.derived.seqTotal,
-      D: c.hidden_size,
-      NH: c.num_heads,
-      HD: this.derived.headDim,
-      F: this.derived.inter,
-      eps: c.rms_norm_eps,
-      precision: c.forward_dtype,
-    };
+    const dims = modelDims(c, B);
     const T = B * dims.S;
-    const shared = allocBlockActs(dims);
+    const blocks = c.L_layers + c.H_layers;
+    const save = chooseSaved(dims, blocks, this.saveRecomputableMaxBytes);
+    const shared = allocBlockActs(dims, undefined, undefined, save);
     const TD = T * dims.D;
     const [emb, inj, levelInL, levelInH, logitsAll, qIn, qOut, zHNext, zLNext] = floatArena([
       TD,
@@ -121,10 +129,9 @@ export class HRMInner {
       TD,
       TD,
     ]);
-    const saveGu = (c.L_layers + c.H_layers) * T * 3 * dims.F * 4 <= this.saveGateUpMaxBytes; // gu + act
     const saved = (levelIn: Float32Array, layers: number): SavedLevel => ({
       levelIn,
-      acts: Array.from({ length: layers }, () => allocBlockActs(dims, shared, saveGu)),
+      acts: Array.from({ length: layers }, () => allocBlockActs(dims, shared, save)),
     });
     this.ws = {
       B,

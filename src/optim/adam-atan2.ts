@@ -32,23 +32,44 @@ export class AdamATan2 {
 
   /** One update with gradients parallel to the params; lr may be given per step (schedules). */
   update(grads: Float32Array[], lr = this.opts.lr): void {
-    const { beta1: b1, beta2: b2, weightDecay: wd } = this.opts;
+    this.beginStep(lr);
+    for (let i = 0; i < this.params.length; i++) this.updateParam(i, grads[i]);
+  }
+
+  private stepLr = 0;
+  private stepSize = 0;
+  private bc2 = 0;
+
+  /** Starts step t + 1 at learning rate lr; then updateParam(i, grad) for every parameter, in any order. */
+  beginStep(lr = this.opts.lr): void {
+    const { beta1: b1, beta2: b2 } = this.opts;
     this.step++;
-    const stepSize = lr / (1 - Math.pow(b1, this.step));
-    const bc2 = Math.sqrt(1 - Math.pow(b2, this.step));
-    for (let i = 0; i < this.params.length; i++)
-      this.k.adamAtan2(
-        this.params[i],
-        grads[i],
-        this.m[i],
-        this.v[i],
-        this.params[i].length,
-        lr,
-        b1,
-        b2,
-        wd,
-        stepSize,
-        bc2,
+    this.stepLr = lr;
+    this.stepSize = lr / (1 - Math.pow(b1, this.step));
+    this.bc2 = Math.sqrt(1 - Math.pow(b2, this.step));
+  }
+
+  /** The current step's update of parameter i (an index into the constructor's params) from its gradient. */
+  updateParam(i: number, grad: Float32Array): void {
+    const { beta1: b1, beta2: b2, weightDecay: wd } = this.opts;
+    if (this.step === 0) throw new Error("AdamATan2.updateParam before beginStep");
+    const p = this.params[i];
+    if (grad.length !== p.length)
+      throw new RangeError(
+        `AdamATan2: gradient of parameter ${i} has ${grad.length} values, expected ${p.length}`,
       );
+    this.k.adamAtan2(
+      p,
+      grad,
+      this.m[i],
+      this.v[i],
+      p.length,
+      this.stepLr,
+      b1,
+      b2,
+      wd,
+      this.stepSize,
+      this.bc2,
+    );
   }
 }

@@ -10,9 +10,8 @@
  *                   + backward of the last L step and the last H step (the 1-step gradient) and the heads,
  *                     each backward GEMM pair costing twice its forward (dX and dW; attention: dP, dV, dQ, dK)
  *   evaluation      = segments * inner forward
- * These are model FLOPs (MFU): the gate_up matmul the backward recomputes per block where keeping its output
- * would cost too much memory (large batches; see allocBlockActs) is work the implementation chooses, so it is
- * not counted.
+ * These are model FLOPs (MFU): what the backward recomputes where keeping it would cost too much memory
+ * (gate_up's output, attention's; see chooseSaved) is work the implementation chooses, so it is not counted.
  */
 import type { HRMConfig } from "../model/config.js";
 import { derive } from "../model/config.js";

@@ -1,10 +1,15 @@
 /**
  * One official training step (pretrain.py's train_batch): an ACT segment forward with the 1-step gradient,
- * the loss head, backward of (1/global_batch_size) * loss, then sign-SGD on the puzzle embedding and
- * AdamATan2 on every parameter, in that order, gradients zeroed after. The carry persists across calls.
+ * the loss head, backward of (1/global_batch_size) * loss, sign-SGD on the puzzle embedding and AdamATan2 on
+ * every parameter. The carry persists across calls.
+ * AdamATan2 is element-wise per tensor and each tensor's gradient is final at one point of the backward (the
+ * 1-step gradient uses each weight once), so by default each tensor is updated as soon as its gradient is
+ * complete, from one scratch buffer: the same bits as updating after the backward, without the gradients'
+ * copy of the model (109 MB for the paper's model). `keepGrads` keeps them in `bwd.grads` instead.
  */
 import type { Batch, Carry } from "../model/act.js";
 import { actForward } from "../model/act.js";
+import type { GradientSink } from "../model/backward.js";
 import { HRMBackward } from "../model/backward.js";
 import type { HRMInner } from "../model/inner.js";
 import type { LossResult } from "../model/loss.js";
@@ -13,6 +18,7 @@ import type { AdamATan2Options } from "../optim/adam-atan2.js";
 import { AdamATan2 } from "../optim/adam-atan2.js";
 import { signSgdUpdate } from "../optim/sign-sgd.js";
 import type { Rng } from "../util/rng.js";
+import { allocFloat32 } from "../util/memory.js";
 
 export interface TrainStepOptions {
   adam: AdamATan2Options;
@@ -20,6 +26,67 @@ export interface TrainStepOptions {
   puzzleEmbWeightDecay: number;
   /** Loss scale; official: 1 / global_batch_size. */
   lossScale: number;
+  /** Keep every parameter gradient of the last step in `bwd.grads` (AdamATan2 then runs after the
+   * backward); default false: each tensor is updated as soon as its gradient is final. */
+  keepGrads?: boolean;
+}
+
+/**
+ * A sink that applies AdamATan2 to each tensor as its gradient completes. One scratch buffer the size of the
+ * largest tensor serves every gradient in turn (the backward finishes one before it asks for the next).
+ */
+class AdamSink implements GradientSink {
+  private readonly index: Map<string, number>;
+  private readonly scratch: Float32Array;
+  private open: string | null = null;
+  private readonly updated: boolean[];
+
+  constructor(
+    readonly adam: AdamATan2,
+    readonly names: string[],
+  ) {
+    this.index = new Map(names.map((n, i) => [n, i]));
+    this.scratch = allocFloat32(Math.max(0, ...adam.params.map((p) => p.length)));
+    this.updated = names.map(() => false);
+  }
+
+  gradient(name: string): Float32Array {
+    const i = this.index.get(name);
+    if (i === undefined) throw new Error(`AdamSink: "${name}" is not a trained parameter`);
+    if (this.open !== null)
+      throw new Error(`AdamSink: gradient of "${name}" asked for before "${this.open}" was done`);
+    if (this.updated[i]) throw new Error(`AdamSink: "${name}" already updated this step`);
+    this.open = name;
+    const g = this.scratch.subarray(0, this.adam.params[i].length);
+    g.fill(0);
+    return g;
+  }
+
+  done(name: string): void {
+    if (this.open !== name)
+      throw new Error(`AdamSink: done("${name}") but the open gradient is "${this.open}"`);
+    const i = this.index.get(name)!;
+    this.adam.updateParam(i, this.scratch.subarray(0, this.adam.params[i].length));
+    this.updated[i] = true;
+    this.open = null;
+  }
+
+  /** Starts a step; finish() then updates every tensor the backward sent no gradient for (zero gradient:
+   * weight decay and the moments still move, as after a full backward). */
+  begin(lr: number): void {
+    this.adam.beginStep(lr);
+    this.updated.fill(false);
+  }
+
+  finish(): void {
+    if (this.open !== null) throw new Error(`AdamSink: the backward left "${this.open}" open`);
+    for (let i = 0; i < this.names.length; i++)
+      if (!this.updated[i]) {
+        const g = this.scratch.subarray(0, this.adam.params[i].length);
+        g.fill(0);
+        this.adam.updateParam(i, g);
+      }
+  }
 }
 
 export class TrainStep {
@@ -27,6 +94,7 @@ export class TrainStep {
   readonly adam: AdamATan2;
   /** The parameters AdamATan2 updates, in its order (every 'param' spec). */
   readonly paramNames: string[];
+  private readonly sink: AdamSink | null;
 
   constructor(
     readonly inner: HRMInner,
@@ -39,6 +107,7 @@ export class TrainStep {
       opts.adam,
       inner.k,
     );
+    this.sink = opts.keepGrads ? null : new AdamSink(this.adam, this.paramNames);
   }
 
   /** Runs one step; `lr` and `puzzleLr` override the constant rates (for schedules). */
@@ -48,7 +117,17 @@ export class TrainStep {
     const out = actForward(inner, carry, batch, { training: true, grad: true, rng });
     const loss: LossResult = actLoss(inner.k, c, carry, out);
     this.bwd.zeroGrad();
-    this.bwd.backward(carry, out, loss, this.opts.lossScale);
+    if (this.sink) {
+      this.sink.begin(lr);
+      this.bwd.backward(carry, out, loss, this.opts.lossScale, this.sink);
+      this.sink.finish();
+    } else {
+      this.bwd.backward(carry, out, loss, this.opts.lossScale);
+      this.adam.update(
+        this.paramNames.map((n) => this.bwd.grads.get(n)),
+        lr,
+      );
+    }
     if (c.puzzle_emb_ndim > 0)
       signSgdUpdate(
         inner.params.get("puzzle_emb.weights"),
@@ -58,10 +137,6 @@ export class TrainStep {
         puzzleLr,
         this.opts.puzzleEmbWeightDecay,
       );
-    this.adam.update(
-      this.paramNames.map((n) => this.bwd.grads.get(n)),
-      lr,
-    );
     return { out, loss };
   }
 }
