@@ -248,7 +248,9 @@ test("native depth-split weight gradients are the same bits on every run", { ski
   const a = addon!;
   const threads = a.info().threads;
   const rng = new Rng(SEED);
-  const [M, N, K] = [96, 64, 4096]; // dW = dyᵀ·x: long K, small C, so the depth split runs
+  // dW = dyᵀ·x: long K and C too short for a row split (M < 2 * threads * 14), so the depth split runs
+  // rather than the transpose-first row split.
+  const [M, N, K] = [24, 64, 4096];
   const dy = randn(Float32Array, K * M, rng);
   const x = randn(Float32Array, K * N, rng);
   const init = randn(Float32Array, M * N, rng);
