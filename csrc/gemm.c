@@ -8,8 +8,11 @@
  * Threading, by shape:
  *   - row split (tall C, the forward and dX products): the threads pack all of op(B) together, then take row
  *     tasks that shrink as the rows run out (split_rows), each A block packed once and run against every column;
- *   - depth split (Aᵀ·B with long K: weight gradients): the threads take K ranges, BLIS loop order, each range
- *     summing into a partial of its own (the first into C), and the partials are added in range order;
+ *   - transpose first (Aᵀ·B with long K and rows enough: weight gradients): op(B) packed once, then chunks of
+ *     rows of op(A) transposed to row-major and run as the row split (see gemm_transpose_first);
+ *   - depth split (the same with few rows, or bfloat16 panels): the threads take K ranges, BLIS loop order,
+ *     each range summing into a partial of its own (the first into C), and the partials are added in range
+ *     order;
  *   - column split (short C) or a single task: each task packs its own op(B) columns.
  * Packed buffers are addressed in elements of the panel type (float, or bfloat16 pairs: see gemm.h); the
  * offsets are the same for both, and a bfloat16 block rounds its depth up to an even kc.
@@ -663,16 +666,20 @@ static void run_job(gemm_job *g) {
   hrm_parallel_for(ceil_div(N, g->nc), cols_task, g);
 }
 
-/* ---- a transposed A with a long K (a weight gradient, dYᵀ·X: A stored [K = tokens, M]) transposed once ----
+/* ---- a transposed A with a long K (a weight gradient, dYᵀ·X: A stored [K = tokens, M]), transposed first ----
  * Read in place, each k step of a tile reads MR values from a stored row M floats (6-12 KB) from the last,
  * beyond what the hardware prefetchers follow; the k-split product ran at 40-60% of the rate of the same
  * product from a row-major A (3072x512x2624: 95 vs 223 GFLOP/s median at 2 threads, 1536x512x2624: 115 vs 221).
- * One streaming pass (16 x 16 register transposes, 32 MB for gate_up's gradient at batch 32, a few ms)
- * makes it a row-major A, and the product takes the row split. */
+ * Instead, op(B) is packed once, then per chunk of TCHUNK rows of C, those rows of op(A) are transposed into a
+ * row-major block (stored rows read as 1 KB runs, 16 x 16 register transposes) and computed with the row
+ * split. The chunk (2.7 MB at K = 2624) is read back while it is still in cache, and is all the memory this
+ * takes (a whole transposed A would be 32 MB for gate_up's gradient at batch 32). */
+#define TCHUNK 256
 typedef struct {
-  const float *A; /* stored [K, M] */
-  float *At;      /* [M, K] */
-  int M, K;
+  const float *A; /* stored [K, ld]: columns [0, C) of it */
+  float *At;      /* [C, K] */
+  long ld;
+  int K, C;
 } transpose_job;
 
 static void transpose_rows(void *ctx, long begin, long end, int thread) {
@@ -681,19 +688,36 @@ static void transpose_rows(void *ctx, long begin, long end, int thread) {
   (void)thread;
 #if defined(__x86_64__)
   if (hrm_cpu_isa() == HRM_ISA_AVX512) {
-    hrm_transpose_avx512(t->At + r0, t->K, t->A + r0 * t->M, t->M, r1 - r0, r1 - r0, t->M);
+    hrm_transpose_avx512(t->At + r0, t->K, t->A + r0 * t->ld, t->ld, r1 - r0, r1 - r0, t->C);
     return;
   }
 #endif
-  for (long c0 = 0; c0 < t->M; c0 += 16) /* 16 x 16 blocks: both sides touch whole lines */
+  for (long c0 = 0; c0 < t->C; c0 += 16) /* 16 x 16 blocks: both sides touch whole lines */
     for (long r = r0; r < r1; r++)
-      for (long c = c0; c < c0 + 16 && c < t->M; c++) t->At[c * t->K + r] = t->A[r * t->M + c];
+      for (long c = c0; c < c0 + 16 && c < t->C; c++) t->At[c * t->K + r] = t->A[r * t->ld + c];
 }
 
-/* Transposing pays where the k split would run (see run_job) and the rows of C split across the threads
- * afterwards. Not for bfloat16 panels: those read a transposed A as pairs, converted in a streaming pass too. */
+/* Where the k split would run (see run_job) but C has rows enough for the row split. Not for bfloat16 panels:
+ * those read a transposed A as pairs, converted in a streaming pass of their own. */
 static int transpose_a_first(const gemm_job *g) {
   return !g->a_rmajor && !g->uk.bf16 && g->K >= K_SPLIT_MIN && g->M >= 2 * hrm_num_threads() * g->uk.mr;
+}
+
+static void gemm_transpose_first(int transB, int M, int N, int K, const float *A, const float *B, float *C,
+                                 int accumulate, int bf16) {
+  gemm_job g = make_job(0, transB, TCHUNK, N, K, NULL, B, C, accumulate, bf16); /* op(B) as in every chunk */
+  void *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, packed_b_size(&g));
+  pack_all_b(&g, bp);
+  float *at = hrm_thread_scratch(HRM_SCRATCH_GEMM_PAIRS, 0, sizeof(float) * (size_t)TCHUNK * K);
+  for (int m0 = 0; m0 < M; m0 += TCHUNK) {
+    int mc = min_int(M - m0, TCHUNK);
+    transpose_job t = {A + m0, at, M, K, mc};
+    hrm_parallel_range((K + 15) / 16, 4, transpose_rows, &t);
+    gemm_job sub = make_job(0, transB, mc, N, K, at, B, C + (size_t)m0 * N, accumulate, bf16);
+    packed_split s = {&sub, bp, 0, N, 1, {0}};
+    split_rows(&s, task_count(mc, N, K));
+    run_packed(&s);
+  }
 }
 
 void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
@@ -701,9 +725,8 @@ void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const
   if (M <= 0 || N <= 0) return;
   gemm_job g = make_job(transA, transB, M, N, K, A, B, C, accumulate, bf16);
   if (transA && K > 0 && transpose_a_first(&g)) {
-    transpose_job t = {A, hrm_thread_scratch(HRM_SCRATCH_GEMM_PAIRS, 0, sizeof(float) * (size_t)M * K), M, K};
-    hrm_parallel_range((K + 15) / 16, 4, transpose_rows, &t);
-    g = make_job(0, transB, M, N, K, t.At, B, C, accumulate, bf16);
+    gemm_transpose_first(transB, M, N, K, A, B, C, accumulate, bf16);
+    return;
   }
   if (K == 0) { /* C = 0 (or unchanged when accumulating) */
     if (!accumulate) memset(C, 0, sizeof(float) * M * N);
