@@ -697,10 +697,11 @@ static void transpose_rows(void *ctx, long begin, long end, int thread) {
       for (long c = c0; c < c0 + 16 && c < t->C; c++) t->At[c * t->K + r] = t->A[r * t->ld + c];
 }
 
-/* Where the k split would run (see run_job) but C has rows enough for the row split. Not for bfloat16 panels:
- * those read a transposed A as pairs, converted in a streaming pass of their own. */
+/* Where the k split would run (see run_job) but C has rows enough for the row split to use every thread on
+ * several tiles (with 64 rows at 2 threads the k split was as fast). Not for bfloat16 panels: those read a
+ * transposed A as pairs, converted in a streaming pass of their own. */
 static int transpose_a_first(const gemm_job *g) {
-  return !g->a_rmajor && !g->uk.bf16 && g->K >= K_SPLIT_MIN && g->M >= 2 * hrm_num_threads() * g->uk.mr;
+  return !g->a_rmajor && !g->uk.bf16 && g->K >= K_SPLIT_MIN && g->M >= 4 * hrm_num_threads() * g->uk.mr;
 }
 
 static void gemm_transpose_first(int transB, int M, int N, int K, const float *A, const float *B, float *C,
