@@ -18,10 +18,11 @@ import type { ParamSpec } from "./params.js";
 import { floatArena } from "../util/memory.js";
 
 /**
- * Where the backward sends parameter gradients. `gradient(name)` gives the buffer that tensor's gradient
- * accumulates into, zero when first asked for in a backward; `done(name)` follows once the gradient is final
- * and the backward no longer reads that parameter. The backward finishes one tensor before it asks for the
- * next, so a sink may hand out the same scratch memory every time.
+ * Where the backward sends parameter gradients. `gradient(name)` gives the buffer that tensor's gradient is
+ * added into (zeros, unless the sink means to sum over backwards: GradTable keeps its values until
+ * HRMBackward.zeroGrad); `done(name)` follows once the gradient is final and the backward no longer reads that
+ * parameter. The backward finishes one tensor before it asks for the next, so a sink may hand out the same
+ * scratch memory every time.
  */
 export interface GradientSink {
   gradient(name: string): Float32Array;
