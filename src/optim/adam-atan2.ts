@@ -20,6 +20,10 @@ export class AdamATan2 {
   step = 0;
   readonly m: Float32Array[];
   readonly v: Float32Array[];
+  /** The current step's learning rate and bias corrections (beginStep). */
+  private stepLr = 0;
+  private stepSize = 0;
+  private bc2 = 0;
 
   constructor(
     readonly params: Float32Array[],
@@ -35,10 +39,6 @@ export class AdamATan2 {
     this.beginStep(lr);
     for (let i = 0; i < this.params.length; i++) this.updateParam(i, grads[i]);
   }
-
-  private stepLr = 0;
-  private stepSize = 0;
-  private bc2 = 0;
 
   /** Starts step t + 1 at learning rate lr; then updateParam(i, grad) for every parameter, in any order. */
   beginStep(lr = this.opts.lr): void {

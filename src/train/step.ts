@@ -76,6 +76,7 @@ class AdamSink implements GradientSink {
   begin(lr: number): void {
     this.adam.beginStep(lr);
     this.updated.fill(false);
+    this.open = null; // after a backward that threw
   }
 
   finish(): void {
