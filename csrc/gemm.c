@@ -511,12 +511,16 @@ static void split_rows(packed_split *s, int threads) {
 
 /* ---- row split: the threads pack all of op(B) together, then each computes its own rows, packing each A
  * block once for all columns (per 512-column block it was packed N / 512 times: ~5% of the time) ---- */
-static void gemm_row_split(const gemm_job *g, int tasks) {
-  void *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, packed_b_size(g));
-  pack_all_b(g, bp);
+static void run_row_split(const gemm_job *g, const void *bp, int tasks) {
   packed_split s = {g, bp, 0, out_cols(g), 1, {0}};
   split_rows(&s, tasks);
   run_packed(&s);
+}
+
+static void gemm_row_split(const gemm_job *g, int tasks) {
+  void *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, packed_b_size(g));
+  pack_all_b(g, bp);
+  run_row_split(g, bp, tasks);
 }
 
 /* ---- column split (short C) or a single task: each task packs its own op(B) columns ---- */
@@ -715,9 +719,7 @@ static void gemm_transpose_first(int transB, int M, int N, int K, const float *A
     transpose_job t = {A + m0, at, M, K, mc};
     hrm_parallel_range((K + 15) / 16, 4, transpose_rows, &t);
     gemm_job sub = make_job(0, transB, mc, N, K, at, B, C + (size_t)m0 * N, accumulate, bf16);
-    packed_split s = {&sub, bp, 0, N, 1, {0}};
-    split_rows(&s, task_count(mc, N, K));
-    run_packed(&s);
+    run_row_split(&sub, bp, task_count(mc, N, K));
   }
 }
 

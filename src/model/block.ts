@@ -162,56 +162,43 @@ export function chooseSaved(d: Dims, blocks: number, maxBytes: number): SaveChoi
   return { gu, attention, act: gu && take(cost.act) };
 }
 
-/**
- * The no-grad record (no `share`), which also holds the buffers saved records share: `forSaved` says what
- * those records keep, so that it has room for what the backward recomputes (probs when they do not keep
- * attention, gu when they do not keep it). Or, with `share` (that no-grad record) and `save`, a record for the
- * backward. gu is the largest activation ([T, 2F], 32 MB per block for the paper's model at batch 32).
- */
-export function allocBlockActs(
-  d: Dims,
-  share?: BlockActs,
-  save?: SaveChoice,
-  forSaved?: SaveChoice,
-): BlockActs {
+/** A record's own buffers: everything but the recomputable ones `own` leaves out (length 0 there). */
+function actBuffers(d: Dims, own: { probs: boolean; att: boolean; gu: boolean; act: boolean }) {
   const T = d.B * d.S;
-  if (!share) {
-    const [qkv, probs, att, h1, rstd1, gu, act, out, rstd2] = floatArena([
-      3 * T * d.D,
-      forSaved && !forSaved.attention ? d.B * d.NH * d.S * d.S : 0,
-      T * d.D,
-      T * d.D,
-      T,
-      forSaved && !forSaved.gu ? 2 * T * d.F : 0,
-      T * d.F,
-      T * d.D,
-      T,
-    ]);
-    return { qkv, probs, att, h1, rstd1, gu, act, out, rstd2, saved: null };
-  }
-  const s = save ?? { gu: false, attention: false, act: false };
   const [qkv, probs, att, h1, rstd1, gu, act, out, rstd2] = floatArena([
     3 * T * d.D,
-    s.attention ? d.B * d.NH * d.S * d.S : 0,
-    s.attention ? T * d.D : 0,
+    own.probs ? d.B * d.NH * d.S * d.S : 0,
+    own.att ? T * d.D : 0,
     T * d.D,
     T,
-    s.gu ? 2 * T * d.F : 0,
-    s.act ? T * d.F : 0,
+    own.gu ? 2 * T * d.F : 0,
+    own.act ? T * d.F : 0,
     T * d.D,
     T,
   ]);
+  return { qkv, probs, att, h1, rstd1, gu, act, out, rstd2 };
+}
+
+/**
+ * The no-grad record, which also holds the buffers the records for the backward share: what those keep
+ * (`forSaved`) decides whether it needs room for recomputed probabilities and gu. gu is the largest
+ * activation ([T, 2F], 32 MB per block for the paper's model at batch 32).
+ */
+export function allocNoGradActs(d: Dims, forSaved: SaveChoice): BlockActs {
+  const own = { probs: !forSaved.attention, att: true, gu: !forSaved.gu, act: true };
+  return { ...actBuffers(d, own), saved: null };
+}
+
+/** A record for the backward: its own copies of what `save` keeps, the no-grad record's buffers for the rest. */
+export function allocSavedActs(d: Dims, shared: BlockActs, save: SaveChoice): BlockActs {
+  const a = actBuffers(d, { probs: save.attention, att: save.attention, gu: save.gu, act: save.act });
   return {
-    qkv,
-    probs: s.attention ? probs : share.probs,
-    att: s.attention ? att : share.att,
-    h1,
-    rstd1,
-    gu: s.gu ? gu : share.gu,
-    act: s.act ? act : share.act,
-    out,
-    rstd2,
-    saved: s,
+    ...a,
+    probs: save.attention ? a.probs : shared.probs,
+    att: save.attention ? a.att : shared.att,
+    gu: save.gu ? a.gu : shared.gu,
+    act: save.act ? a.act : shared.act,
+    saved: save,
   };
 }
 

@@ -9,7 +9,14 @@
  */
 import type { Kernels } from "../kernels/api.js";
 import type { BlockActs, BlockWeights, Dims, Rope } from "./block.js";
-import { allocBlockActs, allocPackedBlock, chooseSaved, levelForward, packBlockWeights } from "./block.js";
+import {
+  allocNoGradActs,
+  allocPackedBlock,
+  allocSavedActs,
+  chooseSaved,
+  levelForward,
+  packBlockWeights,
+} from "./block.js";
 import type { Derived, HRMConfig } from "./config.js";
 import { derive } from "./config.js";
 import type { HRMParams } from "./params.js";
@@ -116,7 +123,7 @@ export class HRMInner {
     const T = B * dims.S;
     const blocks = c.L_layers + c.H_layers;
     const save = chooseSaved(dims, blocks, this.saveRecomputableMaxBytes);
-    const shared = allocBlockActs(dims, undefined, undefined, save);
+    const shared = allocNoGradActs(dims, save);
     const TD = T * dims.D;
     const [emb, inj, levelInL, levelInH, logitsAll, qIn, qOut, zHNext, zLNext] = floatArena([
       TD,
@@ -131,7 +138,7 @@ export class HRMInner {
     ]);
     const saved = (levelIn: Float32Array, layers: number): SavedLevel => ({
       levelIn,
-      acts: Array.from({ length: layers }, () => allocBlockActs(dims, shared, save)),
+      acts: Array.from({ length: layers }, () => allocSavedActs(dims, shared, save)),
     });
     this.ws = {
       B,

@@ -38,7 +38,8 @@ export interface TrainStepOptions {
 class AdamSink implements GradientSink {
   private readonly index: Map<string, number>;
   private readonly scratch: Float32Array;
-  private open: string | null = null;
+  /** The gradient being accumulated: its parameter's index and its view of the scratch. */
+  private open: { name: string; i: number; g: Float32Array } | null = null;
   private readonly updated: boolean[];
 
   constructor(
@@ -50,24 +51,28 @@ class AdamSink implements GradientSink {
     this.updated = names.map(() => false);
   }
 
-  gradient(name: string): Float32Array {
-    const i = this.index.get(name);
-    if (i === undefined) throw new Error(`AdamSink: "${name}" is not a trained parameter`);
-    if (this.open !== null)
-      throw new Error(`AdamSink: gradient of "${name}" asked for before "${this.open}" was done`);
-    if (this.updated[i]) throw new Error(`AdamSink: "${name}" already updated this step`);
-    this.open = name;
+  /** Parameter i's gradient view of the scratch, zeroed. */
+  private zeros(i: number): Float32Array {
     const g = this.scratch.subarray(0, this.adam.params[i].length);
     g.fill(0);
     return g;
   }
 
+  gradient(name: string): Float32Array {
+    const i = this.index.get(name);
+    if (i === undefined) throw new Error(`AdamSink: "${name}" is not a trained parameter`);
+    if (this.open !== null)
+      throw new Error(`AdamSink: gradient of "${name}" asked for before "${this.open.name}" was done`);
+    if (this.updated[i]) throw new Error(`AdamSink: "${name}" already updated this step`);
+    this.open = { name, i, g: this.zeros(i) };
+    return this.open.g;
+  }
+
   done(name: string): void {
-    if (this.open !== name)
-      throw new Error(`AdamSink: done("${name}") but the open gradient is "${this.open}"`);
-    const i = this.index.get(name)!;
-    this.adam.updateParam(i, this.scratch.subarray(0, this.adam.params[i].length));
-    this.updated[i] = true;
+    const o = this.open;
+    if (o?.name !== name) throw new Error(`AdamSink: done("${name}") but the open gradient is "${o?.name}"`);
+    this.adam.updateParam(o.i, o.g);
+    this.updated[o.i] = true;
     this.open = null;
   }
 
@@ -80,13 +85,8 @@ class AdamSink implements GradientSink {
   }
 
   finish(): void {
-    if (this.open !== null) throw new Error(`AdamSink: the backward left "${this.open}" open`);
-    for (let i = 0; i < this.names.length; i++)
-      if (!this.updated[i]) {
-        const g = this.scratch.subarray(0, this.adam.params[i].length);
-        g.fill(0);
-        this.adam.updateParam(i, g);
-      }
+    if (this.open !== null) throw new Error(`AdamSink: the backward left "${this.open.name}" open`);
+    for (let i = 0; i < this.names.length; i++) if (!this.updated[i]) this.adam.updateParam(i, this.zeros(i));
   }
 }
 
