@@ -9,7 +9,13 @@ import { test } from "node:test";
 
 import { loadNativeAddon } from "../src/platform/node.js";
 import "../src/node.js"; // installs the addon's advisor, as an application importing the package does
-import { byteArena, floatArena, setHugePageAdvisor } from "../src/util/memory.js";
+import {
+  byteArena,
+  carvedFloats,
+  carveFloats,
+  floatArena,
+  setHugePageAdvisor,
+} from "../src/util/memory.js";
 
 const MB = 1 << 20;
 const addon = loadNativeAddon();
@@ -75,6 +81,19 @@ test("arenas: small ones and refusals", () => {
   assert.equal(plain[0].byteOffset, 0);
   assert.notEqual(plain[0].buffer, plain[1].buffer);
   assert.throws(() => floatArena([-1]), /bad byte length/);
+});
+
+test("carveFloats: aligned disjoint views in a region, and a clear error when they do not fit", () => {
+  const lengths = [5, 16, 1, 33];
+  assert.equal(carvedFloats(lengths), 16 + 16 + 16 + 48);
+  const region = floatArena([carvedFloats(lengths)])[0];
+  const views = carveFloats(region, lengths);
+  disjointAligned(views, lengths, 0);
+  assert.ok(views.every((v) => v.buffer === region.buffer));
+  views[2].fill(3);
+  assert.ok(views[1].every((x) => x === 0) && views[3].every((x) => x === 0));
+  assert.deepEqual(carveFloats(region, [carvedFloats(lengths)]).map((v) => v.length), [96]);
+  assert.throws(() => carveFloats(region, [...lengths, 1]), /5\+16\+1\+33\+1 floats do not fit in 96/);
 });
 
 test(

@@ -11,11 +11,11 @@ import { IGNORE_LABEL_ID } from "../kernels/api.js";
 import type { ActOutputs, Carry } from "./act.js";
 import { sigmoidF32 } from "./act.js";
 import type { BlockActs, BlockWeights, Dims } from "./block.js";
-import type { HRMInner, SavedLevel } from "./inner.js";
-import { LEARNED_POS_SCALE } from "./inner.js";
+import type { HRMInner, SavedLevel, Workspace } from "./inner.js";
+import { backwardScratchLengths, LEARNED_POS_SCALE } from "./inner.js";
 import type { LossResult } from "./loss.js";
 import type { ParamSpec } from "./params.js";
-import { floatArena } from "../util/memory.js";
+import { carveFloats, floatArena } from "../util/memory.js";
 
 /**
  * Where the backward sends parameter gradients. `gradient(name)` gives the buffer that tensor's gradient is
@@ -58,9 +58,10 @@ export class GradTable implements GradientSink {
 }
 
 /**
- * The backward's buffers. dqkv, dh1 and dB are the no-grad record's qkv, h1 and out: no forward runs during
- * a backward, and the backward's recomputations use that record's other buffers (att, probs, gu, act), so
- * these three are free (21 MB at batch 32 of the paper's model).
+ * The backward's buffers, all memory a forward also uses: no forward runs during a backward, and none reads
+ * what a backward left. dqkv, dh1 and dB are the no-grad record's qkv, h1 and out, which the backward's
+ * recomputations leave free (they use that record's att, probs, gu, act): 21 MB at batch 32 of the paper's
+ * model. The rest are carved from the workspace's region, where the forward keeps its temporaries: 21 MB more.
  */
 interface Scratch {
   shared: BlockActs; // the workspace's no-grad record these alias
@@ -93,11 +94,11 @@ export class HRMBackward {
     this.puzzleGrad.fill(0);
   }
 
-  private scratch(d: Dims, shared: BlockActs): Scratch {
+  private scratch(ws: Workspace): Scratch {
+    const { dims: d, shared } = ws;
     if (this.s && this.s.shared === shared) return this.s;
-    const T = d.B * d.S;
-    const TD = T * d.D;
-    const [dA, datt, dact, dlogitsAll] = floatArena([TD, TD, T * d.F, T * this.inner.config.vocab_size]);
+    const lengths = backwardScratchLengths(d, this.inner.config.vocab_size);
+    const [dA, datt, dact, dlogitsAll] = carveFloats(ws.region, lengths);
     const { qkv: dqkv, h1: dh1, out: dB } = shared;
     this.s = { shared, dA, dB, dh1, datt, dqkv, dact, dlogitsAll };
     this.puzzleGrad = new Float32Array(d.B * this.inner.config.puzzle_emb_ndim);
@@ -145,7 +146,7 @@ export class HRMBackward {
     const k = inner.k;
     const ws = inner.workspace(carry.B);
     const d = ws.dims;
-    const s = this.scratch(d, ws.shared);
+    const s = this.scratch(ws);
     const { B, S, D } = d;
     const T = B * S;
     const P = inner.derived.puzzleEmbLen;

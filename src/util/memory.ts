@@ -63,3 +63,25 @@ export function byteArena(lengths: readonly number[]): Uint8Array[] {
 export function allocFloat32(n: number): Float32Array {
   return floatArena([n])[0];
 }
+
+/**
+ * Consecutive views of the given lengths carved from `region`, each starting on a 64-byte boundary: buffers
+ * whose lifetimes never overlap with another set carved from the same region (see Workspace.region).
+ */
+export function carveFloats(region: Float32Array, lengths: readonly number[]): Float32Array[] {
+  const align = ALIGN_BYTES / 4;
+  let at = 0;
+  return lengths.map((n) => {
+    if (at + n > region.length)
+      throw new RangeError(`carveFloats: ${lengths.join("+")} floats do not fit in ${region.length}`);
+    const v = region.subarray(at, at + n);
+    at += Math.ceil(n / align) * align;
+    return v;
+  });
+}
+
+/** Floats carveFloats needs for these lengths. */
+export function carvedFloats(lengths: readonly number[]): number {
+  const align = ALIGN_BYTES / 4;
+  return lengths.reduce((s, n) => s + Math.ceil(n / align) * align, 0);
+}
