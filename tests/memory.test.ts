@@ -9,13 +9,7 @@ import { test } from "node:test";
 
 import { loadNativeAddon } from "../src/platform/node.js";
 import "../src/node.js"; // installs the addon's advisor, as an application importing the package does
-import {
-  byteArena,
-  carvedFloats,
-  carveFloats,
-  floatArena,
-  setHugePageAdvisor,
-} from "../src/util/memory.js";
+import { byteArena, carvedFloats, carveFloats, floatArena, setHugePageAdvisor } from "../src/util/memory.js";
 
 const MB = 1 << 20;
 const addon = loadNativeAddon();
@@ -92,7 +86,10 @@ test("carveFloats: aligned disjoint views in a region, and a clear error when th
   assert.ok(views.every((v) => v.buffer === region.buffer));
   views[2].fill(3);
   assert.ok(views[1].every((x) => x === 0) && views[3].every((x) => x === 0));
-  assert.deepEqual(carveFloats(region, [carvedFloats(lengths)]).map((v) => v.length), [96]);
+  assert.deepEqual(
+    carveFloats(region, [carvedFloats(lengths)]).map((v) => v.length),
+    [96],
+  );
   assert.throws(() => carveFloats(region, [...lengths, 1]), /5\+16\+1\+33\+1 floats do not fit in 96/);
 });
 

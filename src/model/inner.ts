@@ -141,7 +141,10 @@ export class HRMInner {
     const shared = allocNoGradActs(dims, save);
     const TD = T * dims.D;
     const temps = [TD, TD, TD, TD];
-    const regionFloats = Math.max(carvedFloats(temps), carvedFloats(backwardScratchLengths(dims, c.vocab_size)));
+    const regionFloats = Math.max(
+      carvedFloats(temps),
+      carvedFloats(backwardScratchLengths(dims, c.vocab_size)),
+    );
     const [region, levelInL, levelInH, logitsAll, qIn, qOut] = floatArena([
       regionFloats,
       TD,
