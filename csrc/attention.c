@@ -1,12 +1,14 @@
 /*
- * Non-causal multi-head softmax attention over the packed qkv layout [B,S,3,NH,HD], one pool task per
- * (batch row, head). The products (q kᵀ, P v; backward dO vᵀ, dZ k, dZᵀ q, Pᵀ dO) run as register-blocked small
- * GEMMs (small_gemm.h) that read q, k, v, dO and P where they lie and write out and dqkv in place; only kᵀ (vᵀ
- * in the backward) and the [S,S] scores are built in per-thread scratch (the forward's score rows padded to whole
- * lines, for its row softmax: softmax.h). Writes the probabilities out when the caller saves them for the
- * backward. The no-grad variant with RoPE also builds the head's rotated q and k rows there.
+ * Non-causal multi-head softmax attention over the packed qkv layout [B,S,3,NH,HD]. One pool task per batch row
+ * and group of heads: it first copies its heads' q, k, v rows (and dO in the backward) out of the packed rows
+ * into per-thread scratch, contiguous per head (stage_heads: with RoPE, q and k are rotated on the way), then
+ * runs each head. The products (q kᵀ, P v; backward dO vᵀ, dZ k, dZᵀ q, Pᵀ dO) are register-blocked small GEMMs
+ * (small_gemm.h) over the staged rows; kᵀ (vᵀ in the backward) and the [S,S] scores are built in scratch too (the
+ * forward's score rows padded to whole lines, for its row softmax: softmax.h). out and dqkv are written in place.
+ * Writes the probabilities out when the caller saves them for the backward.
  */
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "simd.h"
@@ -19,6 +21,7 @@ typedef struct {
   const float *qkv, *dout, *cprobs;
   long B, S, NH, HD;
   const float *cos, *sin; /* non-NULL: RoPE queries and keys as they are read (hrm_attention_rope_fwd) */
+  long nh;                 /* heads per forward task (heads_per_task) */
 } attn_args;
 
 /* Row (b, s) part (0 q, 1 k, 2 v), head h of the packed qkv buffer. */
@@ -26,41 +29,79 @@ static inline long qkv_off(const attn_args *a, long b, long s, int part, long h)
   return ((b * a->S + s) * 3 + part) * a->NH * a->HD + h * a->HD;
 }
 
-/* Per (b, h): scores = q kᵀ, P = softmax(scale * scores) row by row, out = P v. */
+/* Staged head rows per task at most (parts x heads x S x HD floats: q, k, v and in the backward dO), which
+ * stay in L2 (see heads_per_task). */
+#define STAGE_MAX_BYTES (1024 << 10)
+
+/* Heads per task: the most (a divisor of NH) whose `parts` staged rows fit STAGE_MAX_BYTES while the B x NH / nh tasks
+ * still give every thread two (one puzzle, B = 1: 8 heads in 4 tasks at 2 threads); at least 1. */
+static long heads_per_task(long B, long S, long NH, long HD, long parts) {
+  for (long nh = NH; nh > 1; nh--)
+    if (NH % nh == 0 && parts * nh * S * HD * (long)sizeof(float) <= STAGE_MAX_BYTES &&
+        B * (NH / nh) >= 2 * hrm_num_threads())
+      return nh;
+  return 1;
+}
+
+/* Rows s of heads [h0, h0 + nh) of batch row b, copied (q and k rotated, with RoPE) into qh, kh, vh [nh][S][HD].
+ * A head's rows lie 3 x NH x HD floats apart in qkv (6 KB for the paper's model); read in place they were a
+ * cache miss each (the hardware prefetchers do not follow that stride) and, at that stride, shared few L1 sets,
+ * so P v missed L1 on every row even when qkv sat in L2. Staged, a task reads its nh heads' parts of each row
+ * as runs of nh x HD floats. */
+HRM_CLONES static void stage_heads(const attn_args *a, long b, long h0, long nh, float *qh, float *kh, float *vh) {
+  long S = a->S, HD = a->HD, NH = a->NH, rq = 3 * NH * HD;
+  for (long s = 0; s < S; s++) {
+    const float *row = a->qkv + (b * S + s) * rq;
+    for (long j = 0; j < nh; j++) {
+      const float *q = row + (h0 + j) * HD, *k = q + NH * HD;
+      float *qd = qh + (j * S + s) * HD, *kd = kh + (j * S + s) * HD;
+      if (a->cos) {
+        hrm_rope_head(qd, q, a->cos + s * HD, a->sin + s * HD, HD / 2, 1);
+        hrm_rope_head(kd, k, a->cos + s * HD, a->sin + s * HD, HD / 2, 1);
+      } else {
+        memcpy(qd, q, sizeof(float) * HD);
+        memcpy(kd, k, sizeof(float) * HD);
+      }
+      memcpy(vh + (j * S + s) * HD, q + 2 * NH * HD, sizeof(float) * HD);
+    }
+  }
+}
+
+/* Per (b, group of nh heads): the heads' rows staged, then per head scores = q kᵀ, P = softmax(scale * scores)
+ * row by row, out = P v. */
 HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
   const attn_args *a = c;
-  long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH, rq = 3 * a->NH * HD, ro = a->NH * HD;
-  long rot = a->cos ? 2 * S * HD : 0, ls = hrm_score_ld(S); /* rotated q and k rows, [S][HD] each */
-  float *kt = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (HD * S + S * ls + rot)); /* [HD][S] */
-  float *sc = kt + HD * S; /* [S][ls] */
+  long S = a->S, HD = a->HD, nh = a->nh, groups = a->NH / nh, b = task / groups, h0 = (task % groups) * nh;
+  long ro = a->NH * HD, ls = hrm_score_ld(S), hs = S * HD; /* hs: one staged head */
+  float *qh = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (3 * nh * hs + HD * S + S * ls));
+  float *kh = qh + nh * hs, *vh = kh + nh * hs, *kt = vh + nh * hs, *sc = kt + HD * S; /* kt [HD][S], sc [S][ls] */
   float scale = 1.0f / sqrtf((float)HD);
-  const float *q = a->qkv + qkv_off(a, b, 0, 0, h), *k = a->qkv + qkv_off(a, b, 0, 1, h);
-  long qs = rq, ks = rq;
-  if (a->cos) {
-    float *qr = sc + S * ls, *kr = qr + S * HD;
-    for (long s = 0; s < S; s++) {
-      hrm_rope_head(qr + s * HD, q + s * rq, a->cos + s * HD, a->sin + s * HD, HD / 2, 1);
-      hrm_rope_head(kr + s * HD, k + s * rq, a->cos + s * HD, a->sin + s * HD, HD / 2, 1);
-    }
-    q = qr, k = kr, qs = ks = HD;
+  stage_heads(a, b, h0, nh, qh, kh, vh);
+  for (long j = 0; j < nh; j++) {
+    long h = h0 + j;
+    hrm_transpose(kt, kh + j * hs, HD, S, HD);
+    hrm_small_gemm(S, S, HD, qh + j * hs, HD, 1, kt, S, sc, ls);
+    hrm_softmax_rows(sc, S, S, ls, scale, a->probs ? a->probs + (b * a->NH + h) * S * S : NULL, S);
+    hrm_small_gemm(S, HD, S, sc, ls, 1, vh + j * hs, HD, a->out + b * S * ro + h * HD, ro);
   }
-  hrm_transpose(kt, k, ks, S, HD);
-  hrm_small_gemm(S, S, HD, q, qs, 1, kt, S, sc, ls);
-  hrm_softmax_rows(sc, S, S, ls, scale, a->probs ? a->probs + (b * a->NH + h) * S * S : NULL, S);
-  hrm_small_gemm(S, HD, S, sc, ls, 1, a->qkv + qkv_off(a, b, 0, 2, h), rq, a->out + b * S * ro + h * HD, ro);
+}
+
+static void attention_fwd(attn_args *a) {
+  a->nh = heads_per_task(a->B, a->S, a->NH, a->HD, 3);
+  hrm_parallel_for((int)(a->B * (a->NH / a->nh)), attn_fwd_task, a);
 }
 
 void hrm_attention_fwd(float *out, float *probs, const float *qkv, long B, long S, long NH, long HD) {
-  attn_args a = {out, probs, NULL, qkv, NULL, NULL, B, S, NH, HD, NULL, NULL};
-  hrm_parallel_for((int)(B * NH), attn_fwd_task, &a);
+  attn_args a = {out, probs, NULL, qkv, NULL, NULL, B, S, NH, HD, NULL, NULL, 1};
+  attention_fwd(&a);
 }
 
-/* The no-grad forward's attention with RoPE folded in: a head's rotated rows are built in scratch (2 x S x HD
- * floats, in cache) instead of the whole qkv being rotated in memory by a pass of its own first. */
+/* The no-grad forward's attention with RoPE folded in: a head's rotated rows are built while staging, instead
+ * of the whole qkv being rotated in memory by a pass of its own first. */
 void hrm_attention_rope_fwd(float *out, const float *qkv, const float *cos, const float *sin, long B, long S,
                             long NH, long HD) {
-  attn_args a = {out, NULL, NULL, qkv, NULL, NULL, B, S, NH, HD, cos, sin};
-  hrm_parallel_for((int)(B * NH), attn_fwd_task, &a);
+  attn_args a = {out, NULL, NULL, qkv, NULL, NULL, B, S, NH, HD, cos, sin, 1};
+  attention_fwd(&a);
 }
 
 /*
@@ -69,28 +110,36 @@ void hrm_attention_rope_fwd(float *out, const float *qkv, const float *cos, cons
  */
 HRM_CLONES static void attn_bwd_task(void *c, int task, int th) {
   const attn_args *a = c;
-  long S = a->S, HD = a->HD, b = task / a->NH, h = task % a->NH, rq = 3 * a->NH * HD, ro = a->NH * HD;
-  float *vt = hrm_thread_scratch(HRM_SCRATCH_ATTN_BWD, th, sizeof(float) * (HD * S + S * S)); /* vt[HD][S] */
-  float *dz = vt + HD * S;                                                                     /* dz[S][S] */
-  const float *go = a->dout + b * S * ro + h * HD, *P = a->cprobs + (b * a->NH + h) * S * S;
-  const float *q = a->qkv + qkv_off(a, b, 0, 0, h), *k = q + a->NH * HD;
+  long S = a->S, HD = a->HD, nh = a->nh, groups = a->NH / nh, b = task / groups, h0 = (task % groups) * nh;
+  long rq = 3 * a->NH * HD, ro = a->NH * HD, hs = S * HD;
+  float *qh = hrm_thread_scratch(HRM_SCRATCH_ATTN_BWD, th, sizeof(float) * (4 * nh * hs + HD * S + S * S));
+  float *kh = qh + nh * hs, *vh = kh + nh * hs, *gh = vh + nh * hs, *vt = gh + nh * hs, *dz = vt + HD * S;
   float scale = 1.0f / sqrtf((float)HD);
-  hrm_transpose(vt, q + 2 * a->NH * HD, rq, S, HD);
-  hrm_small_gemm(S, S, HD, go, ro, 1, vt, S, dz, S); /* dP */
-  for (long i = 0; i < S; i++) {
-    const float *p = P + i * S;
-    float *row = dz + i * S;
-    float rowdot = hrm_dot16(p, row, S);
-    for (long j = 0; j < S; j++) row[j] = p[j] * (row[j] - rowdot) * scale;
+  stage_heads(a, b, h0, nh, qh, kh, vh);
+  for (long s = 0; s < S; s++) /* dO rows of the heads: runs of nh x HD floats */
+    for (long j = 0; j < nh; j++)
+      memcpy(gh + (j * S + s) * HD, a->dout + (b * S + s) * ro + (h0 + j) * HD, sizeof(float) * HD);
+  for (long j = 0; j < nh; j++) {
+    long h = h0 + j;
+    const float *q = qh + j * hs, *k = kh + j * hs, *go = gh + j * hs, *P = a->cprobs + (b * a->NH + h) * S * S;
+    hrm_transpose(vt, vh + j * hs, HD, S, HD);
+    hrm_small_gemm(S, S, HD, go, HD, 1, vt, S, dz, S); /* dP */
+    for (long i = 0; i < S; i++) {
+      const float *p = P + i * S;
+      float *row = dz + i * S;
+      float rowdot = hrm_dot16(p, row, S);
+      for (long jj = 0; jj < S; jj++) row[jj] = p[jj] * (row[jj] - rowdot) * scale;
+    }
+    float *dq = a->dqkv + qkv_off(a, b, 0, 0, h), *dk = dq + a->NH * HD, *dv = dk + a->NH * HD;
+    hrm_small_gemm(S, HD, S, dz, S, 1, k, HD, dq, rq); /* dq = dZ k */
+    hrm_small_gemm(S, HD, S, dz, 1, S, q, HD, dk, rq); /* dk = dZᵀ q */
+    hrm_small_gemm(S, HD, S, P, 1, S, go, HD, dv, rq); /* dv = Pᵀ dO */
   }
-  float *dq = a->dqkv + qkv_off(a, b, 0, 0, h), *dk = dq + a->NH * HD, *dv = dk + a->NH * HD;
-  hrm_small_gemm(S, HD, S, dz, S, 1, k, rq, dq, rq); /* dq = dZ k */
-  hrm_small_gemm(S, HD, S, dz, 1, S, q, rq, dk, rq); /* dk = dZᵀ q */
-  hrm_small_gemm(S, HD, S, P, 1, S, go, ro, dv, rq); /* dv = Pᵀ dO */
 }
 
 void hrm_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *probs, long B, long S,
                        long NH, long HD) {
-  attn_args a = {NULL, NULL, dqkv, qkv, dout, probs, B, S, NH, HD, NULL, NULL};
-  hrm_parallel_for((int)(B * NH), attn_bwd_task, &a);
+  attn_args a = {NULL, NULL, dqkv, qkv, dout, probs, B, S, NH, HD, NULL, NULL, 1};
+  a.nh = heads_per_task(B, S, NH, HD, 4);
+  hrm_parallel_for((int)(B * (NH / a.nh)), attn_bwd_task, &a);
 }
