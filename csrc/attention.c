@@ -106,7 +106,8 @@ void hrm_attention_rope_fwd(float *out, const float *qkv, const float *cos, cons
 
 /*
  * dP = dO vᵀ; dZ = scale P ∘ (dP - rowsum(P ∘ dP)); dq = dZ k; dk = dZᵀ q; dv = Pᵀ dO. The transposed operands
- * dZᵀ and Pᵀ are read through the small GEMM's A strides, so only vᵀ and dZ live in scratch.
+ * dZᵀ and Pᵀ are read through the small GEMM's A strides (no copies); vᵀ and dZ are built in scratch next to the
+ * staged rows.
  */
 HRM_CLONES static void attn_bwd_task(void *c, int task, int th) {
   const attn_args *a = c;
