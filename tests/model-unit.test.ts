@@ -14,10 +14,16 @@ import { actForward, initialCarry } from "../src/model/act.js";
 import { decodeModelSafetensors, encodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.js";
 import type { HRMConfig } from "../src/model/config.js";
 import { derive, makeConfig } from "../src/model/config.js";
-import { HRMInner, modelDims, SAVE_RECOMPUTABLE_MAX_BYTES } from "../src/model/inner.js";
+import {
+  backwardScratchLengths,
+  HRMInner,
+  modelDims,
+  SAVE_RECOMPUTABLE_MAX_BYTES,
+} from "../src/model/inner.js";
 import { chooseSaved, saveCosts } from "../src/model/block.js";
 import { HRMParams } from "../src/model/params.js";
 import { TrainStep } from "../src/train/step.js";
+import { carvedFloats } from "../src/util/memory.js";
 import { Rng } from "../src/util/rng.js";
 import { OFFICIAL_FIXTURES } from "./support/fixtures.js";
 
@@ -186,6 +192,108 @@ test("training-step memory does not grow with H_cycles or L_cycles (1-step gradi
     sizes.slice(1).every((s) => s === sizes[1]) && sizes[0] <= sizes[1],
     `buffer bytes by cycles: ${sizes.join(", ")}`,
   );
+});
+
+test("training buffers shared, not copied: the levels' outputs are the carry, temporaries share one region", () => {
+  const c = makeConfig({ ...small, H_cycles: 2, L_cycles: 2, H_layers: 2, L_layers: 3 });
+  const inner = new HRMInner(HRMParams.init(c, 1), ref);
+  const step = new TrainStep(inner, {
+    adam: { lr: 1e-4, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+    puzzleEmbLr: 1e-2,
+    puzzleEmbWeightDecay: 0.1,
+    lossScale: 0.5,
+  });
+  const carry = initialCarry(inner, 2);
+  const batch = {
+    inputs: new Int32Array(18).fill(1),
+    labels: new Int32Array(18).fill(2),
+    puzzle_identifiers: Int32Array.of(0, 1),
+  };
+  step.run(carry, batch, new Rng(5));
+  const ws = inner.workspace(2);
+  const TD = 2 * ws.dims.S * ws.dims.D;
+  for (const [level, z] of [
+    [ws.savedL, carry.zL],
+    [ws.savedH, carry.zH],
+  ] as const) {
+    const outs = level.acts.map((a) => a.out);
+    assert.equal(outs[outs.length - 1], z, "the last block's record holds the carry itself");
+    for (const o of outs.slice(0, -1)) assert.equal(o.length, TD, "earlier blocks keep their own outputs");
+    const overlap = (a: Float32Array, b: Float32Array) =>
+      a.buffer === b.buffer &&
+      a.byteOffset < b.byteOffset + b.byteLength &&
+      b.byteOffset < a.byteOffset + a.byteLength;
+    outs.forEach((a, i) =>
+      outs.slice(i + 1).forEach((b) => assert.ok(!overlap(a, b), "block outputs overlap")),
+    );
+  }
+  for (const v of [ws.emb, ws.inj, ws.zHNext, ws.zLNext]) {
+    assert.equal(v.buffer, ws.region.buffer);
+    assert.ok(
+      v.byteOffset >= ws.region.byteOffset &&
+        v.byteOffset + v.byteLength <= ws.region.byteOffset + ws.region.byteLength,
+    );
+  }
+  // The region is the larger of the two sets it serves, not their sum.
+  const lengths = [[TD, TD, TD, TD], backwardScratchLengths(ws.dims, c.vocab_size)];
+  assert.equal(ws.region.length, Math.max(...lengths.map(carvedFloats)));
+});
+
+// With F <= 3D (the paper's model) the backward's dact borrows the no-grad record's qkv buffer; otherwise it has
+// its own. A model padded with zero SwiGLU units computes the same function with the same gradients for the
+// shared weights (the padded units' activations and gradients are exactly 0, and ref sums in float64, so the
+// zeros change no rounding): F = 768 = 3D (borrowed) must train bit for bit like F = 1024 (own buffer).
+test("the backward's borrowed dact buffer (F <= 3D) trains exactly like one of its own", () => {
+  const base = { ...small, hidden_size: 256, num_heads: 4, puzzle_emb_ndim: 256, H_layers: 1, L_layers: 2 };
+  const narrow = makeConfig({ ...base, expansion: 4.5 });
+  const wide = makeConfig({ ...base, expansion: 6 });
+  const [F, Fw, D] = [derive(narrow).inter, derive(wide).inter, 256];
+  assert.deepEqual([F, Fw], [3 * D, 4 * D]);
+  const pn = HRMParams.init(narrow, 3);
+  const pw = new HRMParams(wide);
+  for (const spec of pn.specs) {
+    const src = pn.get(spec.name);
+    const dst = pw.get(spec.name);
+    if (spec.name.endsWith("gate_up_proj.weight")) {
+      dst.set(src.subarray(0, F * D)); // gate rows, then up rows from row Fw
+      dst.set(src.subarray(F * D), Fw * D);
+    } else if (spec.name.endsWith("down_proj.weight"))
+      for (let r = 0; r < D; r++) dst.set(src.subarray(r * F, (r + 1) * F), r * Fw);
+    else dst.set(src);
+  }
+  const train = (params: HRMParams) => {
+    const inner = new HRMInner(params, ref);
+    inner.saveRecomputableMaxBytes = 0; // as at the paper's batch 32: the backward recomputes into shared buffers
+    const step = new TrainStep(inner, {
+      adam: { lr: 1e-3, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+      puzzleEmbLr: 1e-2,
+      puzzleEmbWeightDecay: 0.1,
+      lossScale: 0.5,
+    });
+    const carry = initialCarry(inner, 2);
+    const batch = {
+      inputs: Int32Array.from({ length: 18 }, (_, i) => 1 + (i % 4)),
+      labels: Int32Array.from({ length: 18 }, (_, i) => 1 + ((i * 3) % 4)),
+      puzzle_identifiers: Int32Array.of(0, 2),
+    };
+    const rng = new Rng(2);
+    for (let s = 0; s < 2; s++) step.run(carry, batch, rng);
+    return { inner, carry };
+  };
+  const a = train(pn);
+  const b = train(pw);
+  assert.deepEqual(b.carry.zH, a.carry.zH);
+  for (const spec of pn.specs) {
+    const x = pn.get(spec.name);
+    const y = pw.get(spec.name);
+    if (spec.name.endsWith("gate_up_proj.weight")) {
+      assert.deepEqual(y.subarray(0, F * D), x.subarray(0, F * D), spec.name);
+      assert.deepEqual(y.subarray(Fw * D, (Fw + F) * D), x.subarray(F * D), spec.name);
+    } else if (spec.name.endsWith("down_proj.weight")) {
+      for (let r = 0; r < D; r++)
+        assert.deepEqual(y.subarray(r * Fw, r * Fw + F), x.subarray(r * F, (r + 1) * F));
+    } else assert.deepEqual(y, x, spec.name);
+  }
 });
 
 test("pre-packed level weights (small batches) give exactly the per-call-packed forward, on every backend", () => {

@@ -61,7 +61,9 @@ export class GradTable implements GradientSink {
  * The backward's buffers, all memory a forward also uses: no forward runs during a backward, and none reads
  * what a backward left. dqkv, dh1 and dB are the no-grad record's qkv, h1 and out, which the backward's
  * recomputations leave free (they use that record's att, probs, gu, act): 21 MB at batch 32 of the paper's
- * model. The rest are carved from the workspace's region, where the forward keeps its temporaries: 21 MB more.
+ * model. dact lives from down_proj's backward to SwiGLU's and dqkv from attention's backward to qkv_proj's, so
+ * dact borrows the same qkv buffer when it fits (backwardScratchLengths). The rest are carved from the
+ * workspace's region, where the forward keeps its temporaries.
  */
 interface Scratch {
   shared: BlockActs; // the workspace's no-grad record these alias
@@ -98,8 +100,9 @@ export class HRMBackward {
     const { dims: d, shared } = ws;
     if (this.s && this.s.shared === shared) return this.s;
     const lengths = backwardScratchLengths(d, this.inner.config.vocab_size);
-    const [dA, datt, dact, dlogitsAll] = carveFloats(ws.region, lengths);
+    const [dA, datt, dlogitsAll, ownDact] = carveFloats(ws.region, lengths);
     const { qkv: dqkv, h1: dh1, out: dB } = shared;
+    const dact = ownDact ?? dqkv.subarray(0, d.B * d.S * d.F);
     this.s = { shared, dA, dB, dh1, datt, dqkv, dact, dlogitsAll };
     this.puzzleGrad = new Float32Array(d.B * this.inner.config.puzzle_emb_ndim);
     return this.s;
@@ -107,7 +110,8 @@ export class HRMBackward {
 
   /**
    * Accumulates d(scale * total loss) into the grads (or sends it to `sink`), from the forward that produced
-   * `out` (run with grad). scale is 1/global_batch_size in official training.
+   * `out` (run with grad), with `carry` as that forward left it: its z_H and z_L are the saved levels' outputs
+   * (see levelForward). scale is 1/global_batch_size in official training.
    */
   backward(
     carry: Carry,

@@ -163,7 +163,7 @@ export function chooseSaved(d: Dims, blocks: number, maxBytes: number): SaveChoi
 }
 
 /** A record's own buffers: everything but the recomputable ones `own` leaves out (length 0 there). */
-function actBuffers(d: Dims, own: { probs: boolean; att: boolean; gu: boolean; act: boolean }) {
+function actBuffers(d: Dims, own: { probs: boolean; att: boolean; gu: boolean; act: boolean; out: boolean }) {
   const T = d.B * d.S;
   const [qkv, probs, att, h1, rstd1, gu, act, out, rstd2] = floatArena([
     3 * T * d.D,
@@ -173,7 +173,7 @@ function actBuffers(d: Dims, own: { probs: boolean; att: boolean; gu: boolean; a
     T,
     own.gu ? 2 * T * d.F : 0,
     own.act ? T * d.F : 0,
-    T * d.D,
+    own.out ? T * d.D : 0,
     T,
   ]);
   return { qkv, probs, att, h1, rstd1, gu, act, out, rstd2 };
@@ -185,13 +185,22 @@ function actBuffers(d: Dims, own: { probs: boolean; att: boolean; gu: boolean; a
  * activation ([T, 2F], 32 MB per block for the paper's model at batch 32).
  */
 export function allocNoGradActs(d: Dims, forSaved: SaveChoice): BlockActs {
-  const own = { probs: !forSaved.attention, att: true, gu: !forSaved.gu, act: true };
+  const own = { probs: !forSaved.attention, att: true, gu: !forSaved.gu, act: true, out: true };
   return { ...actBuffers(d, own), saved: null };
 }
 
-/** A record for the backward: its own copies of what `save` keeps, the no-grad record's buffers for the rest. */
-export function allocSavedActs(d: Dims, shared: BlockActs, save: SaveChoice): BlockActs {
-  const a = actBuffers(d, { probs: save.attention, att: save.attention, gu: save.gu, act: save.act });
+/**
+ * A record for the backward: its own copies of what `save` keeps, the no-grad record's buffers for the rest.
+ * Without `ownOut` its `out` is empty until levelForward points it at the level's output (the last block's).
+ */
+export function allocSavedActs(d: Dims, shared: BlockActs, save: SaveChoice, ownOut = true): BlockActs {
+  const a = actBuffers(d, {
+    probs: save.attention,
+    att: save.attention,
+    gu: save.gu,
+    act: save.act,
+    out: ownOut,
+  });
   return {
     ...a,
     probs: save.attention ? a.probs : shared.probs,
@@ -241,6 +250,9 @@ export function blockForward(
 /**
  * z = level(z + injection), in place. With `saved` (one BlockActs per layer) the level input is kept in
  * `levelIn` and every block's activations in its own record, for the backward; without, one shared record.
+ * The last block writes z itself, which its record then holds as its `out`: the backward reads the level's
+ * output from the carry, so a caller must not change z between this forward and that backward (11 MB fewer
+ * at batch 32 of the paper's model than a copy per level).
  */
 export function levelForward(
   k: Kernels,
@@ -259,10 +271,11 @@ export function levelForward(
     return;
   }
   k.add(saved.levelIn, z, injection, 1, 1, n);
+  if (layers.length === 0) z.set(saved.levelIn);
+  else saved.acts[layers.length - 1].out = z; // z was read into levelIn: the last block may overwrite it
   let x = saved.levelIn;
   layers.forEach((w, i) => {
     blockForward(k, w, x, saved.acts[i].out, saved.acts[i], d, rope);
     x = saved.acts[i].out;
   });
-  z.set(x);
 }

@@ -57,11 +57,13 @@ export interface SavedLevel {
 
 /**
  * Float lengths of the backward's scratch at dims d (vocabulary V), in the order HRMBackward carves them from
- * Workspace.region: dA and datt [T, D], dact [T, F], dlogitsAll [T, V].
+ * Workspace.region: dA and datt [T, D], dlogitsAll [T, V], then dact [T, F] unless it fits in the no-grad
+ * record's qkv [T, 3D] (F <= 3D, as in the paper's model), which it then borrows (see HRMBackward's Scratch).
  */
 export function backwardScratchLengths(d: Dims, V: number): number[] {
   const T = d.B * d.S;
-  return [T * d.D, T * d.D, T * d.F, T * V];
+  const lengths = [T * d.D, T * d.D, T * V];
+  return d.F <= 3 * d.D ? lengths : [...lengths, T * d.F];
 }
 
 export interface Workspace {
@@ -71,7 +73,7 @@ export interface Workspace {
    * Memory that the forward's temporaries (emb, inj, zHNext, zLNext: views of it) and the backward's scratch
    * (backwardScratchLengths) take turns in. Neither reads what the other left: a forward recomputes emb from
    * the batch, and the backward needs only the records and the batch. At batch 32 of the paper's model it is the
-   * backward's 27 MB, where the two took 48 MB side by side.
+   * forward's 21 MB, where the two took 48 MB side by side.
    */
   region: Float32Array;
   emb: Float32Array; // [T, D] input embeddings
@@ -157,7 +159,7 @@ export class HRMInner {
     const [emb, inj, zHNext, zLNext] = carveFloats(region, temps);
     const saved = (levelIn: Float32Array, layers: number): SavedLevel => ({
       levelIn,
-      acts: Array.from({ length: layers }, () => allocSavedActs(dims, shared, save)),
+      acts: Array.from({ length: layers }, (_, i) => allocSavedActs(dims, shared, save, i < layers - 1)),
     });
     this.ws = {
       B,
