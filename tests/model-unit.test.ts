@@ -296,6 +296,32 @@ test("the backward's borrowed dact buffer (F <= 3D) trains exactly like one of i
   }
 });
 
+test("a level of 0 layers (z + injection) trains: the backward reads the H output from the carry", () => {
+  for (const [H_layers, L_layers] of [
+    [0, 1],
+    [1, 0],
+    [0, 0],
+  ]) {
+    const inner = new HRMInner(HRMParams.init(makeConfig({ ...small, H_layers, L_layers }), 1), ref);
+    const step = new TrainStep(inner, {
+      adam: { lr: 1e-3, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+      puzzleEmbLr: 1e-2,
+      puzzleEmbWeightDecay: 0.1,
+      lossScale: 0.5,
+    });
+    const head = Float32Array.from(inner.params.get("lm_head.weight"));
+    const batch = {
+      inputs: Int32Array.from({ length: 18 }, (_, i) => 1 + (i % 4)),
+      labels: new Int32Array(18).fill(2),
+      puzzle_identifiers: Int32Array.of(0, 1),
+    };
+    step.run(initialCarry(inner, 2), batch, new Rng(5));
+    const what = `H_layers ${H_layers}, L_layers ${L_layers}`;
+    assert.ok(inner.params.data.every(Number.isFinite), what);
+    assert.notDeepEqual(inner.params.get("lm_head.weight"), head, what);
+  }
+});
+
 test("pre-packed level weights (small batches) give exactly the per-call-packed forward, on every backend", () => {
   const addon = loadNativeAddon();
   for (const k of [ref, ...(addon ? [selectKernels(makeNativeBackend(addon))] : [])])

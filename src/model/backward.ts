@@ -180,7 +180,7 @@ export class HRMBackward {
     }
 
     // Heads -> dz_H (s.dA).
-    const zH = ws.savedH.acts[c.H_layers - 1].out;
+    const zH = carry.zH; // the H level's output, as its forward left it (also with H_layers = 0)
     this.linearBack("lm_head.weight", s.dA, s.dlogitsAll, zH, inner.params.get("lm_head.weight"), T, D, V);
     // q_head input = z_H[:, 0], gathered from the saved H output: ws.qIn belongs to whichever forward ran
     // last, which in training is the no-grad one that computes the Q target.
