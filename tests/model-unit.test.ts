@@ -165,24 +165,33 @@ function bytesOf(x: unknown, seen = new Set<unknown>()): number {
   return Object.values(x).reduce((s: number, v) => s + bytesOf(v, seen), 0);
 }
 
+/** A TrainStep with the optimiser settings these tests share (lossScale 0.5: two rows). */
+function stepOf(inner: HRMInner, lr: number): TrainStep {
+  return new TrainStep(inner, {
+    adam: { lr, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
+    puzzleEmbLr: 1e-2,
+    puzzleEmbWeightDecay: 0.1,
+    lossScale: 0.5,
+  });
+}
+
+/** Two rows of the `small` shape (seq_len 9): inputs all 1 unless given, labels all 2 unless given. */
+function twoRows(
+  inputs = new Int32Array(18).fill(1),
+  labels = new Int32Array(18).fill(2),
+  ids = Int32Array.of(0, 1),
+) {
+  return { inputs, labels, puzzle_identifiers: ids };
+}
+
 test("training-step memory does not grow with H_cycles or L_cycles (1-step gradient)", () => {
   const sizes = [1, 2, 4, 8].flatMap((h) =>
     [1, 3, 8].map((l) => {
       const c = makeConfig({ ...small, H_cycles: h, L_cycles: l });
       const inner = new HRMInner(HRMParams.init(c, 1), ref);
-      const step = new TrainStep(inner, {
-        adam: { lr: 1e-4, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
-        puzzleEmbLr: 1e-2,
-        puzzleEmbWeightDecay: 0.1,
-        lossScale: 0.5,
-      });
+      const step = stepOf(inner, 1e-4);
       const carry = initialCarry(inner, 2);
-      const batch = {
-        inputs: new Int32Array(18).fill(1),
-        labels: new Int32Array(18).fill(2),
-        puzzle_identifiers: Int32Array.of(0, 1),
-      };
-      step.run(carry, batch, new Rng(5));
+      step.run(carry, twoRows(), new Rng(5));
       return bytesOf(inner.workspace(2)) + bytesOf(step.bwd);
     }),
   );
@@ -197,19 +206,9 @@ test("training-step memory does not grow with H_cycles or L_cycles (1-step gradi
 test("training buffers shared, not copied: the levels' outputs are the carry, temporaries share one region", () => {
   const c = makeConfig({ ...small, H_cycles: 2, L_cycles: 2, H_layers: 2, L_layers: 3 });
   const inner = new HRMInner(HRMParams.init(c, 1), ref);
-  const step = new TrainStep(inner, {
-    adam: { lr: 1e-4, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
-    puzzleEmbLr: 1e-2,
-    puzzleEmbWeightDecay: 0.1,
-    lossScale: 0.5,
-  });
+  const step = stepOf(inner, 1e-4);
   const carry = initialCarry(inner, 2);
-  const batch = {
-    inputs: new Int32Array(18).fill(1),
-    labels: new Int32Array(18).fill(2),
-    puzzle_identifiers: Int32Array.of(0, 1),
-  };
-  step.run(carry, batch, new Rng(5));
+  step.run(carry, twoRows(), new Rng(5));
   const ws = inner.workspace(2);
   const TD = 2 * ws.dims.S * ws.dims.D;
   for (const [level, z] of [
@@ -264,18 +263,13 @@ test("the backward's borrowed dact buffer (F <= 3D) trains exactly like one of i
   const train = (params: HRMParams) => {
     const inner = new HRMInner(params, ref);
     inner.saveRecomputableMaxBytes = 0; // as at the paper's batch 32: the backward recomputes into shared buffers
-    const step = new TrainStep(inner, {
-      adam: { lr: 1e-3, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
-      puzzleEmbLr: 1e-2,
-      puzzleEmbWeightDecay: 0.1,
-      lossScale: 0.5,
-    });
+    const step = stepOf(inner, 1e-3);
     const carry = initialCarry(inner, 2);
-    const batch = {
-      inputs: Int32Array.from({ length: 18 }, (_, i) => 1 + (i % 4)),
-      labels: Int32Array.from({ length: 18 }, (_, i) => 1 + ((i * 3) % 4)),
-      puzzle_identifiers: Int32Array.of(0, 2),
-    };
+    const batch = twoRows(
+      Int32Array.from({ length: 18 }, (_, i) => 1 + (i % 4)),
+      Int32Array.from({ length: 18 }, (_, i) => 1 + ((i * 3) % 4)),
+      Int32Array.of(0, 2),
+    );
     const rng = new Rng(2);
     for (let s = 0; s < 2; s++) step.run(carry, batch, rng);
     return { inner, carry };
@@ -303,19 +297,13 @@ test("a level of 0 layers (z + injection) trains: the backward reads the H outpu
     [0, 0],
   ]) {
     const inner = new HRMInner(HRMParams.init(makeConfig({ ...small, H_layers, L_layers }), 1), ref);
-    const step = new TrainStep(inner, {
-      adam: { lr: 1e-3, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 },
-      puzzleEmbLr: 1e-2,
-      puzzleEmbWeightDecay: 0.1,
-      lossScale: 0.5,
-    });
+    const step = stepOf(inner, 1e-3);
     const head = Float32Array.from(inner.params.get("lm_head.weight"));
-    const batch = {
-      inputs: Int32Array.from({ length: 18 }, (_, i) => 1 + (i % 4)),
-      labels: new Int32Array(18).fill(2),
-      puzzle_identifiers: Int32Array.of(0, 1),
-    };
-    step.run(initialCarry(inner, 2), batch, new Rng(5));
+    step.run(
+      initialCarry(inner, 2),
+      twoRows(Int32Array.from({ length: 18 }, (_, i) => 1 + (i % 4))),
+      new Rng(5),
+    );
     const what = `H_layers ${H_layers}, L_layers ${L_layers}`;
     assert.ok(inner.params.data.every(Number.isFinite), what);
     assert.notDeepEqual(inner.params.get("lm_head.weight"), head, what);
