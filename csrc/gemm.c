@@ -8,8 +8,8 @@
  * Threading, by shape:
  *   - row split (tall C, the forward and dX products): the threads pack all of op(B) together, then take row
  *     tasks that shrink as the rows run out (split_rows), each A block packed once and run against every column;
- *   - transpose first (Aᵀ·B with long K and rows enough: weight gradients): op(B) packed once, then chunks of
- *     rows of op(A) transposed to row-major and run as the row split (see gemm_transpose_first);
+ *   - transpose first (Aᵀ·B with long K and rows enough: weight gradients): op(B) packed once, then each task
+ *     transposes a strip of op(A)'s rows to row-major and computes those rows of C (see gemm_transpose_first);
  *   - depth split (the same with few rows, or bfloat16 panels): the threads take K ranges, BLIS loop order,
  *     each range summing into a partial of its own (the first into C), and the partials are added in range
  *     order;
@@ -674,11 +674,12 @@ static void run_job(gemm_job *g) {
  * Read in place, each k step of a tile reads MR values from a stored row M floats (6-12 KB) from the last,
  * beyond what the hardware prefetchers follow; the k-split product ran at 40-60% of the rate of the same
  * product from a row-major A (3072x512x2624: 95 vs 223 GFLOP/s median at 2 threads, 1536x512x2624: 115 vs 221).
- * Instead, op(B) is packed once, then per chunk of TCHUNK rows of C, those rows of op(A) are transposed into a
- * row-major block (stored rows read as 1 KB runs, 16 x 16 register transposes) and computed with the row
- * split. The chunk (2.7 MB at K = 2624) is read back while it is still in cache, and is all the memory this
- * takes (a whole transposed A would be 32 MB for gate_up's gradient at batch 32). */
-#define TCHUNK 256
+ * Instead, op(B) is packed once, then each task takes a strip of MC_MAX rows of C, transposes those rows of
+ * op(A) into a row-major block of its own thread (stored rows read as 336-byte runs, 16 x 16 register
+ * transposes) and computes the strip from it while the block is still in its L2 (84 x 2624 floats: 880 KB).
+ * Transposing 256-row chunks in a pass of their own and then splitting their rows ran 15% slower than the same
+ * product from a row-major A: the chunk (2.7 MB) spilled out of L2, and half of each thread's rows had been
+ * transposed by the other thread. */
 typedef struct {
   const float *A; /* stored [K, ld]: columns [0, C) of it */
   float *At;      /* [C, K] */
@@ -686,41 +687,61 @@ typedef struct {
   int K, C;
 } transpose_job;
 
-static void transpose_rows(void *ctx, long begin, long end, int thread) {
-  const transpose_job *t = ctx;
-  long r0 = begin * 16, r1 = end * 16 < t->K ? end * 16 : t->K; /* stored rows [r0, r1) */
-  (void)thread;
+static void transpose_block(const transpose_job *t) {
 #if defined(__x86_64__)
   if (hrm_cpu_isa() == HRM_ISA_AVX512) {
-    hrm_transpose_avx512(t->At + r0, t->K, t->A + r0 * t->ld, t->ld, r1 - r0, r1 - r0, t->C);
+    hrm_transpose_avx512(t->At, t->K, t->A, t->ld, t->K, t->K, t->C);
     return;
   }
 #endif
-  for (long c0 = 0; c0 < t->C; c0 += 16) /* 16 x 16 blocks: both sides touch whole lines */
-    for (long r = r0; r < r1; r++)
-      for (long c = c0; c < c0 + 16 && c < t->C; c++) t->At[c * t->K + r] = t->A[r * t->ld + c];
+  for (long r0 = 0; r0 < t->K; r0 += 16) /* 16 x 16 blocks: both sides touch whole lines */
+    for (long c0 = 0; c0 < t->C; c0 += 16)
+      for (long r = r0; r < r0 + 16 && r < t->K; r++)
+        for (long c = c0; c < c0 + 16 && c < t->C; c++) t->At[c * t->K + r] = t->A[r * t->ld + c];
 }
 
-/* Where the k split would run (see run_job) but C has rows enough for the row split to use every thread on
- * several tiles (with 64 rows at 2 threads the k split was as fast). Not for bfloat16 panels: those read a
- * transposed A as pairs, converted in a streaming pass of their own. */
+/* Where the k split would run (see run_job) but C has rows enough for every thread to take several strips
+ * (with 64 rows at 2 threads the k split was as fast). Not for bfloat16 panels: those read a transposed A as
+ * pairs, converted in a streaming pass of their own. */
 static int transpose_a_first(const gemm_job *g) {
   return !g->a_rmajor && !g->uk.bf16 && g->K >= K_SPLIT_MIN && g->M >= 4 * hrm_num_threads() * g->uk.mr;
 }
 
+typedef struct {
+  int transB, M, N, K, accumulate, bf16;
+  const float *A, *B;
+  float *C;
+  const void *bp; /* op(B), packed whole */
+  int mr, n;      /* micro-panel rows, strips */
+} strips;
+
+/* Rows of strip t: MC_MAX each (the last what is left), or with as few strips as threads, an equal share of the
+ * micro-panels each, so that no thread waits on one of 84 rows while the other computes 44 (M = 128 at 2
+ * threads: 159-163 -> 167-170 GFLOP/s median). More strips keep 84 rows: 7 strips of 70-84 rows for M = 512
+ * streamed op(B) once more and ran 10% slower than 6 of 84 and one of 8. */
+static int strip_start(const strips *s, int t) {
+  if (s->n > hrm_num_threads()) return min_int(s->M, t * MC_MAX);
+  int panels = ceil_div(s->M, s->mr);
+  return min_int(s->M, t * panels / s->n * s->mr);
+}
+
+static void strip_task(void *ctx, int task, int thread) {
+  const strips *s = ctx;
+  int m0 = strip_start(s, task), mc = strip_start(s, task + 1) - m0;
+  float *at = hrm_thread_scratch(HRM_SCRATCH_GEMM_PAIRS, thread, sizeof(float) * (size_t)MC_MAX * s->K);
+  transpose_job t = {s->A + m0, at, s->M, s->K, mc};
+  transpose_block(&t);
+  gemm_job sub = make_job(0, s->transB, mc, s->N, s->K, at, s->B, s->C + (size_t)m0 * s->N, s->accumulate, s->bf16);
+  compute_rows(&sub, s->bp, padded_n(&sub), 0, mc, 0, s->N, 0, thread);
+}
+
 static void gemm_transpose_first(int transB, int M, int N, int K, const float *A, const float *B, float *C,
                                  int accumulate, int bf16) {
-  gemm_job g = make_job(0, transB, TCHUNK, N, K, NULL, B, C, accumulate, bf16); /* op(B) as in every chunk */
+  gemm_job g = make_job(0, transB, M, N, K, NULL, B, C, accumulate, bf16); /* op(B) as every strip reads it */
   void *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, packed_b_size(&g));
   pack_all_b(&g, bp);
-  float *at = hrm_thread_scratch(HRM_SCRATCH_GEMM_PAIRS, 0, sizeof(float) * (size_t)TCHUNK * K);
-  for (int m0 = 0; m0 < M; m0 += TCHUNK) {
-    int mc = min_int(M - m0, TCHUNK);
-    transpose_job t = {A + m0, at, M, K, mc};
-    hrm_parallel_range((K + 15) / 16, 4, transpose_rows, &t);
-    gemm_job sub = make_job(0, transB, mc, N, K, at, B, C + (size_t)m0 * N, accumulate, bf16);
-    run_row_split(&sub, bp, task_count(mc, N, K));
-  }
+  strips s = {transB, M, N, K, accumulate, bf16, A, B, C, bp, g.uk.mr, ceil_div(M, MC_MAX)};
+  hrm_parallel_for(s.n, strip_task, &s);
 }
 
 void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,

@@ -105,12 +105,13 @@ export function gemmCases(rng: Rng, heavy: boolean): Case[] {
         // bfloat16 on every transpose variant; odd K exercises the zero-padded last pair.
         cases.push(gemmCase(rng, M, N, K, (v & 1) === 0, (v & 2) === 0, (M + K) % 2 === 1, "bfloat16"));
       }
-  // Aᵀ with a long K and M >= 4 * threads * 14 is transposed before the product (rows of C then split): K not
-  // a multiple of the 16-row transpose blocks, M not of the tiles, both op(B) layouts, float32 and bfloat16.
+  // Aᵀ with a long K and M >= 4 * threads * 14 is transposed before the product, a strip of C's rows per task
+  // (equal strips when there are no more than threads, else 84 rows): K not a multiple of the 16-row transpose
+  // blocks, M not of the tiles, both op(B) layouts, float32 and bfloat16.
   cases.push(gemmCase(rng, 129, 17, 1031, true, false, true));
   cases.push(gemmCase(rng, 127, 33, 1100, true, true, false));
   cases.push(gemmCase(rng, 129, 17, 1031, true, false, true, "bfloat16"));
-  cases.push(gemmCase(rng, 300, 40, 1030, true, false, true)); // two chunks of rows
+  cases.push(gemmCase(rng, 300, 40, 1030, true, false, true)); // strips of 84 rows and a last of 48
   cases.push(gemmCase(rng, 82, 3072, 512, false, true, false, "bfloat16"));
   cases.push(gemmCase(rng, 512, 512, 82, true, false, true, "bfloat16"));
   cases.push(gemmCase(rng, 65, 63, 0, false, false, false)); // K = 0: C = 0
