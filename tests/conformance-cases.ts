@@ -325,6 +325,10 @@ export function attentionCases(rng: Rng, heavy: boolean): Case[] {
     // Softmax rows of exactly 8 vectors (the longest held in registers), and one longer (the 3-pass path).
     { B: 1, S: 128, NH: 2, HD: 8 },
     { B: 2, S: 130, NH: 1, HD: 4 },
+    // Rows of 3, 4 and 7 vectors (softmax rows go four at a time, then one by one: S not a multiple of 4).
+    { B: 1, S: 45, NH: 2, HD: 8 },
+    { B: 1, S: 62, NH: 1, HD: 8 },
+    { B: 1, S: 103, NH: 1, HD: 4 },
   ];
   if (heavy) shapes.push({ B: 32, S: 82, NH: 8, HD: 64 }, { B: 1, S: 901, NH: 8, HD: 64 });
   for (const { B, S, NH, HD } of shapes) {
