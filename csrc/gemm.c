@@ -328,13 +328,6 @@ HRM_CLONES static void store_corner(const float *tmp, int nr, float *c, const fl
   }
 }
 
-/* c = r + tmp over a full MR x NR tile (rows N apart; tmp NR wide): the residual epilogue, vectorised. */
-HRM_CLONES static void add_residual_tile(float *restrict c, const float *restrict r, const float *restrict tmp,
-                                         long ldc, int mr, int nr) {
-  for (int i = 0; i < mr; i++)
-    for (int j = 0; j < nr; j++) c[(size_t)i * ldc + j] = r[(size_t)i * ldc + j] + tmp[i * nr + j];
-}
-
 /* Lines of the next B panel (right behind this one, for a SwiGLU up panel too) that each direct tile of a
  * block prefetches, so that together they fetch all of it: 0 when the kernel has no fn_dp. The panels of a
  * prepacked weight come from DRAM, and each serves only 6 tiles at batch 1: prefetched, the batch-1 products
@@ -349,7 +342,7 @@ static int pf_lines(const gemm_job *g, int md, int kc) {
 /* One micro-tile of A rows ir.. (read in place below md, else from the packed panels at ap) times panel b; a
  * direct tile also prefetches its pf lines of the next panel. */
 static void tile(const gemm_job *g, const float *ad, const void *ap, int ir, int md, const void *b, int kc,
-                 float *dst, long ldd, int acc, int pf) {
+                 float *dst, long ldd, const float *acc, int pf) {
   if (ir >= md)
     g->ukr(kc, at(g, ap, (size_t)(ir - md) * KC), b, dst, ldd, acc);
   else if (g->a_rmajor && pf)
@@ -389,23 +382,23 @@ static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int 
     for (int ir = 0; ir < m; ir += MR) {
       int mm = m - ir < MR ? m - ir : MR, full = mm == MR && nn == NR;
       if (g->glu) {
-        tile(g, ad, ap, ir, md, b, kc, tmp, NR, 0, pf);
-        tile(g, ad, ap, ir, md, at(g, b, (size_t)(g->N / 2) * kc), kc, tup, NR, 0, pf);
+        tile(g, ad, ap, ir, md, b, kc, tmp, NR, NULL, pf);
+        tile(g, ad, ap, ir, md, at(g, b, (size_t)(g->N / 2) * kc), kc, tup, NR, NULL, pf);
         swiglu_tile(g->glu + (size_t)(i0 + ir) * (g->N / 2) + j0 + jr, g->N / 2, tmp, tup, mm, nn, NR);
         continue;
       }
       size_t at_c = (size_t)(i0 + ir) * g->N + j0 + jr;
       float *c = g->C + at_c;
       const float *r = g->res && p0 == 0 ? g->res + at_c : NULL;
-      int direct = full && !r;
-      if (r) /* fetched while the tile computes; the micro-kernel only prefetches its own C (here tmp) */
+      if (r) /* fetched while the tile computes; the micro-kernel only prefetches its own C */
         for (int i = 0; i < mm; i++)
           for (int j = 0; j < nn + 16; j += 16) __builtin_prefetch(r + (size_t)i * g->N + (j < nn ? j : nn - 1));
-      tile(g, ad, ap, ir, md, b, kc, direct ? c : tmp, direct ? g->N : NR, direct && acc, pf);
-      if (full && r)
-        add_residual_tile(c, r, tmp, g->N, MR, NR);
-      else if (!direct)
+      if (full) /* the residual (or C itself, accumulating) is added as the micro-kernel stores the tile */
+        tile(g, ad, ap, ir, md, b, kc, c, g->N, r ? r : acc ? c : NULL, pf);
+      else {
+        tile(g, ad, ap, ir, md, b, kc, tmp, NR, NULL, pf);
         store_corner(tmp, NR, c, r, g->N, mm, nn, acc);
+      }
     }
   }
 }

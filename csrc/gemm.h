@@ -45,22 +45,23 @@ void hrm_linear_swiglu(int M, int F, int K, const float *A, const float *W, cons
  * never straddle two blocks. */
 #define HRM_GEMM_KC 1536
 
-/* Micro-kernel: c[MR x NR] (ldc) = or += Σ_p A(r,p) * B(p,j) over p < kc, from packed panels.
+/* Micro-kernel: c[MR x NR] (ldc) = src + Σ_p A(r,p) * B(p,j) over p < kc, from packed panels; src (rows ldc
+ * apart too) is NULL for none, c itself to accumulate, or another matrix (a residual added as the tile is stored).
  * float32 panels: B(p,j) = b[p*NR + j]; A is k-major, A(r,p) = a[p*MR + r] (fn_k), or r-major,
  * A(r,p) = a[r*HRM_GEMM_KC + p] (fn_r).
  * bfloat16 panels (kc even, zero-padded): pairs along k, B(p,j) = b[(p/2)*2*NR + 2*j + p%2]; k-major A,
  * A(r,p) = a[(p/2)*2*MR + 2*r + p%2], or r-major as above. */
-typedef void (*hrm_ukr_fn)(int kc, const void *a, const void *b, float *c, long ldc, int accumulate);
+typedef void (*hrm_ukr_fn)(int kc, const void *a, const void *b, float *c, long ldc, const float *src);
 /* The kernels reading A where it lies, so that it needs no packing. fn_d: row-major float32 A, rows lda floats
  * apart (r-major with stride lda). fn_dk: A stored transposed, k-major with stride lda in panel elements:
  * float32 A(r,p) = a[p*lda + r]; bfloat16, pairs along k, A(r,p) = a[(p/2)*2*lda + 2*r + p%2] (a transposed A
  * converted to pairs once per product, see to_bf16_pairs in gemm.c). */
 typedef void (*hrm_ukr_direct_fn)(int kc, const void *a, long lda, const float *b, float *c, long ldc,
-                                  int accumulate);
+                                  const float *src);
 /* fn_d that also prefetches npf 64-byte lines from pf (up to kc of them, one per k step): a slice of the next B
  * panel, so that a panel serving few tiles (a batch-1 forward: 6) does not arrive from DRAM at its first. */
 typedef void (*hrm_ukr_direct_pf_fn)(int kc, const float *a, long lda, const float *b, float *c, long ldc,
-                                     int accumulate, const void *pf, int npf);
+                                     const float *src, const void *pf, int npf);
 typedef struct {
   int mr, nr;
   hrm_ukr_fn fn_k, fn_r;

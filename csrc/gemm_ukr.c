@@ -26,25 +26,25 @@
 /* ---- portable C: 4 x 16 ---- */
 #define G_MR 4
 #define G_NR 16
-static inline void generic_body(int kc, const float *a, const float *b, float *c, long ldc, int accumulate,
+static inline void generic_body(int kc, const float *a, const float *b, float *c, long ldc, const float *src,
                                 long ars, long aps) {
   float acc[G_MR][G_NR] = {{0}};
   for (int p = 0; p < kc; p++, b += G_NR)
     for (int r = 0; r < G_MR; r++)
       for (int j = 0; j < G_NR; j++) acc[r][j] += AT(a, r, p, ars, aps) * b[j];
   for (int r = 0; r < G_MR; r++)
-    for (int j = 0; j < G_NR; j++) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
+    for (int j = 0; j < G_NR; j++) c[r * ldc + j] = src ? src[r * ldc + j] + acc[r][j] : acc[r][j];
 }
-static void generic_k(int kc, const void *a, const void *b, float *c, long ldc, int acc) {
+static void generic_k(int kc, const void *a, const void *b, float *c, long ldc, const float *acc) {
   generic_body(kc, a, b, c, ldc, acc, 1, G_MR);
 }
-static void generic_r(int kc, const void *a, const void *b, float *c, long ldc, int acc) {
+static void generic_r(int kc, const void *a, const void *b, float *c, long ldc, const float *acc) {
   generic_body(kc, a, b, c, ldc, acc, KC, 1);
 }
-static void generic_d(int kc, const void *a, long lda, const float *b, float *c, long ldc, int acc) {
+static void generic_d(int kc, const void *a, long lda, const float *b, float *c, long ldc, const float *acc) {
   generic_body(kc, a, b, c, ldc, acc, lda, 1);
 }
-static void generic_dk(int kc, const void *a, long lda, const float *b, float *c, long ldc, int acc) {
+static void generic_dk(int kc, const void *a, long lda, const float *b, float *c, long ldc, const float *acc) {
   generic_body(kc, a, b, c, ldc, acc, 1, lda);
 }
 hrm_ukr hrm_ukr_generic(void) {
@@ -67,7 +67,7 @@ static inline void prefetch_c_tile(const float *c, long ldc, int rows, int cols)
 #define A2_MR 6
 __attribute__((target("avx2,fma"), always_inline)) static inline void avx2_body(int kc, const float *a,
                                                                                const float *b, float *c,
-                                                                               long ldc, int accumulate,
+                                                                               long ldc, const float *src,
                                                                                long ars, long aps) {
   __m256 c0[A2_MR], c1[A2_MR];
   prefetch_c_tile(c, ldc, A2_MR, 16);
@@ -85,28 +85,28 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void avx2_body(
 #pragma GCC unroll 6
   for (int r = 0; r < A2_MR; r++) {
     float *cr = c + r * ldc;
-    if (accumulate) {
-      c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(cr));
-      c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(cr + 8));
+    if (src) {
+      c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(src + r * ldc));
+      c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(src + r * ldc + 8));
     }
     _mm256_storeu_ps(cr, c0[r]);
     _mm256_storeu_ps(cr + 8, c1[r]);
   }
 }
 __attribute__((target("avx2,fma"))) static void avx2_k(int kc, const void *a, const void *b, float *c,
-                                                       long ldc, int acc) {
+                                                       long ldc, const float *acc) {
   avx2_body(kc, a, b, c, ldc, acc, 1, A2_MR);
 }
 __attribute__((target("avx2,fma"))) static void avx2_r(int kc, const void *a, const void *b, float *c,
-                                                       long ldc, int acc) {
+                                                       long ldc, const float *acc) {
   avx2_body(kc, a, b, c, ldc, acc, KC, 1);
 }
 __attribute__((target("avx2,fma"))) static void avx2_d(int kc, const void *a, long lda, const float *b,
-                                                       float *c, long ldc, int acc) {
+                                                       float *c, long ldc, const float *acc) {
   avx2_body(kc, a, b, c, ldc, acc, lda, 1);
 }
 __attribute__((target("avx2,fma"))) static void avx2_dk(int kc, const void *a, long lda, const float *b,
-                                                         float *c, long ldc, int acc) {
+                                                         float *c, long ldc, const float *acc) {
   avx2_body(kc, a, b, c, ldc, acc, 1, lda);
 }
 hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, avx2_d, avx2_dk, "avx2-6x16", 0, NULL}; }
@@ -133,13 +133,13 @@ __attribute__((target("prfchw"), always_inline)) static inline void prefetchw_c_
 /* c[14 x 32] (ldc) = or += the accumulators (columns 0-15 in c0, 16-31 in c1); shared by both AVX-512 kernels. */
 __attribute__((target(A5_TARGET), always_inline)) static inline void avx512_store_tile(__m512 *c0, __m512 *c1,
                                                                                        float *c, long ldc,
-                                                                                       int accumulate) {
+                                                                                       const float *src) {
 #pragma GCC unroll 14
   for (int r = 0; r < A5_MR; r++) {
     float *cr = c + r * ldc;
-    if (accumulate) {
-      c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(cr));
-      c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(cr + 16));
+    if (src) {
+      c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(src + r * ldc));
+      c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(src + r * ldc + 16));
     }
     _mm512_storeu_ps(cr, c0[r]);
     _mm512_storeu_ps(cr + 16, c1[r]);
@@ -165,7 +165,7 @@ __attribute__((target(A5_TARGET), always_inline)) static inline void avx512_step
 /* The float32 tile; its first npf (<= kc) k steps also prefetch a line of pf each (see hrm_ukr.fn_dp). */
 __attribute__((target(A5_TARGET), always_inline)) static inline void avx512_body(int kc, const float *a,
                                                                                  const float *b, float *c,
-                                                                                 long ldc, int accumulate,
+                                                                                 long ldc, const float *src,
                                                                                  long ars, long aps,
                                                                                  const char *pf, int npf) {
   __m512 c0[A5_MR], c1[A5_MR];
@@ -178,26 +178,26 @@ __attribute__((target(A5_TARGET), always_inline)) static inline void avx512_body
     avx512_step(c0, c1, a, b, p, ars, aps);
   }
   for (; p < kc; p++, b += 32) avx512_step(c0, c1, a, b, p, ars, aps);
-  avx512_store_tile(c0, c1, c, ldc, accumulate);
+  avx512_store_tile(c0, c1, c, ldc, src);
 }
 __attribute__((target(A5_TARGET))) static void avx512_k(int kc, const void *a, const void *b, float *c,
-                                                        long ldc, int acc) {
+                                                        long ldc, const float *acc) {
   avx512_body(kc, a, b, c, ldc, acc, 1, A5_MR, NULL, 0);
 }
 __attribute__((target(A5_TARGET))) static void avx512_r(int kc, const void *a, const void *b, float *c,
-                                                        long ldc, int acc) {
+                                                        long ldc, const float *acc) {
   avx512_body(kc, a, b, c, ldc, acc, KC, 1, NULL, 0);
 }
 __attribute__((target(A5_TARGET))) static void avx512_d(int kc, const void *a, long lda, const float *b,
-                                                        float *c, long ldc, int acc) {
+                                                        float *c, long ldc, const float *acc) {
   avx512_body(kc, a, b, c, ldc, acc, lda, 1, NULL, 0);
 }
 __attribute__((target(A5_TARGET))) static void avx512_dk(int kc, const void *a, long lda, const float *b,
-                                                         float *c, long ldc, int acc) {
+                                                         float *c, long ldc, const float *acc) {
   avx512_body(kc, a, b, c, ldc, acc, 1, lda, NULL, 0);
 }
 __attribute__((target(A5_TARGET))) static void avx512_dp(int kc, const float *a, long lda, const float *b,
-                                                         float *c, long ldc, int acc, const void *pf, int npf) {
+                                                         float *c, long ldc, const float *acc, const void *pf, int npf) {
   avx512_body(kc, a, b, c, ldc, acc, lda, 1, pf, npf < kc ? npf : kc);
 }
 hrm_ukr hrm_ukr_avx512(void) {
@@ -208,7 +208,7 @@ hrm_ukr hrm_ukr_avx512(void) {
  * lane i, so one instruction covers two k steps: per k pair, 2 B vectors (32 columns x 2 k), 14 broadcast
  * A pairs, 28 dot products. Same register budget as the float32 kernel, twice the work per instruction. ---- */
 __attribute__((target(A5_BF16_TARGET), always_inline)) static inline void avx512_bf16_body(
-    int kc, const uint16_t *a, const uint16_t *b, float *c, long ldc, int accumulate, long ars, long aps) {
+    int kc, const uint16_t *a, const uint16_t *b, float *c, long ldc, const float *src, long ars, long aps) {
   __m512 c0[A5_MR], c1[A5_MR];
   prefetchw_c_tile(c, ldc, A5_MR, 32);
 #pragma GCC unroll 14
@@ -224,19 +224,19 @@ __attribute__((target(A5_BF16_TARGET), always_inline)) static inline void avx512
       c1[r] = _mm512_dpbf16_ps(c1[r], ar, b1);
     }
   }
-  avx512_store_tile(c0, c1, c, ldc, accumulate);
+  avx512_store_tile(c0, c1, c, ldc, src);
 }
 __attribute__((target(A5_BF16_TARGET))) static void avx512_bf16_k(int kc, const void *a, const void *b,
-                                                                  float *c, long ldc, int acc) {
+                                                                  float *c, long ldc, const float *acc) {
   avx512_bf16_body(kc, a, b, c, ldc, acc, 2, 2 * A5_MR);
 }
 __attribute__((target(A5_BF16_TARGET))) static void avx512_bf16_r(int kc, const void *a, const void *b,
-                                                                  float *c, long ldc, int acc) {
+                                                                  float *c, long ldc, const float *acc) {
   avx512_bf16_body(kc, a, b, c, ldc, acc, KC, 2);
 }
 __attribute__((target(A5_BF16_TARGET))) static void avx512_bf16_dk(int kc, const void *a, long lda,
                                                                    const float *b, float *c, long ldc,
-                                                                   int acc) {
+                                                                   const float *acc) {
   avx512_bf16_body(kc, a, (const uint16_t *)b, c, ldc, acc, 2, 2 * lda);
 }
 hrm_ukr hrm_ukr_avx512_bf16(void) {
