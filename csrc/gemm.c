@@ -673,24 +673,19 @@ static void run_job(gemm_job *g) {
  * Transposing 256-row chunks in a pass of their own and then splitting their rows ran 15% slower than the same
  * product from a row-major A: the chunk (2.7 MB) spilled out of L2, and half of each thread's rows had been
  * transposed by the other thread. */
-typedef struct {
-  const float *A; /* stored [K, ld]: columns [0, C) of it */
-  float *At;      /* [C, K] */
-  long ld;
-  int K, C;
-} transpose_job;
 
-static void transpose_block(const transpose_job *t) {
+/* At[c*K + r] = A[r*ld + c] for r < K, c < C: columns [0, C) of A (stored [K, ld]) as a row-major [C, K]. */
+static void transpose_block(float *At, const float *A, long ld, int K, int C) {
 #if defined(__x86_64__)
   if (hrm_cpu_isa() == HRM_ISA_AVX512) {
-    hrm_transpose_avx512(t->At, t->K, t->A, t->ld, t->K, t->K, t->C);
+    hrm_transpose_avx512(At, K, A, ld, K, K, C);
     return;
   }
 #endif
-  for (long r0 = 0; r0 < t->K; r0 += 16) /* 16 x 16 blocks: both sides touch whole lines */
-    for (long c0 = 0; c0 < t->C; c0 += 16)
-      for (long r = r0; r < r0 + 16 && r < t->K; r++)
-        for (long c = c0; c < c0 + 16 && c < t->C; c++) t->At[c * t->K + r] = t->A[r * t->ld + c];
+  for (long r0 = 0; r0 < K; r0 += 16) /* 16 x 16 blocks: both sides touch whole lines */
+    for (long c0 = 0; c0 < C; c0 += 16)
+      for (long r = r0; r < r0 + 16 && r < K; r++)
+        for (long c = c0; c < c0 + 16 && c < C; c++) At[c * K + r] = A[r * ld + c];
 }
 
 /* Where the k split would run (see run_job) but C has rows enough for every thread to take several strips
@@ -701,11 +696,10 @@ static int transpose_a_first(const gemm_job *g) {
 }
 
 typedef struct {
-  int transB, M, N, K, accumulate, bf16;
-  const float *A, *B;
-  float *C;
-  const void *bp; /* op(B), packed whole */
-  int mr, n;      /* micro-panel rows, strips */
+  const gemm_job *g; /* the product from a row-major op(A) (A unset): each strip's job but for A, M and C */
+  const float *A;    /* op(A) stored transposed, [K, M] */
+  const void *bp;    /* op(B), packed whole */
+  int n;             /* strips */
 } strips;
 
 /* Rows of strip t: MC_MAX each (the last what is left), or with as few strips as threads, an equal share of the
@@ -713,27 +707,27 @@ typedef struct {
  * threads: 159-163 -> 167-170 GFLOP/s median). More strips keep 84 rows: 7 strips of 70-84 rows for M = 512
  * streamed op(B) once more and ran 10% slower than 6 of 84 and one of 8. */
 static int strip_start(const strips *s, int t) {
-  if (s->n > hrm_num_threads()) return min_int(s->M, t * MC_MAX);
-  int panels = ceil_div(s->M, s->mr);
-  return min_int(s->M, t * panels / s->n * s->mr);
+  int M = s->g->M, mr = s->g->uk.mr;
+  if (s->n > hrm_num_threads()) return min_int(M, t * MC_MAX);
+  return min_int(M, t * ceil_div(M, mr) / s->n * mr);
 }
 
 static void strip_task(void *ctx, int task, int thread) {
   const strips *s = ctx;
   int m0 = strip_start(s, task), mc = strip_start(s, task + 1) - m0;
-  float *at = hrm_thread_scratch(HRM_SCRATCH_GEMM_PAIRS, thread, sizeof(float) * (size_t)MC_MAX * s->K);
-  transpose_job t = {s->A + m0, at, s->M, s->K, mc};
-  transpose_block(&t);
-  gemm_job sub = make_job(0, s->transB, mc, s->N, s->K, at, s->B, s->C + (size_t)m0 * s->N, s->accumulate, s->bf16);
-  compute_rows(&sub, s->bp, padded_n(&sub), 0, mc, 0, s->N, 0, thread);
+  gemm_job sub = *s->g;
+  float *at = hrm_thread_scratch(HRM_SCRATCH_GEMM_PAIRS, thread, sizeof(float) * (size_t)MC_MAX * sub.K);
+  transpose_block(at, s->A + m0, sub.M, sub.K, mc);
+  sub.A = at, sub.M = mc, sub.C += (size_t)m0 * sub.N;
+  compute_rows(&sub, s->bp, padded_n(&sub), 0, mc, 0, sub.N, 0, thread);
 }
 
 static void gemm_transpose_first(int transB, int M, int N, int K, const float *A, const float *B, float *C,
                                  int accumulate, int bf16) {
-  gemm_job g = make_job(0, transB, M, N, K, NULL, B, C, accumulate, bf16); /* op(B) as every strip reads it */
+  gemm_job g = make_job(0, transB, M, N, K, NULL, B, C, accumulate, bf16); /* op(A) row-major, as in a strip */
   void *bp = hrm_thread_scratch(HRM_SCRATCH_GEMM_SHARED_B, 0, packed_b_size(&g));
   pack_all_b(&g, bp);
-  strips s = {transB, M, N, K, accumulate, bf16, A, B, C, bp, g.uk.mr, ceil_div(M, MC_MAX)};
+  strips s = {&g, A, bp, ceil_div(M, MC_MAX)};
   hrm_parallel_for(s.n, strip_task, &s);
 }
 

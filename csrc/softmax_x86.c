@@ -35,33 +35,6 @@ T512 static inline __m512 exp16(__m512 x) {
   return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
 }
 
-/* A row of V <= 8 vectors (S <= 128), in registers. V is a constant after inlining. */
-T512 static inline __attribute__((always_inline)) void row_in_regs(int V, float *row, long S, __m512 scale,
-                                                                  float *prow) {
-  __m512 x[8], mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
-  __mmask16 tail = hrm_lanes16(S - 16L * (V - 1));
-#pragma GCC unroll 8
-  for (int v = 0; v < V; v++) {
-    x[v] = v == V - 1 ? _mm512_mask_loadu_ps(mx, tail, row + 16 * v) : _mm512_loadu_ps(row + 16 * v);
-    mx = _mm512_max_ps(mx, x[v]);
-  }
-  __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-#pragma GCC unroll 8
-  for (int v = 0; v < V; v++) {
-    x[v] = exp16(_mm512_mul_ps(_mm512_sub_ps(x[v], m), scale));
-    if (v == V - 1) x[v] = _mm512_maskz_mov_ps(tail, x[v]);
-    sum = _mm512_add_ps(sum, x[v]);
-  }
-  __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-#pragma GCC unroll 8
-  for (int v = 0; v < V; v++) {
-    __m512 p = _mm512_mul_ps(x[v], inv);
-    __mmask16 k = v == V - 1 ? tail : 0xffff;
-    _mm512_mask_storeu_ps(row + 16 * v, k, p);
-    if (prow) _mm512_mask_storeu_ps(prow + 16 * v, k, p);
-  }
-}
-
 /* NR rows (rows ld apart, each V <= 8 vectors) in registers, their steps interleaved: a row alone is one chain
  * of dependent steps (max, its reduction, exp, sum, its reduction, the reciprocal), which out-of-order execution
  * overlaps with the next row's only in part. NR and V are constants after inlining. */
@@ -122,37 +95,34 @@ T512 static void row_in_passes(float *row, long S, __m512 scale, float *prow) {
   }
 }
 
+/* rows_in_regs for a row length of V vectors known only at run time (1..8): one unrolled copy per length. */
+T512 static inline __attribute__((always_inline)) void rows_of_v(int NR, long V, float *row, long ld, long S,
+                                                                __m512 scale, float *prow, long ldp) {
+  switch (V) {
+    case 1: rows_in_regs(NR, 1, row, ld, S, scale, prow, ldp); break;
+    case 2: rows_in_regs(NR, 2, row, ld, S, scale, prow, ldp); break;
+    case 3: rows_in_regs(NR, 3, row, ld, S, scale, prow, ldp); break;
+    case 4: rows_in_regs(NR, 4, row, ld, S, scale, prow, ldp); break;
+    case 5: rows_in_regs(NR, 5, row, ld, S, scale, prow, ldp); break;
+    case 6: rows_in_regs(NR, 6, row, ld, S, scale, prow, ldp); break;
+    case 7: rows_in_regs(NR, 7, row, ld, S, scale, prow, ldp); break;
+    default: rows_in_regs(NR, 8, row, ld, S, scale, prow, ldp); break;
+  }
+}
+
 T512 void hrm_softmax_rows_avx512(float *x, long R, long S, long ld, float scale, float *probs, long ldp) {
   __m512 sc = _mm512_set1_ps(scale);
   long V = (S + 15) / 16, i = 0;
   /* Rows in fours, the rest one by one. Per 82 x 82 block, 1 thread: 3.44 -> 2.83 us (pairs: 2.97; threes:
    * 2.85); 40 x 40: 1.00 -> 0.76; 128 x 128: 6.6 -> 5.75. */
   if (V >= 2 && V <= 8)
-    for (; i + NRI <= R; i += NRI) {
-      float *r0 = x + i * ld, *p0 = probs ? probs + i * ldp : NULL;
-      switch (V) {
-        case 2: rows_in_regs(NRI, 2, r0, ld, S, sc, p0, ldp); break;
-        case 3: rows_in_regs(NRI, 3, r0, ld, S, sc, p0, ldp); break;
-        case 4: rows_in_regs(NRI, 4, r0, ld, S, sc, p0, ldp); break;
-        case 5: rows_in_regs(NRI, 5, r0, ld, S, sc, p0, ldp); break;
-        case 6: rows_in_regs(NRI, 6, r0, ld, S, sc, p0, ldp); break;
-        case 7: rows_in_regs(NRI, 7, r0, ld, S, sc, p0, ldp); break;
-        default: rows_in_regs(NRI, 8, r0, ld, S, sc, p0, ldp); break;
-      }
-    }
+    for (; i + NRI <= R; i += NRI) rows_of_v(NRI, V, x + i * ld, ld, S, sc, probs ? probs + i * ldp : NULL, ldp);
   for (; i < R; i++) {
     float *row = x + i * ld, *prow = probs ? probs + i * ldp : NULL;
-    switch (V) { /* one unrolled copy per row length in vectors */
-      case 1: row_in_regs(1, row, S, sc, prow); break;
-      case 2: row_in_regs(2, row, S, sc, prow); break;
-      case 3: row_in_regs(3, row, S, sc, prow); break;
-      case 4: row_in_regs(4, row, S, sc, prow); break;
-      case 5: row_in_regs(5, row, S, sc, prow); break;
-      case 6: row_in_regs(6, row, S, sc, prow); break;
-      case 7: row_in_regs(7, row, S, sc, prow); break;
-      case 8: row_in_regs(8, row, S, sc, prow); break;
-      default: row_in_passes(row, S, sc, prow); break;
-    }
+    if (V <= 8)
+      rows_of_v(1, V, row, ld, S, sc, prow, ldp);
+    else
+      row_in_passes(row, S, sc, prow);
   }
 }
 
