@@ -69,8 +69,14 @@ static int out_cols(const gemm_job *g) { return g->glu ? g->N / 2 : g->N; }
 static size_t esz(const gemm_job *g) { return g->uk.bf16 ? sizeof(uint16_t) : sizeof(float); }
 static int kpad(const gemm_job *g, int kc) { return g->uk.bf16 ? (kc + 1) & ~1 : kc; }
 
-static void round_block(float *p, size_t n) {
+/* bfloat16 precision on float32 panels (no bf16 dot): values rounded in place, or as they are copied. Cloned:
+ * the baseline (SSE2) build of these loops made a bfloat16 product of 168x512x512 20% slower than float32. */
+HRM_CLONES static void round_block(float *p, size_t n) {
   for (size_t i = 0; i < n; i++) p[i] = hrm_bf16_round(p[i]);
+}
+
+HRM_CLONES static void copy_round(float *d, const float *s, size_t n) {
+  for (size_t i = 0; i < n; i++) d[i] = hrm_bf16_round(s[i]);
 }
 
 /* d[0..n) = s[0..n), then zeros up to cap: one packed panel row of `size`-byte elements. */
@@ -129,7 +135,10 @@ static void pack_a_f32(float *dst, const gemm_job *g, int i0, int m, int p0, int
     float *d = dst + (size_t)ir * KC;
     int mm = m - ir < MR ? m - ir : MR;
     const float *s = g->A + (size_t)(i0 + ir) * g->rsa + (size_t)p0 * g->csa;
-    for (int r = 0; r < mm; r++) memcpy(d + (size_t)r * KC, s + (size_t)r * g->rsa, kc * sizeof(float));
+    for (int r = 0; r < mm; r++) {
+      if (g->round_bf16) copy_round(d + (size_t)r * KC, s + (size_t)r * g->rsa, kc);
+      else memcpy(d + (size_t)r * KC, s + (size_t)r * g->rsa, kc * sizeof(float));
+    }
     for (int r = mm; r < MR; r++) memset(d + (size_t)r * KC, 0, kc * sizeof(float));
   }
 }
@@ -201,15 +210,9 @@ static void pack_a_panels(void *dst, const gemm_job *g, int i0, int m, int p0, i
     pack_a_bf16(dst, g, i0, m, p0, kc);
     return;
   }
-  pack_a_f32(dst, g, i0, m, p0, kc);
-  if (!g->round_bf16) return;
-  for (int ir = 0; ir < m; ir += g->uk.mr) {
-    float *d = (float *)dst + (size_t)ir * KC;
-    if (g->a_rmajor)
-      for (int r = 0; r < g->uk.mr; r++) round_block(d + (size_t)r * KC, kc);
-    else
-      round_block(d, (size_t)g->uk.mr * kc);
-  }
+  pack_a_f32(dst, g, i0, m, p0, kc); /* rounds the rows of a row-major A as it copies them */
+  if (!g->round_bf16 || g->a_rmajor) return;
+  for (int ir = 0; ir < m; ir += g->uk.mr) round_block((float *)dst + (size_t)ir * KC, (size_t)g->uk.mr * kc);
 }
 
 /* Rows of an m-row block that the direct kernel reads in place (whole micro-panels); the rest are packed. */
@@ -225,14 +228,19 @@ static void pack_a(void *dst, const gemm_job *g, int i0, int m, int p0, int kc) 
   if (m > md) pack_a_panels(dst, g, i0 + md, m - md, p0, kc);
 }
 
-/* dst[panel][p][j]: columns j0.. of op(B) in NR-column panels, zero-padded past N. */
+/* dst[panel][p][j]: columns j0.. of op(B) in NR-column panels, zero-padded past N, rounded to bfloat16 with
+ * round_bf16. */
 static void pack_b_f32(float *dst, const gemm_job *g, int j0, int n, int p0, int kc) {
   int NR = g->uk.nr;
   if (g->csb == 1) { /* row-major B: each stored row read once, across all panels (streaming) */
     for (int p = 0; p < kc; p++) {
       const float *s = g->B + (size_t)(p0 + p) * g->rsb + j0;
-      for (int jr = 0; jr < n; jr += NR)
-        copy_pad_f32(dst + (size_t)jr * kc + (size_t)p * NR, s + jr, n - jr < NR ? n - jr : NR, NR);
+      for (int jr = 0; jr < n; jr += NR) {
+        float *d = dst + (size_t)jr * kc + (size_t)p * NR;
+        int nn = n - jr < NR ? n - jr : NR;
+        copy_pad_f32(d, s + jr, nn, NR);
+        if (g->round_bf16) round_block(d, nn);
+      }
     }
     return;
   }
@@ -240,7 +248,7 @@ static void pack_b_f32(float *dst, const gemm_job *g, int j0, int n, int p0, int
   if (NR == 32 && g->rsb == 1) { /* the AVX-512 kernels: B stored transposed, through register transposes */
     for (int jr = 0; jr < n; jr += NR)
       hrm_pack_bt_f32_avx512(dst + (size_t)jr * kc, g->B + (size_t)p0 + (size_t)(j0 + jr) * g->csb, g->csb,
-                             n - jr < NR ? n - jr : NR, kc);
+                             n - jr < NR ? n - jr : NR, kc, g->round_bf16);
     return;
   }
 #endif
@@ -251,6 +259,7 @@ static void pack_b_f32(float *dst, const gemm_job *g, int j0, int n, int p0, int
       const float *s = g->B + (size_t)(p0 + p) * g->rsb + (size_t)(j0 + jr) * g->csb;
       float *dp = d + p * NR;
       for (int j = 0; j < nn; j++) dp[j] = s[(size_t)j * g->csb];
+      if (g->round_bf16) round_block(dp, nn);
       for (int j = nn; j < NR; j++) dp[j] = 0;
     }
   }
@@ -301,7 +310,6 @@ static void pack_b(void *dst, const gemm_job *g, int j0, int n, int p0, int kc) 
     return;
   }
   pack_b_f32(dst, g, j0, n, p0, kc);
-  if (g->round_bf16) round_block(dst, (size_t)(n + g->uk.nr - 1) / g->uk.nr * g->uk.nr * kc);
 }
 
 /* Packed block pointers: element offsets, scaled by the panel element size. */
@@ -596,6 +604,17 @@ static void gemm_k_split(const gemm_job *g, int threads) {
   hrm_parallel_range((long)g->M * g->N, 4096, add_partials, &s);
 }
 
+/* Whether whole micro-panels of A can be read in place: a kernel for it, and A's values as the product takes
+ * them (not to be rounded to bfloat16; bfloat16 pairs of a transposed A are made in run_job). */
+static int a_in_place(const gemm_job *g) {
+  if ((g->a_rmajor ? g->uk.fn_d : g->uk.fn_dk) == NULL || g->round_bf16) return 0;
+  /* A row-major A whose rows lie a multiple of 4 KB apart is packed (rows KC apart) instead: read in place,
+   * the 14 rows of a micro-panel share one L1 set and evict each other. Gate_up's dX (K = 3072) ran at 60% of
+   * the rate of its K = 1536 neighbours, 2624x512x1024 likewise; packed, 196 -> 320 GFLOP/s median at 2
+   * threads. (A transposed A at such strides, M = 3072, runs slower packed: it reads each line once per k.) */
+  return !(g->a_rmajor && g->K * sizeof(float) % 4096 == 0);
+}
+
 /* A product's job: strides of op(A), op(B), and the micro-kernel for this CPU and precision (the bfloat16 dot
  * product when there is one; otherwise float32 kernels on rounded panels). */
 static gemm_job make_job(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
@@ -608,12 +627,7 @@ static gemm_job make_job(int transA, int transB, int M, int N, int K, const floa
 #endif
   gemm_job g = {A, B, C, M, N, K, accumulate, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, 0,
                 uk, transA ? uk.fn_k : uk.fn_r, !transA, 0, NULL, bf16 && !dot, NULL, NULL, NULL, 0, NULL};
-  g.a_direct = (transA ? uk.fn_dk : uk.fn_d) != NULL && !g.round_bf16; /* bf16 transposed: via pairs, run_job */
-  /* A row-major A whose rows lie a multiple of 4 KB apart is packed (rows KC apart) instead: read in place,
-   * the 14 rows of a micro-panel share one L1 set and evict each other. Gate_up's dX (K = 3072) ran at 60% of
-   * the rate of its K = 1536 neighbours, 2624x512x1024 likewise; packed, 196 -> 320 GFLOP/s median at 2
-   * threads. (A transposed A at such strides, M = 3072, runs slower packed: it reads each line once per k.) */
-  if (!transA && K * sizeof(float) % 4096 == 0) g.a_direct = 0;
+  g.a_direct = a_in_place(&g);
   return g;
 }
 
@@ -674,11 +688,12 @@ static void run_job(gemm_job *g) {
  * product from a row-major A: the chunk (2.7 MB) spilled out of L2, and half of each thread's rows had been
  * transposed by the other thread. */
 
-/* At[c*K + r] = A[r*ld + c] for r < K, c < C: columns [0, C) of A (stored [K, ld]) as a row-major [C, K]. */
-static void transpose_block(float *At, const float *A, long ld, int K, int C) {
+/* At[c*K + r] = A[r*ld + c] for r < K, c < C: columns [0, C) of A (stored [K, ld]) as a row-major [C, K],
+ * rounded to bfloat16 with `round`. */
+static void transpose_block(float *At, const float *A, long ld, int K, int C, int round) {
 #if defined(__x86_64__)
   if (hrm_cpu_isa() == HRM_ISA_AVX512) {
-    hrm_transpose_avx512(At, K, A, ld, K, K, C);
+    hrm_transpose_avx512(At, K, A, ld, K, K, C, round);
     return;
   }
 #endif
@@ -686,6 +701,7 @@ static void transpose_block(float *At, const float *A, long ld, int K, int C) {
     for (long c0 = 0; c0 < C; c0 += 16)
       for (long r = r0; r < r0 + 16 && r < K; r++)
         for (long c = c0; c < c0 + 16 && c < C; c++) At[c * K + r] = A[r * ld + c];
+  if (round) round_block(At, (size_t)C * K);
 }
 
 /* Where the k split would run (see run_job) but C has rows enough for every thread to take several strips
@@ -717,8 +733,10 @@ static void strip_task(void *ctx, int task, int thread) {
   int m0 = strip_start(s, task), mc = strip_start(s, task + 1) - m0;
   gemm_job sub = *s->g;
   float *at = hrm_thread_scratch(HRM_SCRATCH_GEMM_PAIRS, thread, sizeof(float) * (size_t)MC_MAX * sub.K);
-  transpose_block(at, s->A + m0, sub.M, sub.K, mc);
+  transpose_block(at, s->A + m0, sub.M, sub.K, mc, sub.round_bf16);
   sub.A = at, sub.M = mc, sub.C += (size_t)m0 * sub.N;
+  sub.round_bf16 = 0; /* op(B) is packed, and the strip was rounded as it was transposed: read it in place */
+  sub.a_direct = a_in_place(&sub);
   compute_rows(&sub, s->bp, padded_n(&sub), 0, mc, 0, sub.N, 0, thread);
 }
 

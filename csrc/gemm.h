@@ -79,8 +79,9 @@ hrm_ukr hrm_ukr_avx512_bf16(void);
 #endif
 #if defined(__x86_64__)
 /* One 32-column panel of a transposed op(B) (stored [N, K], rows ldb apart; n <= 32 columns, kc deep), packed
- * for the AVX-512 kernels through register transposes: float32, or bfloat16 pairs (AVX512_BF16 only). */
-void hrm_pack_bt_f32_avx512(float *dst, const float *B, long ldb, int n, int kc);
+ * for the AVX-512 kernels through register transposes: float32 (rounded to bfloat16 with `round`), or bfloat16
+ * pairs (AVX512_BF16 only). */
+void hrm_pack_bt_f32_avx512(float *dst, const float *B, long ldb, int n, int kc, int round);
 void hrm_pack_bt_bf16_avx512(uint32_t *dst, const float *B, long ldb, int n, int kc);
 #endif
 /* The float32 micro-kernel hrm_gemm uses on this CPU. */

@@ -13,7 +13,7 @@
 /* 16 x 16 blocks transposed in registers and stored a column (16 rows) at a time, edges masked, where scalar
  * loops stored each element a row from the last (~5 us of a 22 us attention head at S = 82). */
 __attribute__((target("avx512f"))) void hrm_transpose_avx512(float *t, long ldt, const float *x, long ld, long R,
-                                                             long Rpad, long C) {
+                                                             long Rpad, long C, int round) {
   for (long r0 = 0; r0 < Rpad; r0 += 16) {
     __mmask16 rm = hrm_lanes16(Rpad - r0);
     for (long c0 = 0; c0 < C; c0 += 16) {
@@ -22,15 +22,18 @@ __attribute__((target("avx512f"))) void hrm_transpose_avx512(float *t, long ldt,
 #pragma GCC unroll 16
       for (int i = 0; i < 16; i++)
         v[i] = r0 + i < R ? _mm512_maskz_loadu_ps(cm, x + (r0 + i) * ld + c0) : _mm512_setzero_ps();
+      if (round)
+        for (int i = 0; i < 16; i++) v[i] = hrm_bf16_round16(v[i]);
       hrm_transpose16(v);
       for (long k = 0; k < 16 && c0 + k < C; k++) _mm512_mask_storeu_ps(t + (c0 + k) * ldt + r0, rm, v[k]);
     }
   }
 }
 
-/* One float32 panel: dst[p*32 + j] = B[j*ldb + p] for j < n (zeros up to 32 columns), p < kc. */
-void hrm_pack_bt_f32_avx512(float *dst, const float *B, long ldb, int n, int kc) {
-  hrm_transpose_avx512(dst, 32, B, ldb, n, 32, kc);
+/* One float32 panel: dst[p*32 + j] = B[j*ldb + p] for j < n (zeros up to 32 columns), p < kc; rounded to
+ * bfloat16 with `round`. */
+void hrm_pack_bt_f32_avx512(float *dst, const float *B, long ldb, int n, int kc, int round) {
+  hrm_transpose_avx512(dst, 32, B, ldb, n, 32, kc, round);
 }
 
 /* One bfloat16 panel of pairs along k: dst[q*32 + j] = bf16(B[j*ldb + 2q]) | bf16(B[j*ldb + 2q + 1]) << 16,

@@ -91,7 +91,7 @@ static inline __attribute__((always_inline)) void hrm_transpose(float *t, const 
                                                                long C) {
 #if defined(__x86_64__)
   if (hrm_cpu_isa() == HRM_ISA_AVX512) {
-    hrm_transpose_avx512(t, R, x, ld, R, R, C);
+    hrm_transpose_avx512(t, R, x, ld, R, R, C, 0);
     return;
   }
 #endif

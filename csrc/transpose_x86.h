@@ -11,12 +11,22 @@
 
 /* t[c*ldt + r] = x[r*ld + c] for r < R, c < C, and zeros in rows R..Rpad-1 of t (Rpad >= R): a strided
  * matrix transposed 16 x 16 blocks at a time (pack_x86.c). Attention's k and v (Rpad = R = S, ldt = S); a
- * weight's B panel (R = its columns, Rpad = ldt = the panel width). */
-void hrm_transpose_avx512(float *t, long ldt, const float *x, long ld, long R, long Rpad, long C);
+ * weight's B panel (R = its columns, Rpad = ldt = the panel width); a weight gradient's strip of op(A). With
+ * `round`, every value is rounded to bfloat16 on the way (hrm_bf16_round16). */
+void hrm_transpose_avx512(float *t, long ldt, const float *x, long ld, long R, long Rpad, long C, int round);
 
 /* Lanes [0, n) of a 16-lane mask (n may be <= 0 or >= 16). */
 static inline __mmask16 hrm_lanes16(long n) {
   return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+}
+
+/* hrm_bf16_round (gemm.h) on 16 lanes: round to nearest even at bit 16, NaN kept quiet, the same bits. */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) __m512 hrm_bf16_round16(__m512 x) {
+  __m512i u = _mm512_castps_si512(x), hi = _mm512_set1_epi32((int)0xffff0000u);
+  __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), odd), hi);
+  __m512i quiet = _mm512_or_si512(_mm512_and_si512(u, hi), _mm512_set1_epi32(0x400000));
+  return _mm512_castsi512_ps(_mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), quiet));
 }
 
 /* The 16 x 16 transpose of r[0..15] in registers (out[k] = column k): 2x2 interleaves, 4x4 shuffles, then
