@@ -545,6 +545,8 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "gemmKernel", v);
   napi_get_boolean(env, hrm_cpu_bf16_dot(), &v);
   napi_set_named_property(env, obj, "bf16Dot", v);
+  napi_get_boolean(env, hrm_cpu_bf16_dot_available(), &v);
+  napi_set_named_property(env, obj, "bf16DotAvailable", v);
   napi_create_int32(env, hrm_num_threads(), &v);
   napi_set_named_property(env, obj, "threads", v);
   return obj;

@@ -1,7 +1,7 @@
 /**
- * Every GEMM micro-kernel path, not only the one this CPU picks: the portable C kernel, AVX2 and AVX-512
- * without the bfloat16 dot product (when the CPU has them) are forced with HRM_ISA in a child process and
- * checked against ref, float32 and bfloat16 cases alike.
+ * Every GEMM micro-kernel path, not only the one this CPU picks: the portable C kernel, AVX2, and AVX-512 with
+ * and without the bfloat16 dot product (when the CPU has them) are forced with HRM_ISA / HRM_BF16_DOT in a
+ * child process and checked against ref, float32 and bfloat16 cases alike.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -14,16 +14,20 @@ const skip = addon ? false : process.env.CI ? false : "native addon not built";
 const script = fileURLToPath(new URL("./support/isa-check.js", import.meta.url));
 const seed = Math.floor(Math.random() * 2 ** 31);
 
-const wanted: [string, RegExp][] = [["generic", /kernel=generic-4x16/]];
-if (addon && addon.info().isa !== "generic") wanted.push(["avx2", /kernel=avx2-6x16/]);
-// On a CPU with the AVX512_BF16 dot product, HRM_ISA=avx512 turns it off: bfloat16 matmuls then take the
-// portable path (rounded values in float32 panels), which must give the same numbers.
-if (addon?.info().bf16Dot) wanted.push(["avx512", /kernel=avx512-14x32 bf16Dot=false/]);
+const wanted: [Record<string, string>, RegExp][] = [[{ HRM_ISA: "generic" }, /kernel=generic-4x16/]];
+if (addon && addon.info().isa !== "generic") wanted.push([{ HRM_ISA: "avx2" }, /kernel=avx2-6x16/]);
+// On a CPU with the AVX512_BF16 dot product, the path this CPU does not take by default is forced: bfloat16
+// matmuls on the dot product, or rounded values in float32 panels (the same numbers up to summation order).
+if (addon?.info().bf16DotAvailable) {
+  const dot = addon.info().bf16Dot;
+  wanted.push([{ HRM_BF16_DOT: dot ? "0" : "1" }, new RegExp(`kernel=avx512-14x32 bf16Dot=${!dot}`)]);
+}
 
-for (const [isa, expect] of wanted) {
-  test(`GEMM micro-kernel HRM_ISA=${isa} matches ref (seed ${seed})`, { skip }, () => {
+for (const [vars, expect] of wanted) {
+  const what = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
+  test(`GEMM micro-kernel ${what.join(" ")} matches ref (seed ${seed})`, { skip }, () => {
     const r = spawnSync(process.execPath, [script, String(seed)], {
-      env: { ...process.env, HRM_ISA: isa },
+      env: { ...process.env, ...vars },
       encoding: "utf8",
     });
     assert.match(r.stdout, expect, r.stdout + r.stderr);

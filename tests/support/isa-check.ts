@@ -1,6 +1,6 @@
 /**
- * Child-process check for one GEMM micro-kernel: run under HRM_ISA=generic|avx2 (the addon reads it at
- * load), it compares native matmul/linear and attention (whose small GEMM also depends on the ISA) against
+ * Child-process check for one GEMM micro-kernel: run under HRM_ISA=generic|avx2 or HRM_BF16_DOT=0|1 (the addon
+ * reads them at load), it compares native matmul/linear and attention (whose small GEMM also depends on the ISA) against
  * ref on the light conformance cases and prints the kernel it used. Exit code 1 on any mismatch. Spawned by isa-paths.test.ts.
  */
 import { refKernels as ref } from "../../src/kernels/ref/index.js";

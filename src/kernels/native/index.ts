@@ -9,8 +9,9 @@ import { KERNEL_NAMES } from "../api.js";
 
 /** What the compiled addon exports besides the kernels. */
 export interface NativeAddon extends Kernels {
-  /** bf16Dot: bfloat16 matmuls use the AVX512_BF16 dot product (else rounded values on float32 kernels). */
-  info(): { isa: string; gemmKernel: string; threads: number; bf16Dot: boolean };
+  /** bf16Dot: bfloat16 matmuls use the AVX512_BF16 dot product (else rounded values on float32 kernels);
+   * bf16DotAvailable: the CPU has it (HRM_BF16_DOT chooses; by default it is used on AMD, not on Intel). */
+  info(): { isa: string; gemmKernel: string; threads: number; bf16Dot: boolean; bf16DotAvailable: boolean };
   setNumThreads(n: number): void;
   fmaPeakGflops(threads: number, seconds: number): number;
   /** Huge pages for the whole 2 MB pages of `bytes` bytes of `buffer` from its first 2 MB boundary, whose
