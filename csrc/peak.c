@@ -89,15 +89,17 @@ double hrm_fma_peak_gflops(int threads, double seconds) {
   hrm_isa isa = hrm_cpu_isa();
   peak_job j = {isa, 16, {0}};
   double best = 0;
+  /* One task per thread asked for, up to the pool's size (it ran all of the pool's threads for any count > 1:
+   * 2 read as 16 on a 16-thread machine). */
+  int n = threads <= 1 ? 1 : threads < hrm_num_threads() ? threads : hrm_num_threads();
   double start = now_s();
   while (now_s() - start < seconds) {
     double t0 = now_s();
-    if (threads <= 1)
+    if (n == 1)
       peak_task(&j, 0, 0);
     else
-      hrm_parallel_for(hrm_num_threads(), peak_task, &j);
+      hrm_parallel_for(n, peak_task, &j);
     double dt = now_s() - t0;
-    int n = threads <= 1 ? 1 : hrm_num_threads();
     double g = n * j.reps * flops_per_rep(isa) / dt / 1e9;
     if (g > best) best = g;
     if (dt < 0.02) j.reps *= 2; /* grow until one run is long enough to time */

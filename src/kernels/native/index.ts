@@ -13,6 +13,7 @@ export interface NativeAddon extends Kernels {
    * bf16DotAvailable: the CPU has it (HRM_BF16_DOT chooses; by default it is used on AMD, not on Intel). */
   info(): { isa: string; gemmKernel: string; threads: number; bf16Dot: boolean; bf16DotAvailable: boolean };
   setNumThreads(n: number): void;
+  /** FP32 FMA GFLOP/s on `threads` of the pool's threads (at most all of them), best of runs over `seconds`. */
   fmaPeakGflops(threads: number, seconds: number): number;
   /** Huge pages for the whole 2 MB pages of `bytes` bytes of `buffer` from its first 2 MB boundary, whose
    * offset it returns (-1: nothing advised). See csrc/memory.c. */
