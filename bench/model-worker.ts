@@ -59,8 +59,44 @@ export const CONFIGS: Record<ModelCase["config"], Partial<HRMConfig>> = {
   arc: { hidden_size: 512, num_heads: 8, H_layers: 4, L_layers: 4, seq_len: 900, vocab_size: 12 },
 };
 
-/** Wraps every kernel to add its wall time to `ms` (per-kernel profile; ~0.1 us per call overhead). */
-function profiled(k: SelectedKernels, ms: Map<string, number>): Kernels {
+/**
+ * Multiply-add flops of one call of the kernels that do matrix products, from their dimension arguments (see
+ * src/kernels/api.ts for the argument order); 0 for the rest. linearBackward: dW, and dX unless dinp is empty.
+ */
+function kernelFlops(name: string, a: unknown[]): number {
+  const n = (i: number) => a[i] as number;
+  const attention = (b: number) => 4 * n(b) * n(b + 2) * n(b + 1) ** 2 * n(b + 3); // B, S, NH, HD at b..b+3
+  switch (name) {
+    case "matmul":
+      return 2 * n(3) * n(4) * n(5);
+    case "linearForward":
+    case "linearForwardPacked":
+      return 2 * n(3) * n(4) * n(5);
+    case "linearResidualForward":
+    case "linearResidualForwardPacked":
+      return 2 * n(4) * n(5) * n(6);
+    case "linearResidualRmsnormForward":
+    case "linearResidualRmsnormForwardPacked":
+      return 2 * n(5) * n(6) * n(7);
+    case "linearSwigluForward":
+    case "linearSwigluForwardPacked":
+      return 4 * n(3) * n(4) * n(5); // T x I x 2F
+    case "linearBackward":
+      return ((a[0] as Float32Array).length > 0 ? 4 : 2) * n(5) * n(6) * n(7);
+    case "attentionForward":
+      return attention(3);
+    case "attentionRopeForward":
+      return attention(4);
+    case "attentionBackward":
+      return 2 * attention(4);
+    default:
+      return 0;
+  }
+}
+
+/** Wraps every kernel to add its wall time to `ms` and its flops to `flops` (per-kernel profile; ~0.1 us per
+ * call overhead). */
+function profiled(k: SelectedKernels, ms: Map<string, number>, flops: Map<string, number>): Kernels {
   const out: Record<string, unknown> = { ...k };
   for (const name of KERNEL_NAMES as readonly KernelName[]) {
     const fn = k[name] as (...a: unknown[]) => unknown;
@@ -68,6 +104,7 @@ function profiled(k: SelectedKernels, ms: Map<string, number>): Kernels {
       const t0 = performance.now();
       const r = fn(...a);
       ms.set(name, (ms.get(name) ?? 0) + performance.now() - t0);
+      flops.set(name, (flops.get(name) ?? 0) + kernelFlops(name, a));
       return r;
     };
   }
@@ -97,7 +134,8 @@ function run(cs: ModelCase) {
   });
   const base = getKernels();
   const prof = new Map<string, number>();
-  const k = profiled(base, prof);
+  const profFlops = new Map<string, number>();
+  const k = profiled(base, prof, profFlops);
   const inner = new HRMInner(HRMParams.init(config, 0), k);
   const rng = new Rng(1);
   const batch = batchFor(config, cs.batch, rng);
@@ -125,6 +163,7 @@ function run(cs: ModelCase) {
   }
   work(); // warm-up: allocations, packing buffers, page faults
   prof.clear();
+  profFlops.clear();
   const times: number[] = [];
   let total = 0;
   while (times.length < cs.reps || (total < (cs.minSeconds ?? 0) && times.length < MAX_REPS)) {
@@ -138,6 +177,9 @@ function run(cs: ModelCase) {
   const seconds = times[runs >> 1];
   const profile = Object.fromEntries(
     [...prof.entries()].sort((a, b) => b[1] - a[1]).map(([n, v]) => [n, v / runs]),
+  );
+  const profileGflops = Object.fromEntries(
+    [...profFlops.entries()].filter(([, f]) => f > 0).map(([n, f]) => [n, f / runs / 1e9]),
   );
   return {
     config: cs.config,
@@ -154,6 +196,7 @@ function run(cs: ModelCase) {
     gflops: flops / seconds / 1e9,
     peak_rss_mb: peakRssMb(),
     profile_ms: profile,
+    profile_gflop: profileGflops,
   };
 }
 

@@ -29,6 +29,8 @@ export interface ModelResult {
   gflops: number;
   peak_rss_mb: number;
   profile_ms: Record<string, number>;
+  /** GFLOP per step (or run) of the kernels that do matrix products, for their GFLOP/s in the profile. */
+  profile_gflop: Record<string, number>;
   /** FMA peak (GFLOP/s, the case's threads) read around the case; mfu = gflops / it. */
   fma_peak_gflops?: number;
   mfu?: number;
@@ -108,8 +110,8 @@ export function benchModels(
     r.fma_peak_gflops = Math.max(before, measurePeak?.(threads) ?? NaN);
     r.mfu = r.gflops / r.fma_peak_gflops;
     results.push(r);
-    const { profile_ms: _p, ...flat } = r;
-    records.push({ bench: "model", ...flat, profile_ms: r.profile_ms });
+    const { profile_ms: _p, profile_gflop: _g, ...flat } = r;
+    records.push({ bench: "model", ...flat, profile_ms: r.profile_ms, profile_gflop: r.profile_gflop });
   }
   console.log(
     table(
@@ -178,12 +180,16 @@ export function benchModels(
       `\ntime per kernel per step, full training batch 32 (means over its runs: ${total.toFixed(0)} ms in kernels; ` +
         `the median step took ${(full.seconds * 1000).toFixed(0)} ms; share = of the kernel time):`,
     );
+    const rate = (k: string, ms: number) => {
+      const g = full.profile_gflop[k];
+      return g ? (g / (ms / 1000)).toFixed(0) : "";
+    };
     console.log(
       table(
-        ["kernel", "ms/step", "share"],
+        ["kernel", "ms/step", "share", "GFLOP/s"],
         Object.entries(full.profile_ms)
           .slice(0, 12)
-          .map(([k, v]) => [k, v.toFixed(1), `${((100 * v) / total).toFixed(1)}%`]),
+          .map(([k, v]) => [k, v.toFixed(1), `${((100 * v) / total).toFixed(1)}%`, rate(k, v)]),
       ),
     );
   }
