@@ -55,16 +55,26 @@ static void stage_rows(float *dst, const float *src, long ld, long S, long nh, l
     for (long j = 0; j < nh; j++) memcpy(dst + (j * S + s) * HD, src + s * ld + j * HD, sizeof(float) * HD);
 }
 
+/* q and k rows rotated into qh, kh; inline, so a constant HD gives loops without trip-count logic. */
+static inline __attribute__((always_inline)) void stage_rope(const attn_args *a, const float *q, const float *k,
+                                                             long rq, long S, long nh, long HD, float *qh,
+                                                             float *kh) {
+  for (long s = 0; s < S; s++)
+    for (long j = 0; j < nh; j++) {
+      const float *cs = a->cos + s * HD, *sn = a->sin + s * HD;
+      hrm_rope_head(qh + (j * S + s) * HD, q + s * rq + j * HD, cs, sn, HD / 2, 1);
+      hrm_rope_head(kh + (j * S + s) * HD, k + s * rq + j * HD, cs, sn, HD / 2, 1);
+    }
+}
+
 HRM_CLONES static void stage_heads(const attn_args *a, long b, long h0, long nh, float *qh, float *kh, float *vh) {
   long S = a->S, HD = a->HD, NH = a->NH, rq = 3 * NH * HD;
   const float *q = a->qkv + b * S * rq + h0 * HD, *k = q + NH * HD;
   if (a->cos) {
-    for (long s = 0; s < S; s++)
-      for (long j = 0; j < nh; j++) {
-        const float *cs = a->cos + s * HD, *sn = a->sin + s * HD;
-        hrm_rope_head(qh + (j * S + s) * HD, q + s * rq + j * HD, cs, sn, HD / 2, 1);
-        hrm_rope_head(kh + (j * S + s) * HD, k + s * rq + j * HD, cs, sn, HD / 2, 1);
-      }
+    if (HD == 64) /* the paper's head size */
+      stage_rope(a, q, k, rq, S, nh, 64, qh, kh);
+    else
+      stage_rope(a, q, k, rq, S, nh, HD, qh, kh);
   } else {
     stage_rows(qh, q, rq, S, nh, HD);
     stage_rows(kh, k, rq, S, nh, HD);
