@@ -139,7 +139,7 @@ function benchGemm(peak: { p1: number; pAll: number; threads: number } | null): 
             peak_fraction: frac,
           });
         }
-        // bfloat16 inputs, float32 accumulation (AVX512_BF16 where the CPU has it), all threads.
+        // bfloat16 inputs, float32 accumulation (the AVX512_BF16 dot product where cpu.c uses it), all threads.
         const bfMs = interleaved(addon, peak.threads, () =>
           addon.matmul(C, A, B, M, N, K, tA, tB, false, "bfloat16"),
         ).gemmMs;

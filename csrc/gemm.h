@@ -5,9 +5,9 @@
  * C) computes MR x NR tiles. Parallel over tiles of C on the thread pool.
  *
  * bfloat16 precision: every element of A and B is rounded to bfloat16 (round to nearest even) as it is
- * packed, products are exact and accumulate in float32. With AVX512_BF16 the panels hold bfloat16 pairs and
- * the micro-kernel uses vdpbf16ps (twice the float32 FMA rate); elsewhere the rounded values stay float32 and
- * the float32 micro-kernels run them: the same numbers up to summation order, at float32 speed.
+ * packed, products are exact and accumulate in float32. With the AVX512_BF16 dot product (where cpu.c uses it)
+ * the panels hold bfloat16 pairs and the micro-kernel uses vdpbf16ps; elsewhere the rounded values stay float32
+ * and the float32 micro-kernels run them: the same numbers up to summation order, at 0.9-1.0x float32 speed.
  */
 #ifndef HRM_GEMM_H
 #define HRM_GEMM_H
