@@ -708,7 +708,6 @@ static void transpose_block(float *At, const float *A, long ld, int K, int C, in
  * (with 64 rows at 2 threads the k split was as fast). Not for bfloat16 panels: those read a transposed A as
  * pairs, converted in a streaming pass of their own. */
 static int transpose_a_first(const gemm_job *g) {
-  { const char *x = getenv("HRM_X"); if (x && atoi(x) > 0 && g->M <= atoi(x)) return 0; }
   return !g->a_rmajor && !g->uk.bf16 && g->K >= K_SPLIT_MIN && g->M >= 4 * hrm_num_threads() * g->uk.mr;
 }
 
