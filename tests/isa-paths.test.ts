@@ -35,6 +35,28 @@ for (const [vars, expect] of wanted) {
   });
 }
 
+// HRM_BF16_DOT chooses between available paths only: =1 must never turn on a dot product the CPU lacks (that
+// would be an illegal instruction), =0 must always turn it off, and the note in the run log must agree.
+test("HRM_BF16_DOT=0|1 chooses only among the paths this CPU has", { skip }, () => {
+  const probe = `import { loadNativeAddon, bfloat16Note } from ${JSON.stringify(new URL("../src/node.js", import.meta.url).href)};
+    console.log(JSON.stringify({ ...loadNativeAddon().info(), note: bfloat16Note() }));`;
+  const run = (v: string) => {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", probe], {
+      env: { ...process.env, HRM_BF16_DOT: v },
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { bf16Dot: boolean; bf16DotAvailable: boolean; note: string };
+  };
+  const on = run("1");
+  const off = run("0");
+  assert.equal(on.bf16Dot, on.bf16DotAvailable);
+  assert.equal(off.bf16Dot, false);
+  assert.equal(off.bf16DotAvailable, on.bf16DotAvailable);
+  assert.match(on.note, on.bf16Dot ? /on the AVX512_BF16 dot product/ : /rounded values on float32 kernels/);
+  assert.match(off.note, /rounded values on float32 kernels/);
+});
+
 // The kernels (not the N-API binding) must also build without GCC's target_clones, as clang and the WASM build
 // see them: compile them with the portable branch of simd.h selected.
 const cc = ["cc", "gcc", "clang"].find((c) => spawnSync(c, ["--version"]).status === 0);
