@@ -60,15 +60,14 @@ export const CONFIGS: Record<ModelCase["config"], Partial<HRMConfig>> = {
 };
 
 /**
- * Multiply-add flops of one call of the kernels that do matrix products, from their dimension arguments (see
- * src/kernels/api.ts for the argument order); 0 for the rest. linearBackward: dW, and dX unless dinp is empty.
+ * Flops (a multiply-add counts two) of one call of the kernels that do matrix products, from their dimension
+ * arguments (see src/kernels/api.ts for the argument order); 0 for the rest. linearBackward: dX and dW.
  */
 function kernelFlops(name: string, a: unknown[]): number {
   const n = (i: number) => a[i] as number;
   const attention = (b: number) => 4 * n(b) * n(b + 2) * n(b + 1) ** 2 * n(b + 3); // B, S, NH, HD at b..b+3
   switch (name) {
-    case "matmul":
-      return 2 * n(3) * n(4) * n(5);
+    case "matmul": // C, A, B, M, N, K: the same places as T, I, O below
     case "linearForward":
     case "linearForwardPacked":
       return 2 * n(3) * n(4) * n(5);
@@ -82,7 +81,7 @@ function kernelFlops(name: string, a: unknown[]): number {
     case "linearSwigluForwardPacked":
       return 4 * n(3) * n(4) * n(5); // T x I x 2F
     case "linearBackward":
-      return ((a[0] as Float32Array).length > 0 ? 4 : 2) * n(5) * n(6) * n(7);
+      return 4 * n(5) * n(6) * n(7);
     case "attentionForward":
       return attention(3);
     case "attentionRopeForward":
