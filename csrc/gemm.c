@@ -353,13 +353,13 @@ static int pf_lines(const gemm_job *g, int m, int kc) {
  * batch-1 products from prepacked weights ran 25-30% slower than float32's in the model. */
 static void tile(const gemm_job *g, const float *ad, const void *ap, int ir, int md, const void *b, int kc,
                  float *dst, long ldd, const float *acc, int pf) {
-  const char *next = pf ? (const char *)at(g, b, (size_t)kc * g->uk.nr) + (size_t)(ir / g->uk.mr) * pf * 64 : 0;
-  if (ir >= md && pf)
-    g->uk.fn_dp(kc, (const float *)ap + (size_t)(ir - md) * KC, KC, b, dst, ldd, acc, next, pf);
-  else if (ir >= md)
+  if (pf) { /* row-major A (pf_lines), read in place or from its packed rows, KC apart */
+    int packed = ir >= md;
+    const float *a = packed ? (const float *)ap + (size_t)(ir - md) * KC : ad + (size_t)ir * g->rsa;
+    const char *next = (const char *)at(g, b, (size_t)kc * g->uk.nr) + (size_t)(ir / g->uk.mr) * pf * 64;
+    g->uk.fn_dp(kc, a, packed ? KC : g->rsa, b, dst, ldd, acc, next, pf);
+  } else if (ir >= md)
     g->ukr(kc, at(g, ap, (size_t)(ir - md) * KC), b, dst, ldd, acc);
-  else if (g->a_rmajor && pf)
-    g->uk.fn_dp(kc, ad + (size_t)ir * g->rsa, g->rsa, b, dst, ldd, acc, next, pf);
   else if (g->a_rmajor)
     g->uk.fn_d(kc, ad + (size_t)ir * g->rsa, g->rsa, b, dst, ldd, acc);
   else /* transposed: floats, or bfloat16 pairs (4 bytes each too), with the stride csa = M either way */
