@@ -456,7 +456,12 @@ typedef struct {
 } pack_all;
 
 static size_t padded_n(const gemm_job *g) { return (size_t)ceil_div(g->N, g->uk.nr) * g->uk.nr; }
-static size_t packed_b_size(const gemm_job *g) { return padded_n(g) * (size_t)ceil_div(g->K, KC) * KC * esz(g); }
+/* Bytes of op(B) packed whole: KC-deep blocks, the last only as deep as what is left of K (even for bfloat16
+ * pairs). Every block but the last is full, so block p0 starts at p0 x npad either way. */
+static size_t packed_b_size(const gemm_job *g) {
+  int last = g->K > 0 ? (g->K - 1) / KC * KC : 0;
+  return padded_n(g) * ((size_t)last + (size_t)kpad(g, g->K - last)) * esz(g);
+}
 
 static void pack_b_range(void *ctx, long begin, long end, int thread) {
   const pack_all *s = ctx;
