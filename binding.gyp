@@ -3,6 +3,7 @@
     {
       "target_name": "hrm_native",
       "sources": [
+        "csrc/act_x86.c",
         "csrc/addon.c",
         "csrc/attention.c",
         "csrc/cpu.c",

@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu.h"
+#include "exp_x86.h"
 #include "kernels.h"
 #include "simd.h"
 #include "threadpool.h"
@@ -145,6 +147,12 @@ HRM_CLONES static void swiglu_fwd_range(void *c, long t0, long t1, int th) {
   for (long t = t0; t < t1; t++) {
     const float *g = a->gu + t * 2 * a->F, *u = g + a->F;
     float *y = a->out + t * a->F;
+#if defined(__x86_64__)
+    if (hrm_cpu_isa() == HRM_ISA_AVX512) {
+      hrm_swiglu_rows_avx512(y, 0, g, 0, u, 0, 1, a->F);
+      continue;
+    }
+#endif
     for (long f = 0; f < a->F; f++) y[f] = g[f] * hrm_sigmoidf(g[f]) * u[f];
   }
 }
@@ -159,6 +167,12 @@ HRM_CLONES static void swiglu_bwd_range(void *c, long t0, long t1, int th) {
   for (long t = t0; t < t1; t++) {
     const float *g = a->gu + t * 2 * a->F, *u = g + a->F, *dy = a->dout + t * a->F;
     float *dg = a->out + t * 2 * a->F, *du = dg + a->F;
+#if defined(__x86_64__)
+    if (hrm_cpu_isa() == HRM_ISA_AVX512) {
+      hrm_swiglu_bwd_row_avx512(dg, du, g, u, dy, a->F);
+      continue;
+    }
+#endif
     for (long f = 0; f < a->F; f++) {
       float s = hrm_sigmoidf(g[f]);
       dg[f] = dy[f] * u[f] * s * (1.0f + g[f] * (1.0f - s));
@@ -174,6 +188,12 @@ HRM_CLONES static void swiglu_bwd_inplace_range(void *c, long t0, long t1, int t
   for (long t = t0; t < t1; t++) {
     float *g = a->out + t * 2 * a->F, *u = g + a->F;
     const float *dy = a->dout + t * a->F;
+#if defined(__x86_64__)
+    if (hrm_cpu_isa() == HRM_ISA_AVX512) {
+      hrm_swiglu_bwd_row_avx512(g, u, g, u, dy, a->F);
+      continue;
+    }
+#endif
     for (long f = 0; f < a->F; f++) {
       float gf = g[f], uf = u[f], s = hrm_sigmoidf(gf);
       g[f] = dy[f] * uf * s * (1.0f + gf * (1.0f - s));

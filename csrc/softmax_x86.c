@@ -2,7 +2,7 @@
  * The AVX-512 row softmax of attention (contract in softmax.h). A row of up to 128 scores is held in 8 zmm
  * registers from its load to its store: max, exp, sum and scale without the three passes through memory of the
  * portable loops, and with tree reductions instead of their serial sums of 16 partials. Longer rows (ARC,
- * S = 901) take three passes over the row, 16 lanes at a time. The exponential is hrm_expf's polynomial.
+ * S = 901) take three passes over the row, 16 lanes at a time. The exponential is hrm_exp16 (exp_x86.h).
  * Rows of up to 128 go four at a time, their steps interleaved (rows_in_regs).
  */
 #include "softmax.h"
@@ -11,29 +11,11 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "exp_x86.h"
 #include "transpose_x86.h" /* hrm_lanes16 */
 
 #define T512 __attribute__((target("avx512f")))
 #define NRI 4 /* rows interleaved by rows_in_regs */
-
-/* hrm_expf on 16 lanes: the same clamp, rounding trick and polynomial, so the two agree to rounding. The
- * clamps take x as the second operand of max/min, which they return when it is NaN: NaN propagates. */
-T512 static inline __m512 exp16(__m512 x) {
-  x = _mm512_max_ps(_mm512_set1_ps(-87.33654f), x);
-  x = _mm512_min_ps(_mm512_set1_ps(88.72283f), x);
-  __m512 big = _mm512_set1_ps(12582912.0f);
-  __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), big), big);
-  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x));
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-  __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
-}
 
 /* NR rows (rows ld apart, each V <= 8 vectors) in registers, their steps interleaved: a row alone is one chain
  * of dependent steps (max, its reduction, exp, sum, its reduction, the reciprocal), which out-of-order execution
@@ -58,7 +40,7 @@ T512 static inline __attribute__((always_inline)) void rows_in_regs(int NR, int 
   for (int v = 0; v < V; v++)
 #pragma GCC unroll 4
     for (int t = 0; t < NR; t++) {
-      x[t][v] = exp16(_mm512_mul_ps(_mm512_sub_ps(x[t][v], m[t]), scale));
+      x[t][v] = hrm_exp16(_mm512_mul_ps(_mm512_sub_ps(x[t][v], m[t]), scale));
       if (v == V - 1) x[t][v] = _mm512_maskz_mov_ps(tail, x[t][v]);
       sum[t] = _mm512_add_ps(sum[t], x[t][v]);
     }
@@ -82,7 +64,7 @@ T512 static void row_in_passes(float *row, long S, __m512 scale, float *prow) {
   __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
   for (long j = 0; j < S; j += 16) {
     __mmask16 k = hrm_lanes16(S - j);
-    __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), m), scale)));
+    __m512 e = _mm512_maskz_mov_ps(k, hrm_exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), m), scale)));
     _mm512_mask_storeu_ps(row + j, k, e);
     sum = _mm512_add_ps(sum, e);
   }
