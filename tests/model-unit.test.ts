@@ -332,6 +332,54 @@ test("pre-packed level weights (small batches) give exactly the per-call-packed 
     }
 });
 
+test("inside frozen() weights are pre-packed once at any batch size, with the same bits as packed per call", () => {
+  const addon = loadNativeAddon();
+  for (const base of [ref, ...(addon ? [selectKernels(makeNativeBackend(addon))] : [])]) {
+    const c = makeConfig({ ...small, H_cycles: 2, L_cycles: 2 });
+    const params = HRMParams.init(c, 3);
+    const run = (maxTokens: number) => {
+      let packs = 0;
+      const k = {
+        ...base,
+        packLinear: (...a: Parameters<typeof base.packLinear>) => (packs++, base.packLinear(...a)),
+      };
+      const inner = new HRMInner(params, k);
+      inner.prepackMaxTokens = maxTokens; // 1: the 27-token batch counts as large, 0: never pre-pack
+      const carry = initialCarry(inner, 3);
+      const batch = {
+        inputs: Int32Array.from({ length: 27 }, (_, i) => 1 + ((i * 3) % 4)),
+        labels: new Int32Array(27).fill(2),
+        puzzle_identifiers: Int32Array.of(0, 1, 0),
+      };
+      const unfrozen = actForward(inner, carry, batch, { training: false }).logits;
+      const packsUnfrozen = packs;
+      const frozen = inner.frozen(() =>
+        [1, 2, 3].map(() => actForward(inner, carry, batch, { training: false }).logits),
+      );
+      return {
+        outs: [unfrozen, ...frozen, carry.zH, carry.zL],
+        packsUnfrozen,
+        packsFrozen: packs - packsUnfrozen,
+      };
+    };
+    const large = run(1);
+    const never = run(0);
+    const weights = 4 * (c.H_layers + c.L_layers);
+    assert.equal(
+      large.packsUnfrozen,
+      0,
+      `${base.backendName}: a large batch outside frozen() packs per call`,
+    );
+    assert.equal(
+      large.packsFrozen,
+      weights,
+      `${base.backendName}: each weight packed once for three forwards`,
+    );
+    assert.equal(never.packsFrozen, 0, `${base.backendName}: prepackMaxTokens 0 never pre-packs`);
+    assert.deepEqual(large.outs, never.outs, base.backendName);
+  }
+});
+
 test("activations kept for the backward or recomputed in it: the same training, bit for bit, on every backend", () => {
   const addon = loadNativeAddon();
   for (const k of [ref, ...(addon ? [selectKernels(makeNativeBackend(addon))] : [])])

@@ -103,7 +103,7 @@ export class HRMInner {
   private ws: Workspace | null = null;
   /** H and L with pre-packed weight copies (repacked at the start of every small-batch forward). */
   private packed: { H: BlockWeights[]; L: BlockWeights[] } | null = null;
-  /** Largest B*S for which a forward pre-packs its level weights (0: never). */
+  /** Largest B*S for which a forward outside frozen() pre-packs its level weights (inside, any B*S); 0: never. */
   prepackMaxTokens = PREPACK_MAX_TOKENS;
   /** Most bytes the saved records may spend on activations the backward could recompute (gate_up's output,
    * attention's, SwiGLU's; see chooseSaved); read when a batch size's workspace is built. */
@@ -273,12 +273,15 @@ export class HRMInner {
    * The level weights for one forward. Each L weight is used H_cycles*L_cycles times and each H weight
    * H_cycles times per forward, and a matmul packs its weight on every call: with few tokens (one puzzle:
    * T = 82) that packing costs as much as the product, so small batches pack every weight once here, at
-   * the start of the forward (reused across forwards only inside frozen(): the weights may change). Large
-   * batches skip it: packing is a few percent there, and the copies would cost ~4 bytes per parameter.
+   * the start of the forward. Inside frozen() the copies serve every forward until it returns, so there
+   * they pay at any batch size (the paper's model, batch 32, 4 segments: faster in 6 of 6 alternations, best
+   * 6.19 -> 6.02 s; same bits). Large training batches skip it: packing is a few percent of a step there,
+   * redone every step as the weights change, and the copies would cost ~4 bytes per parameter.
    */
   private levels(d: Dims): { H: BlockWeights[]; L: BlockWeights[] } {
-    if (d.B * d.S > this.prepackMaxTokens || this.config.H_cycles * this.config.L_cycles < 2)
-      return { H: this.H, L: this.L };
+    const c = this.config;
+    const small = d.B * d.S <= this.prepackMaxTokens && c.H_cycles * c.L_cycles >= 2;
+    if (this.prepackMaxTokens <= 0 || !(small || this.frozenDepth > 0)) return { H: this.H, L: this.L };
     // Packed sizes depend on D, F and the precision, fixed by the config: allocate once.
     this.packed ??= {
       H: this.H.map((w) => ({ ...w, packed: allocPackedBlock(this.k, d) })),
