@@ -282,6 +282,49 @@ test("swigluBackward in place (dgateUp = gateUp, as the model's backward calls i
   }
 });
 
+// The AVX-512 exponential (exp_x86.h) clamps like hrm_expf but scales by vscalefps; SwiGLU's sigmoid is held at
+// >= 1.2e-38 so that it never goes denormal. At the ends of the float range: no NaN, no inf, ref within tolerance,
+// and the sigmoid never denormal (with up = 1 / gate, SiLU(g) up is the sigmoid itself).
+test("SwiGLU and attention at extreme inputs: finite, match ref, no denormal sigmoid", { skip }, () => {
+  const native = makeNativeBackend(addon!) as typeof ref;
+  const ends = [
+    -1e4, -200, -100, -88.8, -88.5, -88, -87.5, -87, -20, -1.28, 0, 1, 20, 87, 88.5, 88.8, 100, 200, 1e4,
+  ];
+  const [T, F] = [3, ends.length];
+  const gu = new Float32Array(T * 2 * F);
+  for (let t = 0; t < T; t++)
+    for (let f = 0; f < F; f++)
+      [gu[t * 2 * F + f], gu[t * 2 * F + F + f]] = [ends[f], ends[f] ? 1 / ends[f] : 1];
+  const dout = Float32Array.from({ length: T * F }, (_, i) => 1 - (i % 3));
+  for (const kernel of ["swigluForward", "swigluBackward"] as const) {
+    const [got, want] = [native, ref].map((k) => {
+      const out = new Float32Array(kernel === "swigluForward" ? T * F : T * 2 * F);
+      if (kernel === "swigluForward") k.swigluForward(out, gu, T, F);
+      else k.swigluBackward(out, dout, gu, T, F);
+      return out;
+    });
+    assert.ok(got.every(Number.isFinite), `${kernel}: ${got}`);
+    const r = compare(got, want, 1e-30, 1e-5);
+    assert.ok(r.ok, `${kernel}: ${r.report}`);
+    if (kernel === "swigluForward")
+      for (const v of got) assert.ok(v === 0 || Math.abs(v) >= 1.1754944e-38, `sigmoid ${v} is denormal`);
+  }
+  // Scores spread over hundreds (q and k rows scaled up): most softmax terms underflow.
+  const rng = new Rng(SEED);
+  const [B, S, NH, HD] = [2, 20, 2, 16];
+  const qkv = randn(Float32Array, B * S * 3 * NH * HD, rng).map((v) => 12 * v);
+  const [got, want] = [native, ref].map((k) => {
+    const out = new Float32Array(B * S * NH * HD);
+    k.attentionForward(out, new Float32Array(B * NH * S * S), qkv, B, S, NH, HD);
+    return out;
+  });
+  assert.ok(got.every(Number.isFinite));
+  // float32 scores of magnitude ~500 carry absolute errors ~1e-4, which the softmax turns into relative errors of
+  // the probabilities: a tolerance of 1e-3 of the values' scale (12).
+  const r = compare(got, want, 12e-3, 1e-3);
+  assert.ok(r.ok, `attention: ${r.report}`);
+});
+
 // The model rotates q and k in place; native copies each head first when out == inp (so its loops vectorise),
 // and goes element by element for heads wider than that copy (HD 1026).
 test("RoPE in place (as the model calls it) matches ref out of place", { skip }, () => {
