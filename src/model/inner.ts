@@ -101,7 +101,7 @@ export class HRMInner {
   readonly H: BlockWeights[];
   readonly L: BlockWeights[];
   private ws: Workspace | null = null;
-  /** H and L with pre-packed weight copies (repacked at the start of every small-batch forward). */
+  /** H and L with pre-packed weight copies (packed at the start of a small-batch forward; inside frozen(), once). */
   private packed: { H: BlockWeights[]; L: BlockWeights[] } | null = null;
   /** Largest B*S for which a forward outside frozen() pre-packs its level weights (inside, any B*S); 0: never. */
   prepackMaxTokens = PREPACK_MAX_TOKENS;
