@@ -130,6 +130,10 @@ export function gemmCases(rng: Rng, heavy: boolean): Case[] {
     [100, 70, 2048],
   ])
     for (const tB of [false, true]) cases.push(gemmCase(rng, M, N, K, false, tB, tB));
+  // A transposed with M >= 512 (stored rows 2 KB or more apart) and K short of the transpose-first products is
+  // packed k-major rather than read in place: M not a multiple of the tiles, both op(B) layouts.
+  cases.push(gemmCase(rng, 527, 45, 300, true, false, true));
+  cases.push(gemmCase(rng, 1030, 33, 129, true, true, false));
   // Long K with transposed A (a weight gradient) splits K across threads: uneven chunks, partial sums.
   for (const [M, N, K] of [
     [17, 33, 1100],
