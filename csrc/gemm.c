@@ -625,12 +625,13 @@ static void gemm_k_split(const gemm_job *g, int threads) {
 static int a_in_place(const gemm_job *g) {
   if ((g->a_rmajor ? g->uk.fn_d : g->uk.fn_dk) == NULL || g->round_bf16) return 0;
   /* A float32 A stored transposed with its rows 2 KB or more apart (M >= 512) is packed too: read in place, each
-   * k step of a tile takes MR values from the next stored row, further on than the prefetchers follow. Reached
-   * with K below K_SPLIT_MIN (longer products transpose first): 2 threads, in-process switch, median GFLOP/s
+   * k step of a tile takes MR values from the next stored row, further on than the prefetchers follow. Only
+   * with K below K_SPLIT_MIN, where it was measured (longer products transpose first, or on many threads split
+   * K with A in place, as before): 2 threads, in-process switch, median GFLOP/s
    * 3072x512x512 139 -> 260, 1024x512x512 130 -> 242, 2624x1536x512 229 -> 271-278, 768x512x512 188 -> 216,
    * 512x512x512 183 -> 202 (13-16 of 16 each; AVX2 10 of 10); at M = 128 packing lost (4 of 16). bfloat16
    * pairs (the dot product) keep their pass of their own (to_bf16_pairs). */
-  if (!g->a_rmajor && !g->uk.bf16 && (size_t)g->M * sizeof(float) >= 2048) return 0;
+  if (!g->a_rmajor && !g->uk.bf16 && g->K < K_SPLIT_MIN && (size_t)g->M * sizeof(float) >= 2048) return 0;
   /* A row-major A whose rows lie a multiple of 4 KB apart is packed (rows KC apart) instead: read in place,
    * the 14 rows of a micro-panel share one L1 set and evict each other. Gate_up's dX (K = 3072) ran at 60% of
    * the rate of its K = 1536 neighbours, 2624x512x1024 likewise; packed, 196 -> 320 GFLOP/s median at 2
