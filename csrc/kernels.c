@@ -141,20 +141,28 @@ typedef struct {
   long T, F;
 } swiglu_args;
 
-HRM_CLONES static void swiglu_fwd_range(void *c, long t0, long t1, int th) {
+/* y[r][j] = silu(g) * u over rows of n values, rows ldy, ldg, ldu apart; y may be g. The fused gate_up product's
+ * tile epilogue (gemm.c) and swigluForward share it; AVX-512 CPUs take act_x86.c's. */
+HRM_CLONES void hrm_swiglu_rows(float *y, long ldy, const float *g, long ldg, const float *u, long ldu, long rows,
+                                long n) {
+#if defined(__x86_64__)
+  if (hrm_cpu_isa() == HRM_ISA_AVX512) {
+    hrm_swiglu_rows_avx512(y, ldy, g, ldg, u, ldu, rows, n);
+    return;
+  }
+#endif
+  for (long r = 0; r < rows; r++)
+    for (long j = 0; j < n; j++) {
+      float gv = g[r * ldg + j];
+      y[r * ldy + j] = gv * hrm_sigmoidf(gv) * u[r * ldu + j];
+    }
+}
+
+static void swiglu_fwd_range(void *c, long t0, long t1, int th) {
   const swiglu_args *a = c;
   (void)th;
-  for (long t = t0; t < t1; t++) {
-    const float *g = a->gu + t * 2 * a->F, *u = g + a->F;
-    float *y = a->out + t * a->F;
-#if defined(__x86_64__)
-    if (hrm_cpu_isa() == HRM_ISA_AVX512) {
-      hrm_swiglu_rows_avx512(y, 0, g, 0, u, 0, 1, a->F);
-      continue;
-    }
-#endif
-    for (long f = 0; f < a->F; f++) y[f] = g[f] * hrm_sigmoidf(g[f]) * u[f];
-  }
+  const float *g = a->gu + t0 * 2 * a->F;
+  hrm_swiglu_rows(a->out + t0 * a->F, a->F, g, 2 * a->F, g + a->F, 2 * a->F, t1 - t0, a->F);
 }
 void hrm_swiglu_fwd(float *out, const float *gate_up, long T, long F) {
   swiglu_args a = {out, gate_up, NULL, T, F};
@@ -167,12 +175,6 @@ HRM_CLONES static void swiglu_bwd_range(void *c, long t0, long t1, int th) {
   for (long t = t0; t < t1; t++) {
     const float *g = a->gu + t * 2 * a->F, *u = g + a->F, *dy = a->dout + t * a->F;
     float *dg = a->out + t * 2 * a->F, *du = dg + a->F;
-#if defined(__x86_64__)
-    if (hrm_cpu_isa() == HRM_ISA_AVX512) {
-      hrm_swiglu_bwd_row_avx512(dg, du, g, u, dy, a->F);
-      continue;
-    }
-#endif
     for (long f = 0; f < a->F; f++) {
       float s = hrm_sigmoidf(g[f]);
       dg[f] = dy[f] * u[f] * s * (1.0f + g[f] * (1.0f - s));
@@ -188,12 +190,6 @@ HRM_CLONES static void swiglu_bwd_inplace_range(void *c, long t0, long t1, int t
   for (long t = t0; t < t1; t++) {
     float *g = a->out + t * 2 * a->F, *u = g + a->F;
     const float *dy = a->dout + t * a->F;
-#if defined(__x86_64__)
-    if (hrm_cpu_isa() == HRM_ISA_AVX512) {
-      hrm_swiglu_bwd_row_avx512(g, u, g, u, dy, a->F);
-      continue;
-    }
-#endif
     for (long f = 0; f < a->F; f++) {
       float gf = g[f], uf = u[f], s = hrm_sigmoidf(gf);
       g[f] = dy[f] * uf * s * (1.0f + gf * (1.0f - s));
@@ -201,9 +197,25 @@ HRM_CLONES static void swiglu_bwd_inplace_range(void *c, long t0, long t1, int t
     }
   }
 }
+#if defined(__x86_64__)
+/* The AVX-512 rows read each lane before writing it, so one range serves in place and out of place. */
+static void swiglu_bwd_avx512_range(void *c, long t0, long t1, int th) {
+  const swiglu_args *a = c;
+  (void)th;
+  for (long t = t0; t < t1; t++) {
+    const float *g = a->gu + t * 2 * a->F;
+    float *dg = a->out + t * 2 * a->F;
+    hrm_swiglu_bwd_row_avx512(dg, dg + a->F, g, g + a->F, a->dout + t * a->F, a->F);
+  }
+}
+#endif
 void hrm_swiglu_bwd(float *dgate_up, const float *dout, const float *gate_up, long T, long F) {
   swiglu_args a = {dgate_up, gate_up, dout, T, F};
-  hrm_parallel_range(T, grain_rows(F), dgate_up == gate_up ? swiglu_bwd_inplace_range : swiglu_bwd_range, &a);
+  hrm_range_fn fn = dgate_up == gate_up ? swiglu_bwd_inplace_range : swiglu_bwd_range;
+#if defined(__x86_64__)
+  if (hrm_cpu_isa() == HRM_ISA_AVX512) fn = swiglu_bwd_avx512_range;
+#endif
+  hrm_parallel_range(T, grain_rows(F), fn, &a);
 }
 
 /* ---- residual add / scale ---- */

@@ -46,6 +46,9 @@ static inline void hrm_rope_head(float *restrict y, const float *restrict x, con
 void hrm_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *probs, long B, long S,
                        long NH, long HD);
 void hrm_swiglu_fwd(float *out, const float *gate_up, long T, long F);
+/* silu(g) * u over rows of n (row strides ldy, ldg, ldu; y may be g): swigluForward's rows, and the fused
+ * gate_up product's tile epilogue. */
+void hrm_swiglu_rows(float *y, long ldy, const float *g, long ldg, const float *u, long ldu, long rows, long n);
 void hrm_swiglu_bwd(float *dgate_up, const float *dout, const float *gate_up, long T, long F);
 void hrm_add(float *out, const float *a, const float *b, float alpha, float beta, long n);
 void hrm_add_bwd(float *da, float *db, const float *dout, float alpha, float beta, long n);
