@@ -33,8 +33,8 @@ __attribute__((target("avx512f"))) static inline __m512 hrm_exp16(__m512 x) {
   return _mm512_scalef_ps(y, n);
 }
 
-/* hrm_sigmoidf: 1 / (1 + exp(-x)), with the IEEE division; x held at -87.34 and up, so that the result stays a
- * normal number (>= 1.2e-38: below, hrm_sigmoidf gives a denormal, or 0 where its exp overflows). */
+/* hrm_sigmoidf on 16 lanes: 1 / (1 + exp(-x)), with the IEEE division; x held at -87.34 and up, so that the
+ * result stays a normal number (>= 1.2e-38). */
 __attribute__((target("avx512f"))) static inline __m512 hrm_sigmoid16(__m512 x) {
   __m512 one = _mm512_set1_ps(1.0f);
   x = _mm512_max_ps(_mm512_set1_ps(-87.33654f), x);

@@ -37,7 +37,13 @@ static inline float hrm_expf(float x) {
   return y * scale;
 }
 
-static inline float hrm_sigmoidf(float x) { return 1.0f / (1.0f + hrm_expf(-x)); }
+/* 1 / (1 + exp(-x)), x held at -87.34 and up (as exp_x86.h's hrm_sigmoid16): the result stays a normal number
+ * (>= 1.2e-38). Unheld, gates in (-88.4, -87.3) gave denormals, slow on cores without flush-to-zero, and 0
+ * further down where the exponential overflows. */
+static inline float hrm_sigmoidf(float x) {
+  x = x < -87.33654f ? -87.33654f : x;
+  return 1.0f / (1.0f + hrm_expf(-x));
+}
 
 /* Σ a[i]*b[i] with 16 lanes of partial sums: vectorises without -ffast-math, and is deterministic for a given
  * n. Inline (not cloned) so each HRM_CLONES caller gets a copy built for its own ISA. */

@@ -538,3 +538,49 @@ export function allCases(seed: number, heavy: boolean): Case[] {
 export function cloneArgs(args: unknown[]): unknown[] {
   return args.map((a) => (ArrayBuffer.isView(a) ? (a as Float32Array).slice() : a));
 }
+
+/**
+ * SwiGLU forward and backward of `k` at gates from -1e4 to 1e4 (up = 1 / gate, so SiLU(g) up is the sigmoid
+ * itself): what is wrong, as messages (none: finite, within tolerance of ref, and no denormal sigmoid). The
+ * backward's tolerance is relative to the size of its terms: dgate = dy u s (1 + g (1 - s)) cancels near
+ * g = -1.28, where a last-bit difference in s is a large part of the result.
+ */
+export function extremeSwigluFailures(k: Pick<typeof ref, "swigluForward" | "swigluBackward">): string[] {
+  const ends = [
+    -1e4, -200, -100, -88.8, -88.5, -88, -87.5, -87, -20, -1.28, 0, 1, 20, 87, 88.5, 88.8, 100, 200, 1e4,
+  ];
+  const [T, F] = [3, ends.length];
+  const gu = new F32(T * 2 * F);
+  for (let t = 0; t < T; t++)
+    for (let f = 0; f < F; f++)
+      [gu[t * 2 * F + f], gu[t * 2 * F + F + f]] = [ends[f], ends[f] ? 1 / ends[f] : 1];
+  const dout = F32.from({ length: T * F }, (_, i) => 1 - (i % 3));
+  const failures: string[] = [];
+  for (const kernel of ["swigluForward", "swigluBackward"] as const) {
+    const [got, want] = [k, ref].map((kk) => {
+      const out = new F32(kernel === "swigluForward" ? T * F : T * 2 * F);
+      if (kernel === "swigluForward") kk.swigluForward(out, gu, T, F);
+      else kk.swigluBackward(out, dout, gu, T, F);
+      return out;
+    });
+    if (!got.every(Number.isFinite)) failures.push(`${kernel}: not finite: ${got.join(" ")}`);
+    for (let i = 0; i < got.length; i++) {
+      const scale = kernel === "swigluForward" ? Math.abs(want[i]) : swigluBackwardScale(gu, dout, F, i);
+      if (!(Math.abs(got[i] - want[i]) <= 1e-30 + 1e-5 * scale))
+        failures.push(`${kernel}[${i}]: ${got[i]} vs ref ${want[i]}`);
+    }
+    if (kernel === "swigluForward")
+      for (const v of got)
+        if (v !== 0 && Math.abs(v) < 1.1754944e-38) failures.push(`swigluForward: sigmoid ${v} is denormal`);
+  }
+  return failures;
+}
+
+/** The size of the terms of swigluBackward's output i ([T, 2F]: dgate then dup per row), in float64. */
+function swigluBackwardScale(gu: Float32Array, dout: Float32Array, F: number, i: number): number {
+  const [t, f] = [Math.floor(i / (2 * F)), i % (2 * F)];
+  const j = f % F;
+  const [g, u, dy] = [gu[t * 2 * F + j], gu[t * 2 * F + F + j], dout[t * F + j]];
+  const s = 1 / (1 + Math.exp(-g));
+  return f < F ? Math.abs(dy * u * s) * (1 + Math.abs(g * (1 - s))) : Math.abs(dy * g * s);
+}
