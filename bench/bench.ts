@@ -371,9 +371,11 @@ if (only !== "kernels") {
   );
   const native = addon;
   const measurePeak = native
-    ? (threads: number | undefined) => native.fmaPeakGflops(threads ?? native.info().threads, 0.3)
+    ? (threads: number | undefined) => native.fmaPeakGflops(threads ?? native.info().threads, 0.1)
     : null;
-  benchModels(measurePeak, quick, records);
+  const startPeak = (threads: number) =>
+    !peak ? NaN : threads === 1 ? peak.p1 : threads === peak.threads ? peak.pAll : NaN;
+  benchModels(measurePeak, quick, records, startPeak);
 }
 if (args.has("--json")) {
   mkdirSync("bench/results", { recursive: true });
