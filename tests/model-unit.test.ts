@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { readTorchCheckpoint } from "../src/io/torch.js";
+import type { Kernels } from "../src/kernels/api.js";
 import { makeNativeBackend } from "../src/kernels/native/index.js";
 import { selectKernels } from "../src/kernels/select.js";
 import { loadNativeAddon } from "../src/platform/node.js";
@@ -330,6 +331,63 @@ test("pre-packed level weights (small batches) give exactly the per-call-packed 
       };
       assert.deepEqual(run(true), run(false), `${k.backendName} ${forward_dtype}`);
     }
+});
+
+test("the Q-target forward (qOnly) gives the full forward's Q values bit for bit, from the first rows only", () => {
+  const addon = loadNativeAddon();
+  for (const k of [ref, ...(addon ? [selectKernels(makeNativeBackend(addon))] : [])])
+    for (const forward_dtype of ["float32", "bfloat16"] as const)
+      for (const pos_encodings of ["rope", "learned"] as const)
+        for (const prepack of [true, false]) {
+          const what = `${k.backendName} ${forward_dtype} ${pos_encodings} prepack=${prepack}`;
+          const c = makeConfig({
+            ...small,
+            H_layers: 2,
+            H_cycles: 2,
+            L_cycles: 2,
+            forward_dtype,
+            pos_encodings,
+          });
+          const params = HRMParams.init(c, 5);
+          const rows: number[] = []; // T of each SwiGLU product
+          const counting = { ...k };
+          for (const name of ["linearSwigluForward", "linearSwigluForwardPacked"] as const)
+            counting[name] = (...a: Parameters<Kernels[typeof name]>) => {
+              rows.push(a[3]);
+              (k[name] as (...x: unknown[]) => void)(...a);
+            };
+          const inner = new HRMInner(params, counting as Kernels);
+          if (!prepack) inner.prepackMaxTokens = 0;
+          const rng = new Rng(9);
+          const carry = initialCarry(inner, 3);
+          const batch = {
+            inputs: Int32Array.from({ length: 27 }, () => rng.int(1, 5)),
+            labels: new Int32Array(27).fill(2),
+            puzzle_identifiers: Int32Array.of(0, 1, 2),
+          };
+          actForward(inner, carry, batch, { training: false }); // a carry that is not the initial one
+          const run = (qOnly: boolean) => {
+            const [zH, zL] = [carry.zH.slice(), carry.zL.slice()];
+            rows.length = 0;
+            const out = inner.forward(zH, zL, batch.inputs, batch.puzzle_identifiers, 3, false, qOnly);
+            return { out, zH, zL, rows: rows.slice() };
+          };
+          const [full, q] = [run(false), run(true)];
+          assert.deepEqual([q.out.qHalt, q.out.qContinue], [full.out.qHalt, full.out.qContinue], what);
+          assert.deepEqual(q.zL, full.zL, what);
+          const S = 10 * 32; // seq_len 9 + the puzzle position, hidden 32
+          for (let b = 0; b < 3; b++)
+            assert.deepEqual(q.zH.subarray(b * S, b * S + 32), full.zH.subarray(b * S, b * S + 32), what);
+          assert.equal(q.out.logits.length, 0, what);
+          // Only the last block's MLP is on the 3 first rows; every other block runs on all 30.
+          assert.deepEqual(full.rows, Array(full.rows.length).fill(30), what);
+          assert.deepEqual(q.rows, [...full.rows.slice(0, -1), 3], what);
+        }
+  assert.throws(() => {
+    const inner = new HRMInner(HRMParams.init(makeConfig(small), 1), ref);
+    const carry = initialCarry(inner, 2);
+    inner.forward(carry.zH, carry.zL, new Int32Array(18), new Int32Array(2), 2, true, true);
+  }, /qOnly/);
 });
 
 test("inside frozen() weights are pre-packed once at any batch size, with the same bits as packed per call", () => {

@@ -117,8 +117,10 @@ test("analytic FLOPs: per-block formula, 24 blocks per forward, the 1-step backw
   // hidden 512, SwiGLU width 1536: qkv + o + gate_up + down, and the two attention products.
   assert.equal(f.block, 2 * T * 512 * (1536 + 512 + 3072 + 1536) + 4 * 32 * 82 * 82 * 512);
   assert.equal(f.forward, 24 * f.block + f.heads); // H_cycles x (L_cycles x 4 + 4)
-  assert.equal(f.trainStep, 2 * f.forward + 2 * (8 * f.block + f.heads));
+  // The target forward: no lm_head; its last block's o_proj and MLP on the 32 first rows, not all 2624.
+  const target = f.forward - 2 * T * 512 * 11 - 2 * (T - 32) * 512 * (512 + 3072 + 1536);
+  assert.equal(f.trainStep, f.forward + target + 2 * (8 * f.block + f.heads));
   const noAct = hrmFlops(makeConfig({ ...c, halt_max_steps: 1 }), 32);
-  assert.equal(noAct.trainStep, f.trainStep - f.forward); // no target-Q forward without ACT
+  assert.equal(noAct.trainStep, f.trainStep - target); // no target-Q forward without ACT
   assert.equal(hrmFlops(c, 8).forward * 4, f.forward);
 });

@@ -126,11 +126,12 @@ export function actForward(inner: HRMInner, carry: Carry, batch: Batch, opts: Ac
     }
     carry.halted[b] = halt ? 1 : 0;
   }
-  // Bootstrapped target: the next segment's Q values from the new carry (a copy: that forward is discarded).
+  // Bootstrapped target: the next segment's Q values from the new carry (a copy: that forward is discarded,
+  // so it computes only what the Q values need).
   const ws = inner.workspace(carry.B);
   ws.zHNext.set(carry.zH);
   ws.zLNext.set(carry.zL);
-  const next = inner.forward(ws.zHNext, ws.zLNext, inputs, ids, carry.B, false);
+  const next = inner.forward(ws.zHNext, ws.zLNext, inputs, ids, carry.B, false, true);
   out.targetQContinue = new Float32Array(carry.B);
   for (let b = 0; b < carry.B; b++)
     out.targetQContinue[b] = sigmoidF32(

@@ -248,7 +248,44 @@ export function blockForward(
 }
 
 /**
- * z = level(z + injection), in place. With `saved` (one BlockActs per layer) the level input is kept in
+ * blockForward in place on x[T,D] for the first position of each sequence only (rows b*S): q, k, v and
+ * attention run over every position (the first row attends to all of them), o_proj, the MLP and both norms
+ * over those B rows. The other rows of x are left as they were, stale. For the Q-learning target, which reads
+ * only z_H[:, 0] (the q_head's input) after the last block: o_proj and the MLP are 10/13 of a block's matmul
+ * FLOPs (expansion 4). Row for row the same bits as blockForward: every kernel here computes each row on its
+ * own.
+ */
+export function blockForwardFirstRows(
+  k: Kernels,
+  w: BlockWeights,
+  x: Float32Array,
+  a: BlockActs,
+  d: Dims,
+  rope: Rope | null,
+): void {
+  const { B, S, D, NH, HD, F, eps, precision: p } = d;
+  const T = B * S;
+  linear(k, w, "qkv", a.qkv, x, T, D, 3 * D, p);
+  if (rope) k.attentionRopeForward(a.att, a.qkv, rope.cos, rope.sin, B, S, NH, HD);
+  else k.attentionForward(a.att, NO_PROBS, a.qkv, B, S, NH, HD);
+  // The B rows, gathered into the record's buffers that are free now: qkv is read, out unused in place.
+  const xs = a.qkv.subarray(0, B * D);
+  const atts = a.out.subarray(0, B * D);
+  const h1 = a.h1.subarray(0, B * D);
+  const act = a.act.subarray(0, B * F);
+  for (let b = 0; b < B; b++) {
+    xs.set(x.subarray(b * S * D, b * S * D + D), b * D);
+    atts.set(a.att.subarray(b * S * D, b * S * D + D), b * D);
+  }
+  linearResidualNorm(k, w, "o", h1, a.rstd1, xs, atts, B, D, D, eps, p);
+  gateUpSwiglu(k, w, act, h1, B, d);
+  linearResidualNorm(k, w, "down", h1, a.rstd2, h1, act, B, F, D, eps, p);
+  for (let b = 0; b < B; b++) x.set(h1.subarray(b * D, (b + 1) * D), b * S * D);
+}
+
+/**
+ * z = level(z + injection), in place; with `firstRowsOnly` (no `saved`), the last block updates only the first
+ * row of each sequence (blockForwardFirstRows). With `saved` (one BlockActs per layer) the level input is kept in
  * `levelIn` and every block's activations in its own record, for the backward; without, one shared record.
  * The last block writes z itself, which its record then holds as its `out`: the backward reads the level's
  * output from the carry, so a caller must not change z between this forward and that backward (11 MB fewer
@@ -263,11 +300,15 @@ export function levelForward(
   rope: Rope | null,
   shared: BlockActs,
   saved?: { levelIn: Float32Array; acts: BlockActs[] },
+  firstRowsOnly = false,
 ): void {
   const n = d.B * d.S * d.D;
   if (!saved) {
     k.add(z, z, injection, 1, 1, n);
-    for (const w of layers) blockForward(k, w, z, z, shared, d, rope);
+    layers.forEach((w, i) => {
+      if (firstRowsOnly && i === layers.length - 1) blockForwardFirstRows(k, w, z, shared, d, rope);
+      else blockForward(k, w, z, z, shared, d, rope);
+    });
     return;
   }
   k.add(saved.levelIn, z, injection, 1, 1, n);

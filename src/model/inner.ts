@@ -89,7 +89,7 @@ export interface Workspace {
 }
 
 export interface InnerOutputs {
-  logits: Float32Array; // [B, seq_len, V]
+  logits: Float32Array; // [B, seq_len, V] (empty from a qOnly forward)
   qHalt: Float32Array; // [B]
   qContinue: Float32Array; // [B]
 }
@@ -223,7 +223,9 @@ export class HRMInner {
 
   /**
    * One inner forward on carry (zH, zL) [B, S, D], updated in place. With `grad`, the last L and H calls
-   * keep their activations in the workspace for backward(). Returns views into the workspace.
+   * keep their activations in the workspace for backward(). With `qOnly` (no grad), only the Q values are
+   * wanted (training's bootstrapped Q target): the last block updates only z_H[:, 0], the rest of zH's rows
+   * are left stale, and no logits are computed.
    */
   forward(
     zH: Float32Array,
@@ -232,7 +234,10 @@ export class HRMInner {
     puzzleIds: Int32Array,
     B: number,
     grad: boolean,
+    qOnly = false,
   ): InnerOutputs {
+    if (grad && qOnly)
+      throw new Error("HRMInner.forward: qOnly leaves zH stale, so it cannot keep a backward");
     const c = this.config;
     const ws = this.workspace(B);
     const d = ws.dims;
@@ -251,8 +256,8 @@ export class HRMInner {
     // The 1-step gradient: only these two calls are differentiated.
     k.add(ws.inj, zH, ws.emb, 1, 1, n);
     levelForward(k, L, zL, ws.inj, d, this.rope, ws.shared, grad ? ws.savedL : undefined);
-    levelForward(k, H, zH, zL, d, this.rope, ws.shared, grad ? ws.savedH : undefined);
-    return this.heads(zH, ws);
+    levelForward(k, H, zH, zL, d, this.rope, ws.shared, grad ? ws.savedH : undefined, qOnly);
+    return this.heads(zH, ws, qOnly);
   }
 
   /**
@@ -294,15 +299,17 @@ export class HRMInner {
     return this.packed;
   }
 
-  private heads(zH: Float32Array, ws: Workspace): InnerOutputs {
+  private heads(zH: Float32Array, ws: Workspace, qOnly: boolean): InnerOutputs {
     const c = this.config;
     const { B, S, D } = ws.dims;
     const P = this.derived.puzzleEmbLen;
     const V = c.vocab_size;
-    this.k.linearForward(ws.logitsAll, zH, this.params.get("lm_head.weight"), B * S, D, V, c.forward_dtype);
-    const logits = new Float32Array(B * c.seq_len * V);
-    for (let b = 0; b < B; b++)
-      logits.set(ws.logitsAll.subarray((b * S + P) * V, (b + 1) * S * V), b * c.seq_len * V);
+    const logits = new Float32Array(qOnly ? 0 : B * c.seq_len * V);
+    if (!qOnly) {
+      this.k.linearForward(ws.logitsAll, zH, this.params.get("lm_head.weight"), B * S, D, V, c.forward_dtype);
+      for (let b = 0; b < B; b++)
+        logits.set(ws.logitsAll.subarray((b * S + P) * V, (b + 1) * S * V), b * c.seq_len * V);
+    }
     for (let b = 0; b < B; b++) ws.qIn.set(zH.subarray(b * S * D, b * S * D + D), b * D);
     this.k.linearForward(ws.qOut, ws.qIn, this.params.get("q_head.weight"), B, D, 2, c.forward_dtype);
     const bias = this.params.get("q_head.bias");

@@ -6,7 +6,9 @@
  *   block forward   = 2*T*D*3D (qkv) + 2*T*D*D (o) + 2*T*D*2I (gate_up) + 2*T*I*D (down)
  *                   + 2*2*B*S*S*D (attention: Q.K^T and P.V over all heads)
  *   inner forward   = (H_cycles*L_cycles*L_layers + H_cycles*H_layers) blocks + lm_head 2*T*D*V + q_head 2*B*D*2
- *   training step   = inner forward (with grad) + one more inner forward for the Q target (halt_max_steps > 1)
+ *   training step   = inner forward (with grad) + one more inner forward for the Q target (halt_max_steps > 1),
+ *                     which reads only z_H[:, 0]: no lm_head, and its last block's o_proj and MLP run on the B
+ *                     first rows only, 2*B*D*D + 2*B*D*2I + 2*B*I*D instead of the T-row products
  *                   + backward of the last L step and the last H step (the 1-step gradient) and the heads,
  *                     each backward GEMM pair costing twice its forward (dX and dW; attention: dP, dV, dQ, dK)
  *   evaluation      = segments * inner forward
@@ -32,7 +34,8 @@ export function hrmFlops(c: HRMConfig, B: number): FlopCounts {
   const blocksPerForward = c.H_cycles * c.L_cycles * c.L_layers + c.H_cycles * c.H_layers;
   const forward = blocksPerForward * block + heads;
   const backward = 2 * ((c.L_layers + c.H_layers) * block + heads);
-  const target = c.halt_max_steps > 1 ? forward : 0;
+  const rowOnly = c.H_layers > 0 ? 2 * (T - B) * (D * D + D * 2 * I + I * D) : 0; // not computed
+  const target = c.halt_max_steps > 1 ? forward - 2 * T * D * c.vocab_size - rowOnly : 0;
   return { block, heads, forward, trainStep: forward + target + backward };
 }
 
