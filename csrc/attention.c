@@ -3,8 +3,9 @@
  * and group of heads: it first copies its heads' q, k, v rows (and dO in the backward) out of the packed rows
  * into per-thread scratch, contiguous per head (stage_heads: with RoPE, q and k are rotated on the way), then
  * runs each head. The products (q kᵀ, P v; backward dO vᵀ, dZ k, dZᵀ q, Pᵀ dO) are register-blocked small GEMMs
- * (small_gemm.h) over the staged rows; kᵀ (vᵀ in the backward) and the [S,S] scores are built in scratch too (the
- * forward's score rows padded to whole lines, for its row softmax: softmax.h). out and dqkv are written in place.
+ * (small_gemm.h) over the staged rows; kᵀ (vᵀ in the backward) and the [S,S] scores (dZ) are built in scratch too,
+ * their rows padded to whole lines (hrm_score_ld: the row softmax, softmax.h, and the transposes ran up to 2x
+ * slower on rows S = 82 floats apart). out and dqkv are written in place.
  * Writes the probabilities out when the caller saves them for the backward.
  */
 #include <math.h>
@@ -95,14 +96,14 @@ HRM_CLONES static void attn_fwd_task(void *c, int task, int th) {
   const attn_args *a = c;
   long S = a->S, HD = a->HD, nh = a->nh, groups = a->NH / nh, b = task / groups, h0 = (task % groups) * nh;
   long ro = a->NH * HD, ls = hrm_score_ld(S), hs = S * HD; /* hs: one staged head */
-  float *qh = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (3 * nh * hs + HD * S + S * ls));
-  float *kh = qh + nh * hs, *vh = kh + nh * hs, *kt = vh + nh * hs, *sc = kt + HD * S; /* kt [HD][S], sc [S][ls] */
+  float *qh = hrm_thread_scratch(HRM_SCRATCH_ATTN_FWD, th, sizeof(float) * (3 * nh * hs + HD * ls + S * ls));
+  float *kh = qh + nh * hs, *vh = kh + nh * hs, *kt = vh + nh * hs, *sc = kt + HD * ls; /* kt [HD][ls], sc [S][ls] */
   float scale = 1.0f / sqrtf((float)HD);
   stage_heads(a, b, h0, nh, qh, kh, vh);
   for (long j = 0; j < nh; j++) {
     long h = h0 + j;
-    hrm_transpose(kt, kh + j * hs, HD, S, HD);
-    hrm_small_gemm(S, S, HD, qh + j * hs, HD, 1, kt, S, sc, ls);
+    hrm_transpose(kt, ls, kh + j * hs, HD, S, HD);
+    hrm_small_gemm(S, S, HD, qh + j * hs, HD, 1, kt, ls, sc, ls);
     hrm_softmax_rows(sc, S, S, ls, scale, a->probs ? a->probs + (b * a->NH + h) * S * S : NULL, S);
     hrm_small_gemm(S, HD, S, sc, ls, 1, vh + j * hs, HD, a->out + b * S * ro + h * HD, ro);
   }
@@ -134,26 +135,26 @@ void hrm_attention_rope_fwd(float *out, const float *qkv, const float *cos, cons
 HRM_CLONES static void attn_bwd_task(void *c, int task, int th) {
   const attn_args *a = c;
   long S = a->S, HD = a->HD, nh = a->nh, groups = a->NH / nh, b = task / groups, h0 = (task % groups) * nh;
-  long rq = 3 * a->NH * HD, ro = a->NH * HD, hs = S * HD;
-  float *qh = hrm_thread_scratch(HRM_SCRATCH_ATTN_BWD, th, sizeof(float) * (4 * nh * hs + HD * S + S * S));
-  float *kh = qh + nh * hs, *vh = kh + nh * hs, *gh = vh + nh * hs, *vt = gh + nh * hs, *dz = vt + HD * S;
+  long rq = 3 * a->NH * HD, ro = a->NH * HD, hs = S * HD, ls = hrm_score_ld(S);
+  float *qh = hrm_thread_scratch(HRM_SCRATCH_ATTN_BWD, th, sizeof(float) * (4 * nh * hs + HD * ls + S * ls));
+  float *kh = qh + nh * hs, *vh = kh + nh * hs, *gh = vh + nh * hs, *vt = gh + nh * hs, *dz = vt + HD * ls;
   float scale = 1.0f / sqrtf((float)HD);
   stage_heads(a, b, h0, nh, qh, kh, vh);
   stage_rows(gh, a->dout + b * S * ro + h0 * HD, ro, S, nh, HD); /* dO */
   for (long j = 0; j < nh; j++) {
     long h = h0 + j;
     const float *q = qh + j * hs, *k = kh + j * hs, *go = gh + j * hs, *P = a->cprobs + (b * a->NH + h) * S * S;
-    hrm_transpose(vt, vh + j * hs, HD, S, HD);
-    hrm_small_gemm(S, S, HD, go, HD, 1, vt, S, dz, S); /* dP */
+    hrm_transpose(vt, ls, vh + j * hs, HD, S, HD);
+    hrm_small_gemm(S, S, HD, go, HD, 1, vt, ls, dz, ls); /* dP */
     for (long i = 0; i < S; i++) {
       const float *p = P + i * S;
-      float *row = dz + i * S;
+      float *row = dz + i * ls;
       float rowdot = hrm_dot16(p, row, S);
       for (long jj = 0; jj < S; jj++) row[jj] = p[jj] * (row[jj] - rowdot) * scale;
     }
     float *dq = a->dqkv + qkv_off(a, b, 0, 0, h), *dk = dq + a->NH * HD, *dv = dk + a->NH * HD;
-    hrm_small_gemm(S, HD, S, dz, S, 1, k, HD, dq, rq); /* dq = dZ k */
-    hrm_small_gemm(S, HD, S, dz, 1, S, q, HD, dk, rq); /* dk = dZᵀ q */
+    hrm_small_gemm(S, HD, S, dz, ls, 1, k, HD, dq, rq); /* dq = dZ k */
+    hrm_small_gemm(S, HD, S, dz, 1, ls, q, HD, dk, rq); /* dk = dZᵀ q */
     hrm_small_gemm(S, HD, S, P, 1, S, go, HD, dv, rq); /* dv = Pᵀ dO */
   }
 }
