@@ -218,17 +218,16 @@ export interface Rope {
   sin: Float32Array;
 }
 
-/** x[T,D] -> out[T,D]; out may be x itself (x is last read before out is written). */
-export function blockForward(
+/** The block's attention half up to o_proj: a.qkv = qkv_proj(x), a.att = attention(rope(a.qkv)). */
+function qkvAttention(
   k: Kernels,
   w: BlockWeights,
   x: Float32Array,
-  out: Float32Array,
   a: BlockActs,
   d: Dims,
   rope: Rope | null,
-): void {
-  const { B, S, D, NH, HD, F, eps, precision: p } = d;
+) {
+  const { B, S, D, NH, HD, precision: p } = d;
   const T = B * S;
   linear(k, w, "qkv", a.qkv, x, T, D, 3 * D, p);
   if (rope && !a.saved) {
@@ -239,6 +238,21 @@ export function blockForward(
     // probs: kept for the backward, or the shared buffer it recomputes into; a no-grad run keeps none.
     k.attentionForward(a.att, a.saved ? a.probs : NO_PROBS, a.qkv, B, S, NH, HD);
   }
+}
+
+/** x[T,D] -> out[T,D]; out may be x itself (x is last read before out is written). */
+export function blockForward(
+  k: Kernels,
+  w: BlockWeights,
+  x: Float32Array,
+  out: Float32Array,
+  a: BlockActs,
+  d: Dims,
+  rope: Rope | null,
+): void {
+  const { B, S, D, F, eps, precision: p } = d;
+  const T = B * S;
+  qkvAttention(k, w, x, a, d, rope);
   linearResidualNorm(k, w, "o", a.h1, a.rstd1, x, a.att, T, D, D, eps, p);
   if (a.saved?.gu) {
     linear(k, w, "gateUp", a.gu, a.h1, T, D, 2 * F, p);
@@ -263,11 +277,9 @@ export function blockForwardFirstRows(
   d: Dims,
   rope: Rope | null,
 ): void {
-  const { B, S, D, NH, HD, F, eps, precision: p } = d;
-  const T = B * S;
-  linear(k, w, "qkv", a.qkv, x, T, D, 3 * D, p);
-  if (rope) k.attentionRopeForward(a.att, a.qkv, rope.cos, rope.sin, B, S, NH, HD);
-  else k.attentionForward(a.att, NO_PROBS, a.qkv, B, S, NH, HD);
+  if (a.saved) throw new Error("blockForwardFirstRows: a record for the backward needs every row");
+  const { B, S, D, F, eps, precision: p } = d;
+  qkvAttention(k, w, x, a, d, rope);
   // The B rows, gathered into the record's buffers that are free now: qkv is read, out unused in place.
   const xs = a.qkv.subarray(0, B * D);
   const atts = a.out.subarray(0, B * D);
