@@ -15,11 +15,17 @@
 #define HRM_CLONES
 #endif
 
+/* The inputs hrm_expf (and exp_x86.h's hrm_exp16) hold x to: ln(2^-126), whose exponential is the smallest
+ * normal float, and ln(FLT_MAX). The sigmoids hold their input at HRM_EXP_LO too, so 1 / (1 + exp(-x)) stays
+ * normal. */
+#define HRM_EXP_LO (-87.33654f)
+#define HRM_EXP_HI 88.72283f
+
 /* expf with ~2 ulp error (Cephes polynomial), branch-free so loops over it vectorise; NaN propagates,
  * inputs are clamped to the float range so -inf gives ~1e-38 rather than 0. */
 static inline float hrm_expf(float x) {
-  x = x < -87.33654f ? -87.33654f : x;
-  x = x > 88.72283f ? 88.72283f : x;
+  x = x < HRM_EXP_LO ? HRM_EXP_LO : x;
+  x = x > HRM_EXP_HI ? HRM_EXP_HI : x;
   /* n = round(x / ln2): adding 1.5*2^23 rounds to an integer in the default rounding mode, with no libm call
    * (a floorf call would stop the loop from vectorising). |x / ln2| < 128 keeps it exact. */
   float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -41,7 +47,7 @@ static inline float hrm_expf(float x) {
  * (>= 1.2e-38). Unheld, gates in (-88.4, -87.3) gave denormals, slow on cores without flush-to-zero, and 0
  * further down where the exponential overflows. */
 static inline float hrm_sigmoidf(float x) {
-  x = x < -87.33654f ? -87.33654f : x;
+  x = x < HRM_EXP_LO ? HRM_EXP_LO : x;
   return 1.0f / (1.0f + hrm_expf(-x));
 }
 
