@@ -4,16 +4,19 @@
  *   HRM_BACKEND=ref        use the TypeScript kernels, no addon, no warning
  *   HRM_BACKEND=native     the addon is required: failing to load it is an error
  *   HRM_NATIVE_ADDON=path  load the addon from this path instead of build/Release (tests use a missing path)
- *   HRM_NUM_THREADS=n      kernel threads (read by the addon itself)
+ *   HRM_NUM_THREADS=n      kernel threads (read by the addon itself); unset, one per physical core within the
+ *                          cgroup CPU quota (threads.ts)
  *   HRM_HUGE_PAGES=0       keep the model's buffers on ordinary pages (see src/util/memory.ts)
  */
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { NativeAddon } from "../kernels/native/index.js";
+import { defaultKernelThreads } from "./threads.js";
 
 const DEFAULT_ADDON = fileURLToPath(new URL("../../../build/Release/hrm_native.node", import.meta.url));
 
 let warned = false;
+let threadsSet = false;
 
 /** False when HRM_HUGE_PAGES=0 turns off huge pages for the model's buffers. */
 export function hugePagesWanted(): boolean {
@@ -27,8 +30,9 @@ export function loadNativeAddon(): NativeAddon | null {
   if (mode !== "auto" && mode !== "native")
     throw new Error(`HRM_BACKEND must be "auto", "native" or "ref", got "${mode}"`);
   const path = process.env.HRM_NATIVE_ADDON || DEFAULT_ADDON;
+  let addon: NativeAddon;
   try {
-    return createRequire(import.meta.url)(path) as NativeAddon;
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (e) {
     const reason = (e as Error).message.split("\n")[0];
     if (mode === "native")
@@ -42,4 +46,11 @@ export function loadNativeAddon(): NativeAddon | null {
     }
     return null;
   }
+  if (!threadsSet) {
+    threadsSet = true;
+    // The addon takes HRM_NUM_THREADS when it parses to a positive count (atoi), as here.
+    const fewer = parseInt(process.env.HRM_NUM_THREADS ?? "", 10) > 0 ? null : defaultKernelThreads();
+    if (fewer) addon.setNumThreads(fewer.threads);
+  }
+  return addon;
 }
