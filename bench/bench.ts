@@ -1,5 +1,6 @@
 /**
- * npm run bench [-- --json] [-- --quick] [-- --only=kernels|model]: kernel and model benchmarks (not a test).
+ * npm run bench [-- --json] [-- --quick] [-- --only=kernels|model|pytorch] [-- --pytorch]: kernel and model
+ * benchmarks (not a test); --pytorch adds hrm-ts vs the official step in PyTorch (bench/pytorch.ts).
  * Prints the measured FP32 FMA peak, GEMM GFLOP/s for native (1 and all threads) and ref, each fused
  * kernel's time, and the per-call overhead. Every GEMM is spot-checked against float64 before it is timed.
  * Then the model benchmark (bench/model.ts): training and evaluation throughput, MFU, memory, kernel profile.
@@ -11,6 +12,7 @@ import type { Kernels, NativeAddon } from "../src/node.js";
 import { IGNORE_LABEL_ID, loadNativeAddon, refKernels } from "../src/node.js";
 import { allocFloat32 } from "../src/util/memory.js";
 import { benchModels } from "./model.js";
+import { benchPytorch } from "./pytorch.js";
 import { table, timeIt, timeTiny } from "./timing.js";
 
 const args = new Set(process.argv.slice(2));
@@ -361,11 +363,11 @@ function benchEpilogues(native: NativeAddon): void {
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 const peak = benchPeak();
 if (!peak) console.log("native addon not available: ref numbers only\n");
-if (only !== "model") {
+if (only !== "model" && only !== "pytorch") {
   benchGemm(peak);
   benchFused(addon);
 }
-if (only !== "kernels") {
+if (only !== "kernels" && only !== "pytorch") {
   console.log(
     "\nmodel: official training steps and evaluation (float32, and bfloat16 where marked), one process per case",
   );
@@ -376,6 +378,12 @@ if (only !== "kernels") {
   const startPeak = (threads: number) =>
     !peak ? NaN : threads === 1 ? peak.p1 : threads === peak.threads ? peak.pAll : NaN;
   benchModels(measurePeak, quick, records, startPeak);
+}
+if (only === "pytorch" || args.has("--pytorch")) {
+  console.log(
+    "\nhrm-ts vs the official HRM in PyTorch on this CPU, same configurations, one process per run",
+  );
+  benchPytorch(quick, records);
 }
 if (args.has("--json")) {
   mkdirSync("bench/results", { recursive: true });

@@ -56,7 +56,8 @@ function ratioLine(p: { a: number; b: number }, records: Record<string, unknown>
   return `${(p.a / p.b).toFixed(2)}x (${p.a.toFixed(3)} s vs ${p.b.toFixed(3)} s, best of alternating runs)`;
 }
 
-function runCase(cs: ModelCase, threads?: number): ModelResult {
+/** One case in its own worker process (threads: HRM_NUM_THREADS for it; absent, the default). */
+export function runCase(cs: ModelCase, threads?: number): ModelResult {
   const env = { ...process.env, ...(threads ? { HRM_NUM_THREADS: String(threads) } : {}) };
   const r = spawnSync(process.execPath, [WORKER, JSON.stringify(cs)], { encoding: "utf8", env });
   if (r.status !== 0) throw new Error(`bench case ${JSON.stringify(cs)} failed:\n${r.stderr}`);

@@ -1,0 +1,84 @@
+/**
+ * `npm run bench -- --only=pytorch` (or `--pytorch` with the rest): hrm-ts against the official training step
+ * and evaluation in PyTorch on this CPU (bench/pytorch/hrm_step.py, checked against the official fixtures
+ * there), the two alternating case by case in their own processes, best of each compared. Needs python3
+ * with torch (HRM_PYTHON names the interpreter; Debian: apt install python3-torch libopenblas0-pthread, and
+ * see the script's header for OPENBLAS_CORETYPE). The ratio is this machine's and that torch build's: a
+ * torch on MKL, or a newer one, may run faster than Debian's on OpenBLAS.
+ */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { runCase } from "./model.js";
+import type { ModelCase } from "./model-worker.js";
+import { table } from "./timing.js";
+
+const SCRIPT = fileURLToPath(new URL("../../bench/pytorch/hrm_step.py", import.meta.url));
+
+interface TorchRun {
+  seconds: number;
+  setup: string;
+}
+
+function python(): string {
+  return process.env.HRM_PYTHON || "python3";
+}
+
+function runTorch(cs: ModelCase): TorchRun {
+  const r = spawnSync(python(), [SCRIPT, JSON.stringify(cs)], { encoding: "utf8" });
+  if (r.error || r.status !== 0)
+    throw new Error(
+      `PyTorch case ${JSON.stringify(cs)} failed (${python()} ${SCRIPT}):\n${r.error ?? r.stderr}`,
+    );
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { seconds: number };
+  return { seconds: out.seconds, setup: r.stderr.trim().split("\n")[0] ?? "" };
+}
+
+/** Throws with what to install when the interpreter has no torch. */
+function checkTorch(): void {
+  const r = spawnSync(python(), ["-c", "import torch"], { encoding: "utf8" });
+  if (r.error || r.status !== 0)
+    throw new Error(
+      `--pytorch needs ${python()} with torch (${r.error?.message ?? r.stderr.trim().split("\n").pop()}). ` +
+        "Debian: apt install python3-torch libopenblas0-pthread, then HRM_PYTHON=/usr/bin/python3 if another " +
+        "python3 comes first on PATH.",
+    );
+}
+
+export function benchPytorch(quick: boolean, records: Record<string, unknown>[]): void {
+  checkTorch();
+  const rounds = quick ? 1 : 3;
+  const cases: ModelCase[] = [
+    { config: "full", mode: "train", batch: 32, reps: 1 },
+    { config: "small", mode: "train", batch: 32, reps: 3, minSeconds: quick ? 0 : 4 },
+    { config: "full", mode: "eval", batch: 1, reps: 3, minSeconds: quick ? 0 : 4 },
+  ];
+  let setup = "";
+  const rows = cases.map((cs) => {
+    const what = `${cs.config} ${cs.mode} batch ${cs.batch}`;
+    if (process.stdout.isTTY) process.stdout.write(`  running ${what}, hrm-ts and PyTorch ...\x1b[K\r`);
+    else console.log(`  running ${what}, hrm-ts and PyTorch`);
+    let ours = Infinity,
+      theirs = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      ours = Math.min(ours, runCase(cs).seconds);
+      const t = runTorch(cs);
+      theirs = Math.min(theirs, t.seconds);
+      setup = t.setup;
+    }
+    records.push({
+      bench: "pytorch_ratio",
+      ...cs,
+      hrm_ts_s: ours,
+      pytorch_s: theirs,
+      ratio: theirs / ours,
+      setup,
+    });
+    const unit = cs.mode === "eval" ? "s/run (16 seg)" : "s/step";
+    return [what, unit, ours.toFixed(3), theirs.toFixed(3), `${(theirs / ours).toFixed(2)}x`];
+  });
+  console.log(`PyTorch: ${setup}`);
+  console.log(
+    table(["case (float32)", "unit", "hrm-ts", "PyTorch", "hrm-ts speed-up"], rows) +
+      `\n(best of ${rounds} alternating run${rounds > 1 ? "s" : ""} each)`,
+  );
+}
