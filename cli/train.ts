@@ -12,7 +12,7 @@ import { decodeModelSafetensors, encodeModelSafetensors } from "../src/model/che
 import type { HRMConfig } from "../src/model/config.js";
 import { HRMInner } from "../src/model/inner.js";
 import { HRMParams } from "../src/model/params.js";
-import { bfloat16Note, getKernels } from "../src/node.js";
+import { bfloat16Note, getKernels, kernelThreadsNote } from "../src/node.js";
 import { readBytes, readSplit, writeFileAtomic } from "../src/platform/files.js";
 import type { SplitData } from "../src/platform/files.js";
 import { cleanStaleTemps, latestCheckpoint, MetricsLog, writeCheckpoint } from "../src/platform/run-dir.js";
@@ -193,6 +193,7 @@ export async function runTrain(words: string[], opts: { quiet?: boolean } = {}):
   say(
     `hrm train: ${r.runDir} (${k.backendName} kernels, ${trainer.inner.params.data.length.toLocaleString()} parameters)`,
   );
+  if (kernelThreadsNote()) say(`kernel threads: ${kernelThreadsNote()}`);
   if (!opts.quiet) process.stdout.write(r.yaml.replace(/^/gm, "  "));
   if (cfg["arch.forward_dtype"] === "bfloat16")
     say(`forward_dtype bfloat16: ${bfloat16Note()}; weights, norms, attention and losses in float32`);

@@ -6,7 +6,7 @@ import { hugePagesWanted, loadNativeAddon } from "./platform/node.js";
 import { setHugePageAdvisor } from "./util/memory.js";
 
 export * from "./index.js";
-export { loadNativeAddon } from "./platform/node.js";
+export { kernelThreadsNote, loadNativeAddon } from "./platform/node.js";
 
 let cached: SelectedKernels | null = null;
 

@@ -10,7 +10,7 @@ import {
   quotaCpus,
   type ReadText,
 } from "../src/platform/threads.js";
-import { loadNativeAddon } from "../src/platform/node.js";
+import { kernelThreadsNote, loadNativeAddon } from "../src/platform/node.js";
 
 /** A fake file system: path -> contents; anything else is absent. */
 const fs =
@@ -103,6 +103,9 @@ test("the loaded addon runs the default thread count (HRM_NUM_THREADS unset) or 
   const addon = loadNativeAddon();
   if (!addon) return t.skip("no native addon");
   const env = parseInt(process.env.HRM_NUM_THREADS ?? "", 10);
-  const want = env > 0 ? env : (defaultKernelThreads()?.threads ?? availableParallelism());
-  assert.equal(addon.info().threads, want);
+  const fewer = env > 0 ? null : defaultKernelThreads();
+  assert.equal(addon.info().threads, env > 0 ? env : (fewer?.threads ?? availableParallelism()));
+  // The note the CLI prints says why, exactly when the default lowered the count.
+  if (fewer) assert.match(kernelThreadsNote() ?? "", new RegExp(`^${fewer.threads} \\(`));
+  else assert.equal(kernelThreadsNote(), null);
 });

@@ -17,6 +17,12 @@ const DEFAULT_ADDON = fileURLToPath(new URL("../../../build/Release/hrm_native.n
 
 let warned = false;
 let threadsSet = false;
+let threadsWhy: string | null = null;
+
+/** Why the kernel thread count is below the CPUs in the affinity mask (threads.ts), or null when it is not. */
+export function kernelThreadsNote(): string | null {
+  return threadsWhy;
+}
 
 /** False when HRM_HUGE_PAGES=0 turns off huge pages for the model's buffers. */
 export function hugePagesWanted(): boolean {
@@ -50,7 +56,10 @@ export function loadNativeAddon(): NativeAddon | null {
     threadsSet = true;
     // The addon takes HRM_NUM_THREADS when it parses to a positive count (atoi), as here.
     const fewer = parseInt(process.env.HRM_NUM_THREADS ?? "", 10) > 0 ? null : defaultKernelThreads();
-    if (fewer) addon.setNumThreads(fewer.threads);
+    if (fewer) {
+      addon.setNumThreads(fewer.threads);
+      threadsWhy = `${fewer.threads} (${fewer.why}; HRM_NUM_THREADS overrides)`;
+    }
   }
   return addon;
 }
