@@ -383,7 +383,12 @@ if (only === "pytorch" || args.has("--pytorch")) {
   console.log(
     "\nhrm-ts vs the official HRM in PyTorch on this CPU, same configurations, one process per run",
   );
-  benchPytorch(quick, records);
+  try {
+    benchPytorch(quick, records);
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    process.exitCode = 1;
+  }
 }
 if (args.has("--json")) {
   mkdirSync("bench/results", { recursive: true });

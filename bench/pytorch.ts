@@ -1,9 +1,9 @@
 /**
  * `npm run bench -- --only=pytorch` (or `--pytorch` with the rest): hrm-ts against the official training step
  * and evaluation in PyTorch on this CPU (bench/pytorch/hrm_step.py, checked against the official fixtures
- * there), the two alternating case by case in their own processes, best of each compared. Needs python3
- * with torch (HRM_PYTHON names the interpreter; Debian: apt install python3-torch libopenblas0-pthread, and
- * see the script's header for OPENBLAS_CORETYPE). The ratio is this machine's and that torch build's: a
+ * there), the two alternating case by case in their own processes, best of each compared. Needs a python3
+ * with torch (see python(); Debian: apt install python3-torch libopenblas0-pthread, and the script's header
+ * for OPENBLAS_CORETYPE). The ratio is this machine's and that torch build's: a
  * torch on MKL, or a newer one, may run faster than Debian's on OpenBLAS.
  */
 import { spawnSync } from "node:child_process";
@@ -19,8 +19,22 @@ interface TorchRun {
   setup: string;
 }
 
+let interpreter: string | null = null;
+
+/** HRM_PYTHON, else the first of python3 and /usr/bin/python3 (Debian's, where apt puts torch) with torch. */
 function python(): string {
-  return process.env.HRM_PYTHON || "python3";
+  if (interpreter) return interpreter;
+  const candidates = process.env.HRM_PYTHON ? [process.env.HRM_PYTHON] : ["python3", "/usr/bin/python3"];
+  const failures: string[] = [];
+  for (const py of candidates) {
+    const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
+    if (!r.error && r.status === 0) return (interpreter = py);
+    failures.push(`${py}: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
+  }
+  throw new Error(
+    `--pytorch needs a python3 with torch (${failures.join("; ")}). Debian: apt install python3-torch ` +
+      "libopenblas0-pthread; HRM_PYTHON names the interpreter.",
+  );
 }
 
 function runTorch(cs: ModelCase): TorchRun {
@@ -33,19 +47,8 @@ function runTorch(cs: ModelCase): TorchRun {
   return { seconds: out.seconds, setup: r.stderr.trim().split("\n")[0] ?? "" };
 }
 
-/** Throws with what to install when the interpreter has no torch. */
-function checkTorch(): void {
-  const r = spawnSync(python(), ["-c", "import torch"], { encoding: "utf8" });
-  if (r.error || r.status !== 0)
-    throw new Error(
-      `--pytorch needs ${python()} with torch (${r.error?.message ?? r.stderr.trim().split("\n").pop()}). ` +
-        "Debian: apt install python3-torch libopenblas0-pthread, then HRM_PYTHON=/usr/bin/python3 if another " +
-        "python3 comes first on PATH.",
-    );
-}
-
 export function benchPytorch(quick: boolean, records: Record<string, unknown>[]): void {
-  checkTorch();
+  python(); // fails early, with what to install
   const rounds = quick ? 1 : 3;
   const cases: ModelCase[] = [
     { config: "full", mode: "train", batch: 32, reps: 1 },
