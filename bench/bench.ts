@@ -361,6 +361,10 @@ function benchEpilogues(native: NativeAddon): void {
 }
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
+if (only !== undefined && !["kernels", "model", "pytorch"].includes(only)) {
+  console.error(`bench: --only=${only}: expected kernels, model or pytorch`);
+  process.exit(2);
+}
 const peak = benchPeak();
 if (!peak) console.log("native addon not available: ref numbers only\n");
 if (only !== "model" && only !== "pytorch") {

@@ -3,8 +3,8 @@
  * and evaluation in PyTorch on this CPU (bench/pytorch/hrm_step.py, checked against the official fixtures
  * there), the two alternating case by case in their own processes, best of each compared. Needs a python3
  * with torch (see python(); Debian: apt install python3-torch libopenblas0-pthread, and the script's header
- * for OPENBLAS_CORETYPE). The ratio is this machine's and that torch build's: a
- * torch on MKL, or a newer one, may run faster than Debian's on OpenBLAS.
+ * for OPENBLAS_CORETYPE). The ratio is this machine's and that torch build's: a torch on MKL, or a newer one,
+ * may run faster than Debian's on OpenBLAS.
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
