@@ -54,6 +54,7 @@ export function benchPytorch(quick: boolean, records: Record<string, unknown>[])
     { config: "full", mode: "train", batch: 32, reps: 1 },
     { config: "small", mode: "train", batch: 32, reps: 3, minSeconds: quick ? 0 : 4 },
     { config: "full", mode: "eval", batch: 1, reps: 3, minSeconds: quick ? 0 : 4 },
+    { config: "full", mode: "eval", batch: 32, reps: 1 },
   ];
   let setup = "";
   const rows = cases.map((cs) => {
