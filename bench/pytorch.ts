@@ -12,27 +12,35 @@ import { runCase } from "./model.js";
 import type { ModelCase } from "./model-worker.js";
 import { table } from "./timing.js";
 
-const SCRIPT = fileURLToPath(new URL("../../bench/pytorch/hrm_step.py", import.meta.url));
+/** The PyTorch side: the official step, and its --check against the fixtures. */
+export const SCRIPT = fileURLToPath(new URL("../../bench/pytorch/hrm_step.py", import.meta.url));
 
 interface TorchRun {
   seconds: number;
   setup: string;
 }
 
-let interpreter: string | null = null;
-
-/** HRM_PYTHON, else the first of python3 and /usr/bin/python3 (Debian's, where apt puts torch) with torch. */
-function python(): string {
-  if (interpreter) return interpreter;
+/** HRM_PYTHON, else the first of python3 and /usr/bin/python3 (Debian's, where apt puts torch) that imports
+ * `modules` ("torch", or "torch, numpy" for --check); null with each candidate's failure when none does. */
+export function findPython(modules: string): { python: string | null; failures: string[] } {
   const candidates = process.env.HRM_PYTHON ? [process.env.HRM_PYTHON] : ["python3", "/usr/bin/python3"];
   const failures: string[] = [];
   for (const py of candidates) {
-    const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
-    if (!r.error && r.status === 0) return (interpreter = py);
+    const r = spawnSync(py, ["-c", `import ${modules}`], { encoding: "utf8" });
+    if (!r.error && r.status === 0) return { python: py, failures };
     failures.push(`${py}: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
   }
+  return { python: null, failures };
+}
+
+let interpreter: string | null = null;
+
+function python(): string {
+  if (interpreter) return interpreter;
+  const found = findPython("torch");
+  if (found.python) return (interpreter = found.python);
   throw new Error(
-    `--pytorch needs a python3 with torch (${failures.join("; ")}). Debian: apt install python3-torch ` +
+    `--pytorch needs a python3 with torch (${found.failures.join("; ")}). Debian: apt install python3-torch ` +
       "libopenblas0-pthread; HRM_PYTHON names the interpreter.",
   );
 }

@@ -7,22 +7,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { findPython, SCRIPT } from "../bench/pytorch.js";
 import { OFFICIAL_FIXTURES } from "./support/fixtures.js";
 
-const SCRIPT = fileURLToPath(new URL("../../bench/pytorch/hrm_step.py", import.meta.url));
-
-function pythonWithTorch(): string | null {
-  const candidates = process.env.HRM_PYTHON ? [process.env.HRM_PYTHON] : ["python3", "/usr/bin/python3"];
-  for (const py of candidates) {
-    const r = spawnSync(py, ["-c", "import torch, numpy"], { encoding: "utf8" });
-    if (!r.error && r.status === 0) return py;
-  }
-  return null;
-}
-
 test("the PyTorch reference step matches the official training losses (tiny-rope, 6 steps)", (t) => {
-  const py = pythonWithTorch();
+  const py = findPython("torch, numpy").python;
   if (!py) return t.skip("no python3 with torch and numpy (HRM_PYTHON)");
   const r = spawnSync(py, [SCRIPT, "--check", `${OFFICIAL_FIXTURES}tiny-rope`], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stdout + r.stderr);

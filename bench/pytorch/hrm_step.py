@@ -295,7 +295,6 @@ def check(fixture):
 def bench(case):
     c = make_config(case["config"], case.get("arch"))
     B = case["batch"]
-    c["batch_size"] = B
     if case.get("dtype", "float32") != "float32":
         raise SystemExit("hrm_step.py: float32 only (torch 1.13 has no bfloat16 matmul worth timing on the CPU)")
     torch.manual_seed(0)
