@@ -1,20 +1,34 @@
 /**
- * npm run bench:data [-- --arc]: time and peak memory of dataset builds (not a test).
- *  - Sudoku 1k recipe: 1000 puzzles x 1000 augmentations = 1,001,000 examples (targets: < 60 s, < 1 GB).
- *  - with --arc: ARC-AGI-1 + ConceptARC with 1000 augmentations, streamed to disk (target: < 2 GB peak;
- *    several GB of output, ~8 minutes here).
+ * npm run bench:data [-- --sudoku-csv=<file>] [--arc=<dir>]: time and peak memory of dataset builds (not a test).
+ *  - Sudoku 1k recipe: 1000 puzzles x 1000 augmentations = 1,001,000 examples (targets: < 60 s, < 1 GB), from
+ *    --sudoku-csv (default: the repository's 1000-puzzle sample).
+ *  - with --arc=<dir>: ARC-AGI-1 + ConceptARC with 1000 augmentations from the Kaggle combined files in <dir>,
+ *    streamed to disk (target: < 2 GB peak; several GB of output, ~8 minutes here).
  * Output goes to a temporary directory that is removed afterwards.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ArcTask } from "../src/data/arc.js";
 import { arcMetadata, parseCombined, writeArcDataset } from "../src/data/arc.js";
 import { buildSudokuSet, parseSudokuCsv, selectSudokuRows } from "../src/data/sudoku.js";
 import { StreamingSetWriter, writeSplit } from "../src/platform/files.js";
 import { Rng } from "../src/util/rng.js";
 
-const SHARED = new URL("../../../shared/data/", import.meta.url).pathname;
+const SUDOKU_SAMPLE = fileURLToPath(new URL("../../tests/fixtures/data/sudoku/puzzles.csv", import.meta.url));
+
+/** The value of --name=value, or undefined; a bare --name is an error naming what to pass. */
+function flag(name: string, what: string): string | undefined {
+  const arg = process.argv.slice(2).find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (arg === undefined) return undefined;
+  const value = arg.slice(name.length + 3);
+  if (!value) {
+    console.error(`bench:data: --${name} needs a value: --${name}=<${what}>`);
+    process.exit(2);
+  }
+  return value;
+}
 
 /** Runs fn while sampling resident memory every 50 ms; returns seconds and peak MB. */
 function measure(fn: () => void): { seconds: number; peakMb: number } {
@@ -28,8 +42,7 @@ function measure(fn: () => void): { seconds: number; peakMb: number } {
   return { seconds, peakMb: peak / 2 ** 20 };
 }
 
-function sudoku(dir: string): void {
-  const csv = join(SHARED, "sudoku/puzzles.csv");
+function sudoku(dir: string, csv: string): void {
   let n = 0;
   const r = measure(() => {
     const rows = selectSudokuRows(
@@ -47,14 +60,16 @@ function sudoku(dir: string): void {
   );
 }
 
-function arc(dir: string): void {
-  const load = (name: string, subset: string): ArcTask[] =>
-    parseCombined(
-      JSON.parse(readFileSync(join(SHARED, `arc/arc-agi_${name}_challenges.json`), "utf8")),
-      JSON.parse(readFileSync(join(SHARED, `arc/arc-agi_${name}_solutions.json`), "utf8")),
+function arc(dir: string, arcDir: string): void {
+  const load = (name: string, subset: string): ArcTask[] => {
+    const file = join(arcDir, `arc-agi_${name}_challenges.json`);
+    return parseCombined(
+      JSON.parse(readFileSync(file, "utf8")),
+      JSON.parse(readFileSync(join(arcDir, `arc-agi_${name}_solutions.json`), "utf8")),
       subset,
-      name,
+      file,
     );
+  };
   let summary = "";
   const r = measure(() => {
     const tasks = [
@@ -83,10 +98,12 @@ function arc(dir: string): void {
   );
 }
 
+const sudokuCsv = flag("sudoku-csv", "file") ?? SUDOKU_SAMPLE;
+const arcDir = flag("arc", "folder with arc-agi_{training,evaluation,concept}_{challenges,solutions}.json");
 const dir = mkdtempSync(join(tmpdir(), "hrm-bench-"));
 try {
-  sudoku(join(dir, "sudoku"));
-  if (process.argv.includes("--arc")) arc(join(dir, "arc"));
+  sudoku(join(dir, "sudoku"), sudokuCsv);
+  if (arcDir) arc(join(dir, "arc"), arcDir);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

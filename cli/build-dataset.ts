@@ -230,9 +230,7 @@ export const ARC_SCHEMA: Schema = {
   output_dir: { type: "string", default: "data/arc-aug-1000", doc: "where to write the dataset" },
   input: {
     type: "string",
-    default:
-      "../shared/data/arc/arc-agi_training_challenges.json,../shared/data/arc/arc-agi_evaluation_challenges.json,../shared/data/arc/arc-agi_concept_challenges.json",
-    doc: "comma-separated *_challenges.json files (with their *_solutions.json) and/or folders of subset folders of task .json files",
+    doc: "comma-separated *_challenges.json files (with their *_solutions.json) and/or folders of subset folders of task .json files (required)",
   },
   num_aug: { type: "int", default: 1000, doc: "augmented variants per task (official option)" },
   test_subsets: {
@@ -271,7 +269,15 @@ function arcTasks(path: string): ArcTask[] {
   );
 }
 
+/** Where the ARC data comes from: the project ships only a test sample (tests/fixtures/data/arc). */
+const ARC_INPUT_HELP =
+  "hrm build-dataset arc needs input=<files or folders>, e.g. " +
+  "input=arc/arc-agi_training_challenges.json,arc/arc-agi_evaluation_challenges.json,arc/arc-agi_concept_challenges.json " +
+  "(Kaggle combined files, from github.com/SamsungSAILMontreal/TinyRecursiveModels kaggle/combined/) " +
+  "or a folder of subset folders of task .json files (github.com/fchollet/ARC-AGI data/, arcprize/ARC-AGI-2 data/)";
+
 export function buildArc(o: Options): void {
+  if (!o.input) throw new CliError(ARC_INPUT_HELP);
   const out = o.output_dir as string;
   const tasks = (o.input as string).split(",").flatMap((p) => arcTasks(p.trim()));
   const writers = {

@@ -12,8 +12,9 @@ import { readTorchCheckpoint } from "../src/io/torch.js";
 import type { HostTensor } from "../src/tensor.js";
 import { toFloat32 } from "../src/tensor.js";
 import { concat, makeZip, P, pickle, stateDictPickle } from "./support/builders.js";
+import { OFFICIAL_FIXTURES } from "./support/fixtures.js";
 
-const FIXTURES = new URL("../../../shared/fixtures/hrm-official/", import.meta.url).pathname;
+const FIXTURES = OFFICIAL_FIXTURES;
 
 /** Replaces text in a binary file, byte for byte (one char per byte both ways). */
 function editBytes(bytes: Uint8Array, from: string, to: string): Uint8Array {

@@ -10,7 +10,7 @@ Q target (a second inner forward), the stablemax loss and both Q losses, the bac
 sign-SGD on the puzzle embedding and AdamATan2 on the rest. Attention is the official code's PyTorch fallback
 (softmax(q k^T / sqrt(d)) v; flash-attn is CUDA-only). Written for torch 1.13, which Debian ships.
 
-  python3 bench/pytorch/hrm_step.py --check ../shared/fixtures/hrm-official/tiny-rope
+  python3 bench/pytorch/hrm_step.py --check tests/fixtures/hrm-official/tiny-rope
       six training steps from the official checkpoint and batch; every loss compared with the fixture's
   python3 bench/pytorch/hrm_step.py '{"config": "full", "mode": "train", "batch": 32, "reps": 3}'
       a bench case (bench/model-worker.ts's JSON): prints one JSON line with its median time

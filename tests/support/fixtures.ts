@@ -1,10 +1,11 @@
 /**
  * Discovery and loading of official-code fixture folders: every folder with a config.json and model.pt under
- * ../shared/fixtures/hrm-official/, and under $HRM_FIXTURES when set (same layout), so a new folder dropped in
- * either place is tested with no code change.
+ * tests/fixtures/hrm-official/, and under $HRM_FIXTURES when set (same layout), so a new folder dropped in
+ * either place is tested with no code change. Also the paths of the in-repository data samples.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { decodeNpy } from "../../src/io/npy.js";
 import { readTorchCheckpoint } from "../../src/io/torch.js";
 import { loadStateDict } from "../../src/model/checkpoint.js";
@@ -14,8 +15,12 @@ import { DEFAULT_CONFIG, makeConfig } from "../../src/model/config.js";
 import { HRMParams } from "../../src/model/params.js";
 import type { HostTensor } from "../../src/tensor.js";
 
-export const OFFICIAL_FIXTURES = new URL("../../../../shared/fixtures/hrm-official/", import.meta.url)
-  .pathname;
+/** tests/fixtures/ in the repository (this file runs as dist/tests/support/fixtures.js). */
+export const FIXTURES_ROOT = fileURLToPath(new URL("../../../tests/fixtures/", import.meta.url));
+export const OFFICIAL_FIXTURES = join(FIXTURES_ROOT, "hrm-official/");
+/** The ARC sample (Kaggle combined layout) and the Sudoku sample CSV; see tests/fixtures/README.md. */
+export const ARC_SAMPLE = join(FIXTURES_ROOT, "data/arc/");
+export const SUDOKU_SAMPLE = join(FIXTURES_ROOT, "data/sudoku/puzzles.csv");
 
 export function fixtureDirs(): string[] {
   const roots = [OFFICIAL_FIXTURES, ...(process.env.HRM_FIXTURES ? [process.env.HRM_FIXTURES] : [])];
