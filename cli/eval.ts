@@ -67,7 +67,11 @@ export const EVAL_SCHEMA: Schema = {
   ) as Schema),
 };
 
-/** Loads a checkpoint (ours or official) into a model sized for the dataset; arch.* options override. */
+/**
+ * Loads a checkpoint (ours or official) for a dataset. Ours carry their architecture: arch.* options may change
+ * only how it runs (cycles, segments, dtype), and the dataset must have its sequence length, vocabulary and
+ * puzzle count. For .pt files the architecture is the official default with arch.* options, sized for the dataset.
+ */
 export function loadCheckpoint(
   ck: string,
   meta: { seq_len: number; vocab_size: number; num_puzzle_identifiers: number },
@@ -75,9 +79,8 @@ export function loadCheckpoint(
   arch: Partial<HRMConfig> = {},
 ): HRMParams {
   if (ck.endsWith(".safetensors")) {
-    const p = decodeModelSafetensors(readBytes(ck), ck);
-    const params = new HRMParams(makeConfig({ ...p.config, ...arch, batch_size: B }));
-    params.data.set(p.data);
+    const params = decodeModelSafetensors(readBytes(ck), ck, { ...arch, batch_size: B });
+    checkDatasetFits(params.config, meta, ck);
     return params;
   }
   const params = new HRMParams(
@@ -91,6 +94,21 @@ export function loadCheckpoint(
   );
   loadStateDict(params, readTorchCheckpoint(readBytes(ck), ck), ck);
   return params;
+}
+
+/** A model trained on other sequences, tokens or puzzle identifiers than the dataset's would answer nonsense. */
+function checkDatasetFits(
+  c: HRMConfig,
+  meta: { seq_len: number; vocab_size: number; num_puzzle_identifiers: number },
+  ck: string,
+): void {
+  const keys: ("seq_len" | "vocab_size" | "num_puzzle_identifiers")[] = ["seq_len", "vocab_size"];
+  if (c.puzzle_emb_ndim > 0) keys.push("num_puzzle_identifiers");
+  for (const k of keys)
+    if (c[k] !== meta[k])
+      throw new CliError(
+        `${ck}: the checkpoint has ${k}=${c[k]}, the dataset ${meta[k]} (a model for another dataset?)`,
+      );
 }
 
 function archOptions(o: Options): Partial<HRMConfig> {

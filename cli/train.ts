@@ -118,8 +118,7 @@ function openRun(words: string[]): Run {
     ckpt = latestCheckpoint(runDir);
     if (!ckpt) throw new CliError(`${runDir}: no checkpoint to resume from`);
     const file = join(ckpt, "model.safetensors");
-    params = new HRMParams(hrm);
-    params.data.set(decodeModelSafetensors(readBytes(file), file).data);
+    params = decodeModelSafetensors(readBytes(file), file, hrm); // refuses a config that contradicts it
   } else params = HRMParams.init(hrm, cfg.seed as number);
   const trainer = new Trainer(new HRMInner(params, getKernels()), trainConfig(cfg), train.metadata);
   let pos: IteratorPosition = { iter: 0, batch: 0 };

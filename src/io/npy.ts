@@ -4,6 +4,7 @@
  */
 import type { DType, HostTensor, TypedArray } from "../tensor.js";
 import { DTYPE_BYTES, numel, typedFromBytes } from "../tensor.js";
+import { clip, own, quote } from "./limits.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -44,14 +45,15 @@ function parseHeader(text: string, name: string): { descr: string; fortran: bool
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined)
-    fail(name, `malformed .npy header ${JSON.stringify(text.trim())}`);
+    fail(name, `malformed .npy header ${quote(text.trim())}`);
   const shape = shapeText
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .map((s) => {
       const v = Number(s.replace(/L$/, ""));
-      if (!Number.isInteger(v) || v < 0) fail(name, `bad dimension "${s}" in shape (${shapeText})`);
+      if (!Number.isSafeInteger(v) || v < 0)
+        fail(name, `bad dimension ${quote(s)} in shape (${clip(shapeText)})`);
       return v;
     });
   return { descr, fortran: fortran === "True", shape };
@@ -76,9 +78,9 @@ export function decodeNpy(bytes: Uint8Array, name = "<npy>"): HostTensor {
   );
   const { descr, fortran, shape } = parseHeader(header, name);
   if (fortran) fail(name, "fortran_order arrays are not supported (save with np.ascontiguousarray)");
-  const dtype = DESCR_TO_DTYPE[descr];
+  const dtype = own(DESCR_TO_DTYPE, descr);
   if (!dtype)
-    fail(name, `unsupported dtype '${descr}' (supported: ${Object.keys(DESCR_TO_DTYPE).join(" ")})`);
+    fail(name, `unsupported dtype '${clip(descr)}' (supported: ${Object.keys(DESCR_TO_DTYPE).join(" ")})`);
   const dataStart = start + headerLen;
   const need = numel(shape) * DTYPE_BYTES[dtype];
   if (bytes.length - dataStart < need)

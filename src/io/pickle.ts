@@ -3,12 +3,20 @@
  * resolves globals through the caller's allow-list. Nothing in the pickle can run code: a GLOBAL that the
  * allow-list does not know (e.g. os.system, builtins.eval) is rejected before anything is called, and
  * REDUCE/NEWOBJ/BUILD only apply allow-listed functions. Protocols 0-5, the opcodes state dicts use.
+ * Its cost is bounded by the input's size: integers, container nesting, the memo and call arguments have
+ * limits (PICKLE_LIMITS), nothing recurses over decoded values, and every error is one line naming the file.
  */
+import { describe } from "./limits.js";
 
 export class PickleError extends Error {}
 
 /** A Python tuple (frozen array), kept distinct so callers can tell tuples from lists if they need to. */
 export type PyTuple = readonly unknown[];
+
+/** A Python float, boxed so that a float is never mistaken for an int (a shape of 2.0 is not a shape). */
+export class PyFloat {
+  constructor(readonly value: number) {}
+}
 
 export interface UnpickleHooks {
   /** Returns the value a GLOBAL names, or throws (the allow-list). */
@@ -17,7 +25,10 @@ export interface UnpickleHooks {
   persistentLoad(pid: unknown): unknown;
 }
 
-const MARK = Symbol("mark");
+/** Far above what a state dict needs (8-byte ints, depth 4, a few memo entries per tensor, 6 arguments). */
+export const PICKLE_LIMITS = { intBytes: 16, depth: 64, memo: 1 << 20, callArgs: 16 };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Python latin-1: one char per byte. (TextDecoder("latin1") is windows-1252, which differs at 0x80-0x9f.) */
 function latin1(b: Uint8Array): string {
@@ -52,6 +63,9 @@ class Reader {
     const b = this.take(n);
     return new DataView(b.buffer, b.byteOffset, n);
   }
+  u32(): number {
+    return this.view(4).getUint32(0, true);
+  }
   line(): string {
     const end = this.bytes.indexOf(0x0a, this.pos);
     if (end < 0) this.fail("pickle data truncated (unterminated text line)");
@@ -59,41 +73,77 @@ class Reader {
     this.pos = end + 1;
     return s;
   }
-}
-
-/** Little-endian two's-complement integer of any width (LONG1/LONG4); a Number when exact. */
-function decodeLong(b: Uint8Array): number | bigint {
-  if (b.length === 0) return 0;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
-  if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  text(n: number): string {
+    const b = this.take(n);
+    try {
+      return utf8.decode(b);
+    } catch {
+      return this.fail(`a string of ${n} bytes is not valid UTF-8`);
+    }
+  }
+  /** LONG1/LONG4: little-endian two's complement, at most PICKLE_LIMITS.intBytes bytes; a Number when exact. */
+  long(n: number): number | bigint {
+    if (n > PICKLE_LIMITS.intBytes)
+      this.fail(`an integer of ${n} bytes (the limit is ${PICKLE_LIMITS.intBytes}; a state dict needs 8)`);
+    const b = this.take(n);
+    if (n === 0) return 0;
+    let hex = "";
+    for (let i = n - 1; i >= 0; i--) hex += b[i].toString(16).padStart(2, "0");
+    let v = BigInt(`0x${hex}`);
+    if (b[n - 1] & 0x80) v -= 1n << BigInt(8 * n);
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  }
 }
 
 function apply(fn: unknown, args: unknown, r: Reader, what: string): unknown {
-  if (typeof fn !== "function") r.fail(`${what} of a value that is not an allowed callable`);
-  if (!Array.isArray(args)) r.fail(`${what} arguments are not a tuple`);
+  if (typeof fn !== "function") r.fail(`${what} of ${describe(fn)}, which is not an allowed callable`);
+  if (!Array.isArray(args)) r.fail(`${what} arguments are ${describe(args)}, not a tuple`);
+  if (args.length > PICKLE_LIMITS.callArgs) r.fail(`${what} with ${args.length} arguments`);
   return (fn as (...a: unknown[]) => unknown)(...(args as unknown[]));
 }
 
 export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickle>"): unknown {
   const r: Reader = new Reader(bytes, file); // explicit type: lets r.fail() narrow types (never-returning)
   const stack: unknown[] = [];
+  const marks: number[] = []; // stack positions of the open MARKs (Python's metastack)
   const memo = new Map<number, unknown>();
+  const depth = new WeakMap<object, number>(); // nesting depth of each container built so far
+  const depthOf = (v: unknown): number => (v !== null && typeof v === "object" ? (depth.get(v) ?? 1) : 0);
+  /** Records that `items` went into `c`; refuses nesting deeper than the limit. */
+  const nest = (c: object, items: Iterable<unknown>): void => {
+    let d = depth.get(c) ?? 1;
+    for (const v of items) d = Math.max(d, depthOf(v) + 1);
+    if (d > PICKLE_LIMITS.depth) r.fail(`containers nested deeper than ${PICKLE_LIMITS.depth}`);
+    depth.set(c, d);
+  };
+  const floor = (): number => (marks.length ? marks[marks.length - 1] : 0);
   const pop = (): unknown => {
-    if (stack.length === 0) r.fail("pickle stack underflow");
+    if (stack.length <= floor()) r.fail("pickle stack underflow");
     return stack.pop();
   };
+  const top = (): unknown =>
+    stack.length > floor() ? stack[stack.length - 1] : r.fail("pickle stack underflow");
   const popMark = (): unknown[] => {
-    const at = stack.lastIndexOf(MARK);
-    if (at < 0) r.fail("pickle MARK missing");
-    const items = stack.splice(at);
-    return items.slice(1);
+    if (!marks.length) r.fail("pickle MARK missing");
+    return stack.splice(marks.pop()!);
   };
-  const top = (): unknown => (stack.length ? stack[stack.length - 1] : r.fail("pickle stack underflow"));
+  const push = (v: unknown): void => void stack.push(v);
+  const build = <T extends object>(c: T, items: unknown[]): T => (nest(c, items), c);
+  const list = (what: string): unknown[] => {
+    const l = top();
+    if (!Array.isArray(l) || Object.isFrozen(l)) r.fail(`${what} to ${describe(l)}, which is not a list`);
+    return l;
+  };
   const setItems = (d: unknown, kv: unknown[]) => {
-    if (!(d instanceof Map)) r.fail("SETITEM on a value that is not a dict");
+    if (!(d instanceof Map)) r.fail(`SETITEM on ${describe(d)}, which is not a dict`);
+    if (kv.length % 2) r.fail("SETITEMS with an odd number of items");
     for (let i = 0; i + 1 < kv.length; i += 2) d.set(kv[i], kv[i + 1]);
+    nest(d, kv);
+  };
+  const memoPut = (k: number): void => {
+    if (memo.size >= PICKLE_LIMITS.memo && !memo.has(k))
+      r.fail(`more than ${PICKLE_LIMITS.memo} memo entries`);
+    memo.set(k, top());
   };
   for (;;) {
     const op = r.u8();
@@ -105,134 +155,137 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickl
         r.take(8);
         break; // FRAME
       case 0x2e:
+        if (marks.length) r.fail("STOP inside an open MARK");
         return pop(); // STOP
       case 0x28:
-        stack.push(MARK);
+        marks.push(stack.length); // the MARK itself is not on the stack: nothing can pop or memoize it
         break; // (
       case 0x7d:
-        stack.push(new Map());
+        push(new Map());
         break; // }
       case 0x5d:
-        stack.push([]);
+        push([]);
         break; // ]
       case 0x29:
-        stack.push(Object.freeze([]));
+        push(Object.freeze([]));
         break; // )
       case 0x4e:
-        stack.push(null);
+        push(null);
         break; // N
       case 0x88:
-        stack.push(true);
+        push(true);
         break;
       case 0x89:
-        stack.push(false);
+        push(false);
         break;
       case 0x4b:
-        stack.push(r.u8());
+        push(r.u8());
         break; // BININT1
       case 0x4d:
-        stack.push(r.view(2).getUint16(0, true));
+        push(r.view(2).getUint16(0, true));
         break; // BININT2
       case 0x4a:
-        stack.push(r.view(4).getInt32(0, true));
+        push(r.view(4).getInt32(0, true));
         break; // BININT
       case 0x8a:
-        stack.push(decodeLong(r.take(r.u8())));
+        push(r.long(r.u8()));
         break; // LONG1
       case 0x8b:
-        stack.push(decodeLong(r.take(r.view(4).getUint32(0, true))));
+        push(r.long(r.u32()));
         break; // LONG4
       case 0x47:
-        stack.push(r.view(8).getFloat64(0, false));
+        push(new PyFloat(r.view(8).getFloat64(0, false)));
         break; // BINFLOAT (big-endian)
       case 0x58:
-        stack.push(new TextDecoder().decode(r.take(r.view(4).getUint32(0, true))));
+        push(r.text(r.u32()));
         break; // BINUNICODE
       case 0x8c:
-        stack.push(new TextDecoder().decode(r.take(r.u8())));
+        push(r.text(r.u8()));
         break; // SHORT_BINUNICODE
-      case 0x8d:
-        stack.push(new TextDecoder().decode(r.take(Number(r.view(8).getBigUint64(0, true)))));
-        break;
+      case 0x8d: {
+        const n = r.view(8).getBigUint64(0, true);
+        if (n > BigInt(bytes.length)) r.fail(`a string of ${n} bytes in a ${bytes.length}-byte pickle`);
+        push(r.text(Number(n)));
+        break; // BINUNICODE8
+      }
       case 0x55:
-        stack.push(latin1(r.take(r.u8())));
+        push(latin1(r.take(r.u8())));
         break; // SHORT_BINSTRING
       case 0x54:
-        stack.push(latin1(r.take(r.view(4).getUint32(0, true))));
+        push(latin1(r.take(r.u32())));
         break;
       case 0x43:
-        stack.push(r.take(r.u8()).slice());
+        push(r.take(r.u8()).slice());
         break; // SHORT_BINBYTES
       case 0x42:
-        stack.push(r.take(r.view(4).getUint32(0, true)).slice());
+        push(r.take(r.u32()).slice());
         break; // BINBYTES
       case 0x71:
-        memo.set(r.u8(), top());
+        memoPut(r.u8());
         break; // BINPUT
       case 0x72:
-        memo.set(r.view(4).getUint32(0, true), top());
+        memoPut(r.u32());
         break; // LONG_BINPUT
       case 0x94:
-        memo.set(memo.size, top());
+        memoPut(memo.size);
         break; // MEMOIZE
       case 0x68:
       case 0x6a: {
         // BINGET, LONG_BINGET
-        const k = op === 0x68 ? r.u8() : r.view(4).getUint32(0, true);
+        const k = op === 0x68 ? r.u8() : r.u32();
         if (!memo.has(k)) r.fail(`memo key ${k} missing`);
-        stack.push(memo.get(k));
+        push(memo.get(k));
         break;
       }
       case 0x63:
-        stack.push(hooks.findGlobal(r.line(), r.line()));
+        push(hooks.findGlobal(r.line(), r.line()));
         break; // GLOBAL
       case 0x93: {
         // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        if (typeof module !== "string" || typeof name !== "string") r.fail("STACK_GLOBAL needs two strings");
-        stack.push(hooks.findGlobal(module, name));
+        if (typeof module !== "string" || typeof name !== "string")
+          r.fail(`STACK_GLOBAL needs two strings, got ${describe(module)} and ${describe(name)}`);
+        push(hooks.findGlobal(module, name));
         break;
       }
-      case 0x74:
-        stack.push(Object.freeze(popMark()));
+      case 0x74: {
+        const items = popMark();
+        push(Object.freeze(build(items, items)));
         break; // TUPLE
+      }
       case 0x85:
-        stack.push(Object.freeze([pop()]));
-        break;
-      case 0x86: {
-        const b = pop();
-        stack.push(Object.freeze([pop(), b]));
-        break;
-      }
+      case 0x86:
       case 0x87: {
-        const c = pop();
-        const b = pop();
-        stack.push(Object.freeze([pop(), b, c]));
+        // TUPLE1, TUPLE2, TUPLE3
+        const items = Array.from({ length: op - 0x84 }, pop).reverse();
+        push(Object.freeze(build(items, items)));
         break;
       }
-      case 0x6c:
-        stack.push(popMark());
+      case 0x6c: {
+        const items = popMark();
+        push(build(items, items));
         break; // LIST
+      }
       case 0x64: {
         const kv = popMark();
         const d = new Map();
         setItems(d, kv);
-        stack.push(d);
+        push(d);
         break;
       } // DICT
       case 0x61: {
         const v = pop();
-        const l = top();
-        if (!Array.isArray(l)) r.fail("APPEND to a non-list");
+        const l = list("APPEND");
         l.push(v);
+        nest(l, [v]);
         break;
       }
       case 0x65: {
         const vs = popMark();
-        const l = top();
-        if (!Array.isArray(l)) r.fail("APPENDS to a non-list");
-        l.push(...vs);
+        const l = list("APPENDS");
+        for (const v of vs) l.push(v); // not push(...vs): a long spread overflows the call stack
+        nest(l, vs);
         break;
       }
       case 0x73: {
@@ -247,22 +300,22 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickl
         break;
       } // SETITEMS
       case 0x51:
-        stack.push(hooks.persistentLoad(pop()));
+        push(hooks.persistentLoad(pop()));
         break; // BINPERSID
       case 0x52: {
         const args = pop();
-        stack.push(apply(pop(), args, r, "REDUCE"));
+        push(apply(pop(), args, r, "REDUCE"));
         break;
       }
       case 0x81: {
         const args = pop();
-        stack.push(apply(pop(), args, r, "NEWOBJ"));
+        push(apply(pop(), args, r, "NEWOBJ"));
         break;
       }
       case 0x62: {
         // BUILD: only dicts (OrderedDict state such as torch's _metadata) accept state, and ignore it
         pop();
-        if (!(top() instanceof Map)) r.fail("BUILD on a value that is not a dict");
+        if (!(top() instanceof Map)) r.fail(`BUILD on ${describe(top())}, which is not a dict`);
         break;
       }
       default:

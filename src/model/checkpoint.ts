@@ -22,7 +22,33 @@ export function canonicalName(key: string): string {
   return k;
 }
 
-/** Copies a state dict into params, checking every name and shape; `file` names the source in errors. */
+/** Config keys that change how a trained model runs, not what its weights mean: free to override at load. */
+export const RUNTIME_KEYS: readonly (keyof HRMConfig)[] = [
+  "batch_size",
+  "H_cycles",
+  "L_cycles",
+  "halt_max_steps",
+  "halt_exploration_prob",
+  "forward_dtype",
+  "loss_type",
+];
+
+/** The dtypes a stored tensor may have: float32, and for H_init/L_init the bfloat16 the official code keeps. */
+function allowedDtypes(name: string): readonly string[] {
+  return name === "H_init" || name === "L_init" ? ["float32", "bfloat16"] : ["float32"];
+}
+
+/** At most `max` names, then a count: error lines stay one bounded line. */
+export function nameList(names: string[], max = 5): string {
+  return names.length <= max
+    ? names.join(", ")
+    : `${names.slice(0, max).join(", ")} and ${names.length - max} more`;
+}
+
+/**
+ * Copies a state dict into params, checking every tensor's name, shape and dtype against the model; the error
+ * names the first mismatch. `file` names the source in errors.
+ */
 export function loadStateDict(params: HRMParams, tensors: Map<string, HostTensor>, file: string): void {
   const seen = new Set<string>();
   const unexpected: string[] = [];
@@ -32,6 +58,7 @@ export function loadStateDict(params: HRMParams, tensors: Map<string, HostTensor
       unexpected.push(key);
       continue;
     }
+    if (seen.has(name)) throw new ModelCheckpointError(`${file}: ${key} appears twice (as ${name})`);
     const spec = params.specs.find((s) => s.name === name)!;
     if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
       let hint = "";
@@ -41,6 +68,10 @@ export function loadStateDict(params: HRMParams, tensors: Map<string, HostTensor
         `${file}: ${key} has shape [${t.shape}], the config needs [${spec.shape}]${hint}`,
       );
     }
+    if (!allowedDtypes(name).includes(t.dtype))
+      throw new ModelCheckpointError(
+        `${file}: ${key} is ${t.dtype}, the model needs ${allowedDtypes(name).join(" or ")}`,
+      );
     params.get(name).set(toFloat32(t, `${file}: ${key}`));
     seen.add(name);
   }
@@ -48,8 +79,8 @@ export function loadStateDict(params: HRMParams, tensors: Map<string, HostTensor
   if (unexpected.length || missing.length)
     throw new ModelCheckpointError(
       `${file}: state dict does not match the config:` +
-        (missing.length ? ` missing ${missing.join(", ")};` : "") +
-        (unexpected.length ? ` unexpected ${unexpected.join(", ")}` : ""),
+        (missing.length ? ` missing ${nameList(missing)};` : "") +
+        (unexpected.length ? ` unexpected ${nameList(unexpected)}` : ""),
     );
 }
 
@@ -61,14 +92,46 @@ export function encodeModelSafetensors(params: HRMParams, extra: Record<string, 
   return encodeSafetensors(tensors, { format: "hrm-ts", config: JSON.stringify(params.config), ...extra });
 }
 
-/** Reads our safetensors checkpoint: the config from its metadata, then the tensors. */
-export function decodeModelSafetensors(bytes: Uint8Array, file: string): HRMParams {
-  const { tensors, metadata } = decodeSafetensors(bytes, file);
-  if (!metadata.config)
+/** The config stored in our checkpoint's metadata, validated. */
+function storedConfig(metadata: Record<string, string>, file: string): HRMConfig {
+  if (typeof metadata.config !== "string")
     throw new ModelCheckpointError(
       `${file}: no config in the safetensors metadata (not an hrm-ts checkpoint?)`,
     );
-  const params = new HRMParams(makeConfig(JSON.parse(metadata.config) as Partial<HRMConfig>));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(metadata.config);
+  } catch (e) {
+    throw new ModelCheckpointError(`${file}: metadata.config is not valid JSON (${(e as Error).message})`);
+  }
+  if (!raw || typeof raw !== "object" || Array.isArray(raw))
+    throw new ModelCheckpointError(`${file}: metadata.config is not a JSON object`);
+  try {
+    return makeConfig(raw as Partial<HRMConfig>);
+  } catch (e) {
+    throw new ModelCheckpointError(`${file}: metadata.config: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Reads our safetensors checkpoint: the architecture from its own config, with `overrides` applied. Overrides of
+ * RUNTIME_KEYS are free; any other override must equal the checkpoint's value (the weights were trained with it),
+ * else the error names the key and both values. Every tensor is then checked by name, shape and dtype.
+ */
+export function decodeModelSafetensors(
+  bytes: Uint8Array,
+  file: string,
+  overrides: Partial<HRMConfig> = {},
+): HRMParams {
+  const { tensors, metadata } = decodeSafetensors(bytes, file);
+  const stored = storedConfig(metadata, file);
+  for (const [k, v] of Object.entries(overrides) as [keyof HRMConfig, unknown][])
+    if (!RUNTIME_KEYS.includes(k) && k in stored && stored[k] !== v)
+      throw new ModelCheckpointError(
+        `${file}: ${k}=${JSON.stringify(v)} contradicts the checkpoint's ${k}=${JSON.stringify(stored[k])} ` +
+          `(its weights were trained with it; only ${RUNTIME_KEYS.join(", ")} may change at load)`,
+      );
+  const params = new HRMParams(makeConfig({ ...stored, ...overrides }));
   loadStateDict(params, tensors, file);
   return params;
 }

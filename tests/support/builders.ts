@@ -3,6 +3,8 @@
  * so malicious and corrupt checkpoints can be made without Python.
  */
 
+import { crc32 } from "../../src/io/zip.js";
+
 const enc = new TextEncoder();
 
 /** A zip archive of stored entries (what torch.save writes). */
@@ -15,6 +17,7 @@ export function makeZip(files: [string, Uint8Array][]): Uint8Array {
     const local = new Uint8Array(30 + n.length);
     const lv = new DataView(local.buffer);
     lv.setUint32(0, 0x04034b50, true);
+    lv.setUint32(14, crc32(data), true);
     lv.setUint32(18, data.length, true);
     lv.setUint32(22, data.length, true);
     lv.setUint16(26, n.length, true);
@@ -22,6 +25,7 @@ export function makeZip(files: [string, Uint8Array][]): Uint8Array {
     const cd = new Uint8Array(46 + n.length);
     const cv = new DataView(cd.buffer);
     cv.setUint32(0, 0x02014b50, true);
+    cv.setUint32(16, crc32(data), true);
     cv.setUint32(20, data.length, true);
     cv.setUint32(24, data.length, true);
     cv.setUint16(28, n.length, true);
