@@ -27,7 +27,12 @@ export function describe(v: unknown, depth = 2): string {
   if (typeof v === "function") return "a callable";
   if (v instanceof Uint8Array) return `bytes[${v.length}]`;
   const items = Array.isArray(v) ? v : v instanceof Map ? [...v.keys()] : null;
-  if (!items) return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+  if (!items) {
+    // Decoded values with a toString of their own (a float, a storage) say what they are.
+    const own = (v as { toString?: unknown }).toString;
+    if (typeof own === "function" && own !== Object.prototype.toString) return clip(String(v), 60);
+    return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+  }
   // Python tuples are frozen arrays (the unpickler's), lists and JSON arrays are not.
   const [open, close] = !Array.isArray(v) ? ["{", "}"] : Object.isFrozen(v) ? ["(", ")"] : ["[", "]"];
   if (depth <= 0) return `${open}${items.length} items${close}`;

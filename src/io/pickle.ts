@@ -16,6 +16,9 @@ export type PyTuple = readonly unknown[];
 /** A Python float, boxed so that a float is never mistaken for an int (a shape of 2.0 is not a shape). */
 export class PyFloat {
   constructor(readonly value: number) {}
+  toString(): string {
+    return `${this.value} (a float)`;
+  }
 }
 
 export interface UnpickleHooks {

@@ -34,6 +34,9 @@ const MAX_RANK = 32;
 
 class StorageClass {
   constructor(readonly dtype: DType) {}
+  toString(): string {
+    return `the ${this.dtype} storage type`;
+  }
 }
 class Storage {
   constructor(
@@ -42,6 +45,9 @@ class Storage {
     readonly count: number,
     readonly bytes: Uint8Array,
   ) {}
+  toString(): string {
+    return `storage ${clip(this.key, 20)} (${this.count} ${this.dtype})`;
+  }
 }
 
 function intList(v: unknown, what: string, file: string): number[] {
@@ -52,13 +58,17 @@ function intList(v: unknown, what: string, file: string): number[] {
   return v as number[];
 }
 
-/** Copies a strided view of a storage into a contiguous array of the view's shape, after checking it. */
+/**
+ * Copies a strided view of a storage into a contiguous array of the view's shape, after checking it; `reserve`
+ * is told the bytes before they are allocated (it throws past the file's budget).
+ */
 function materialize(
   st: Storage,
   offset: unknown,
   shape: number[],
   stride: number[],
   file: string,
+  reserve: (bytes: number) => void,
 ): HostTensor {
   const fail = (msg: string): never => {
     throw new CheckpointError(`${file}: a tensor over storage ${clip(st.key)}: ${msg}`);
@@ -75,6 +85,7 @@ function materialize(
   if (n > 0 && maxIndex >= st.count)
     fail(`shape [${shape}] stride [${stride}] offset ${off} reaches element ${maxIndex} of ${st.count}`);
   const esize = DTYPE_BYTES[st.dtype];
+  reserve(n * esize);
   const contiguous = shape.every((_, d) => stride[d] === numel(shape.slice(d + 1)) || shape[d] === 1);
   if (contiguous)
     return {
@@ -111,14 +122,22 @@ export function readTorchCheckpoint(bytes: Uint8Array, file = "<checkpoint>"): M
   const rebuildTensor = (st: unknown, offset: unknown, size: unknown, stride: unknown): HostTensor => {
     if (!(st instanceof Storage))
       throw new CheckpointError(`${file}: _rebuild_tensor_v2 of ${describe(st)}, which is not a storage`);
-    const shape = intList(size, "size", file);
-    viewBytes += numel(shape) * DTYPE_BYTES[st.dtype];
-    if (viewBytes > viewBudget)
-      throw new CheckpointError(
-        `${file}: the tensors' views add up to more than ${VIEW_BYTES_PER_FILE_BYTE}x the file's ${bytes.length} bytes ` +
-          "(a storage named again and again); refused to bound memory",
-      );
-    const t = materialize(st, offset, shape, intList(stride, "stride", file), file);
+    const reserve = (n: number): void => {
+      viewBytes += n;
+      if (viewBytes > viewBudget)
+        throw new CheckpointError(
+          `${file}: the tensors' views add up to more than ${VIEW_BYTES_PER_FILE_BYTE}x the file's ${bytes.length} bytes ` +
+            "(a storage named again and again); refused to bound memory",
+        );
+    };
+    const t = materialize(
+      st,
+      offset,
+      intList(size, "size", file),
+      intList(stride, "stride", file),
+      file,
+      reserve,
+    );
     tensors.add(t);
     return t;
   };
