@@ -3,7 +3,7 @@
  * official columns (source,question,answer,rating) or from freshly generated puzzles (no download needed).
  */
 import { join } from "node:path";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import type { SudokuRow } from "../src/data/sudoku.js";
 import { buildSudokuSet, parseSudokuCsv, selectSudokuRows } from "../src/data/sudoku.js";
 import { generateSudoku, solveSudoku } from "../src/data/sudoku-solver.js";
@@ -11,6 +11,7 @@ import { boxShapeFor, buildBoxSudokuDataset } from "../src/data/sudoku-box.js";
 import type { Maze } from "../src/data/maze.js";
 import { buildMazeSet, generateMaze, isSolvedMaze, mazeTokens } from "../src/data/maze.js";
 import { StreamingSetWriter, writeIdentifiers, writeSplit } from "../src/platform/files.js";
+import { ensureWritableDir, readJson, readText } from "../src/platform/fs.js";
 import type { ArcTask } from "../src/data/arc.js";
 import { arcMetadata, parseCombined, parseTask, writeArcDataset } from "../src/data/arc.js";
 import { Rng } from "../src/util/rng.js";
@@ -18,23 +19,54 @@ import type { Options, Schema } from "./parse.js";
 import { progress } from "./progress.js";
 import { CliError } from "./parse.js";
 
+/** Far above the official recipes (1000 augmentations, 1000 puzzles); past this a typo would fill the disk. */
+const MAX_AUG = 100_000;
+const MAX_GENERATE = 10_000_000;
+
 export const SUDOKU_SCHEMA: Schema = {
   output_dir: { type: "string", default: "data/sudoku", doc: "where to write the dataset" },
   train_csv: { type: "string", doc: "train CSV (source,question,answer,rating); omit to generate puzzles" },
   test_csv: { type: "string", doc: "test CSV; omit to generate puzzles" },
-  subsample_size: { type: "int", doc: "keep this many train puzzles (official option)" },
+  subsample_size: { type: "int", min: 1, doc: "keep this many train puzzles (official option)" },
   min_difficulty: { type: "int", doc: "keep rows with rating >= this, both splits (official option)" },
-  num_aug: { type: "int", default: 0, doc: "shuffled copies per train puzzle (official option)" },
-  generate_train: { type: "int", default: 1000, doc: "puzzles to generate for train when no train_csv" },
-  generate_test: { type: "int", default: 200, doc: "puzzles to generate for test when no test_csv" },
+  num_aug: {
+    type: "int",
+    default: 0,
+    min: 0,
+    max: MAX_AUG,
+    doc: "shuffled copies per train puzzle (official option)",
+  },
+  generate_train: {
+    type: "int",
+    default: 1000,
+    min: 1,
+    max: MAX_GENERATE,
+    doc: "puzzles to generate for train when no train_csv",
+  },
+  generate_test: {
+    type: "int",
+    default: 200,
+    min: 1,
+    max: MAX_GENERATE,
+    doc: "puzzles to generate for test when no test_csv",
+  },
   size: {
     type: "int",
     default: 9,
     doc: "grid side: 9, or 6 / 4 for small generated puzzles (2x3 / 2x2 boxes)",
   },
-  clues: { type: "int", doc: "givens per generated puzzle (default 30 for 9x9, 12 for 6x6, 5 for 4x4)" },
-  min_rating: { type: "int", default: 0, doc: "generated puzzles: minimum solver rating (dead ends)" },
-  max_rating: { type: "int", doc: "generated puzzles: maximum solver rating" },
+  clues: {
+    type: "int",
+    min: 0,
+    doc: "givens per generated puzzle (default 30 for 9x9, 12 for 6x6, 5 for 4x4)",
+  },
+  min_rating: {
+    type: "int",
+    default: 0,
+    min: 0,
+    doc: "generated puzzles: minimum solver rating (dead ends)",
+  },
+  max_rating: { type: "int", min: 0, doc: "generated puzzles: maximum solver rating" },
   skip_bad: {
     type: "bool",
     default: false,
@@ -51,7 +83,7 @@ export const SUDOKU_SCHEMA: Schema = {
 function rowsFor(o: Options, split: "train" | "test", rng: Rng): SudokuRow[] {
   const csv = o[`${split}_csv`] as string | undefined;
   if (csv) {
-    const { rows: parsed, skipped } = parseSudokuCsv(readFileSync(csv, "utf8"), csv, o.skip_bad as boolean);
+    const { rows: parsed, skipped } = parseSudokuCsv(readText(csv), csv, o.skip_bad as boolean);
     let rows = parsed;
     if (o.require_unique) {
       const tick = progress(`${csv}: checking uniqueness`);
@@ -121,6 +153,7 @@ function buildSmallSudoku(o: Options): void {
 }
 
 export function buildSudoku(o: Options): void {
+  ensureWritableDir(o.output_dir as string);
   if (o.size !== 9) {
     boxShapeFor(o.size as number); // names the supported sizes
     return buildSmallSudoku(o);
@@ -159,9 +192,21 @@ export const MAZE_SCHEMA: Schema = {
     default: false,
     doc: "8 dihedral transforms per train maze, as one group (official option)",
   },
-  generate_train: { type: "int", default: 1000, doc: "mazes to generate for train when no train_csv" },
-  generate_test: { type: "int", default: 200, doc: "mazes to generate for test when no test_csv" },
-  size: { type: "int", default: 30, doc: "side of generated mazes" },
+  generate_train: {
+    type: "int",
+    default: 1000,
+    min: 1,
+    max: MAX_GENERATE,
+    doc: "mazes to generate for train when no train_csv",
+  },
+  generate_test: {
+    type: "int",
+    default: 200,
+    min: 1,
+    max: MAX_GENERATE,
+    doc: "mazes to generate for test when no test_csv",
+  },
+  size: { type: "int", default: 30, min: 5, max: 64, doc: "side of generated mazes (the official set: 30)" },
   min_path_length: {
     type: "int",
     default: 110,
@@ -178,7 +223,7 @@ export const MAZE_SCHEMA: Schema = {
 function mazeRows(o: Options, split: "train" | "test", rng: Rng): Maze[] {
   const csv = o[`${split}_csv`] as string | undefined;
   if (csv) {
-    const lines = readFileSync(csv, "utf8").split(/\r?\n/);
+    const lines = readText(csv).split(/\r?\n/);
     const out: Maze[] = [];
     for (let i = 1; i < lines.length; i++) {
       if (!lines[i].trim()) continue;
@@ -213,6 +258,7 @@ function mazeRows(o: Options, split: "train" | "test", rng: Rng): Maze[] {
 }
 
 export function buildMaze(o: Options): void {
+  ensureWritableDir(o.output_dir as string);
   const out = o.output_dir as string;
   const rng = new Rng(o.seed as number);
   for (const split of ["train", "test"] as const) {
@@ -232,7 +278,13 @@ export const ARC_SCHEMA: Schema = {
     type: "string",
     doc: "comma-separated *_challenges.json files (with their *_solutions.json) and/or folders of subset folders of task .json files (required)",
   },
-  num_aug: { type: "int", default: 1000, doc: "augmented variants per task (official option)" },
+  num_aug: {
+    type: "int",
+    default: 1000,
+    min: 0,
+    max: MAX_AUG,
+    doc: "augmented variants per task (official option)",
+  },
   test_subsets: {
     type: "string",
     default: "evaluation",
@@ -251,9 +303,7 @@ function arcTasks(path: string): ArcTask[] {
       for (const f of readdirSync(dir)
         .sort()
         .filter((n) => n.endsWith(".json")))
-        tasks.push(
-          parseTask(JSON.parse(readFileSync(join(dir, f), "utf8")), f.slice(0, -5), subset, join(dir, f)),
-        );
+        tasks.push(parseTask(readJson(join(dir, f)), f.slice(0, -5), subset, join(dir, f)));
     }
     return tasks;
   }
@@ -261,12 +311,7 @@ function arcTasks(path: string): ArcTask[] {
   if (!m) throw new CliError(`input ${path}: expected a folder or a *_challenges.json file`);
   const subset = m[1].replace(/^arc-agi_/, "").replace(/\d+$/, ""); // evaluation2 -> evaluation
   const solutions = path.replace(/_challenges\.json$/, "_solutions.json");
-  return parseCombined(
-    JSON.parse(readFileSync(path, "utf8")),
-    JSON.parse(readFileSync(solutions, "utf8")),
-    subset,
-    path,
-  );
+  return parseCombined(readJson(path), readJson(solutions), subset, path);
 }
 
 /** Where the ARC data comes from: the project ships only a test sample (tests/fixtures/data/arc). */
@@ -278,6 +323,7 @@ const ARC_INPUT_HELP =
 
 export function buildArc(o: Options): void {
   if (!o.input) throw new CliError(ARC_INPUT_HELP);
+  ensureWritableDir(o.output_dir as string);
   const out = o.output_dir as string;
   const tasks = (o.input as string).split(",").flatMap((p) => arcTasks(p.trim()));
   const writers = {

@@ -7,7 +7,7 @@
  * For .pt files the architecture is the official default overridden by arch.* options, with vocab, seq_len and
  * puzzle count taken from the dataset (as pretrain.py does).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { HRMInner } from "../src/model/inner.js";
 import type { HRMConfig } from "../src/model/config.js";
@@ -16,7 +16,8 @@ import { decodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.j
 import { HRMParams } from "../src/model/params.js";
 import { readTorchCheckpoint } from "../src/io/torch.js";
 import { bfloat16Note, getKernels } from "../src/node.js";
-import { readBytes, readSplit, writeFileAtomic } from "../src/platform/files.js";
+import { readBytes, readIdentifiers, readSplit, writeFileAtomic } from "../src/platform/files.js";
+import { ensureWritableDir } from "../src/platform/fs.js";
 import { evaluateAdaptive } from "../src/train/adaptive.js";
 import { ArcVotes, scoreArc, submission, truthFromRows } from "../src/train/arc-vote.js";
 import type { Reduced } from "../src/train/metrics.js";
@@ -30,7 +31,7 @@ import { CliError } from "./parse.js";
 export const EVAL_SCHEMA: Schema = {
   checkpoint: { type: "string", doc: "official .pt state dict or our .safetensors checkpoint (required)" },
   data_path: { type: "string", doc: "dataset directory with a test/ split (required)" },
-  global_batch_size: { type: "int", default: 64, doc: "evaluation batch size" },
+  global_batch_size: { type: "int", default: 64, min: 1, max: 65536, doc: "evaluation batch size" },
   output_dir: {
     type: "string",
     doc: "where metrics.json, outputs and ARC results go (default <checkpoint dir>/eval)",
@@ -152,6 +153,7 @@ export function runEval(o: Options): Reduced {
   const outDir =
     (o.output_dir as string | undefined) ??
     join("evals", `${basename(dirname(resolve(ck)))}-${stem}-${basename(resolve(dataPath))}`);
+  ensureWritableDir(outDir); // before the work: an unwritable output must not cost a whole evaluation
   const m = test.metadata;
   const arc = o.arc_vote === "true" || (o.arc_vote === "auto" && m.seq_len === 900 && m.vocab_size === 12);
   const idsFile = join(dataPath, "identifiers.json");
@@ -177,11 +179,7 @@ export function runEval(o: Options): Reduced {
       console.log(
         `saved ${saveOutputs(join(outDir, "outputs", name), collect).length} output files to ${join(outDir, "outputs", name)}`,
       );
-    if (collect && arc)
-      Object.assign(
-        results,
-        arcResults(collect, JSON.parse(readFileSync(idsFile, "utf8")) as string[], outDir, name),
-      );
+    if (collect && arc) Object.assign(results, arcResults(collect, readIdentifiers(idsFile), outDir, name));
     if (o.halting === "adaptive") {
       const ta = performance.now();
       const a = evaluateAdaptive(inner, set, m, B, params.config.halt_max_steps, `${name}/adaptive`);

@@ -65,14 +65,24 @@ async function main(argv: string[]): Promise<void> {
     runEval(parseOptions(words, EVAL_SCHEMA));
     return;
   }
-  throw new CliError(`unknown command "${cmd}"\n${HELP}`);
+  throw new CliError(`unknown command "${cmd}" (hrm --help lists the commands)`);
 }
 
+/** Longest error line printed: an input can make a message long (a name, a quoted value), never the screen. */
+const MAX_ERROR_LINE = 2000;
+
 main(process.argv.slice(2)).catch((e: unknown) => {
-  // Expected failures (bad options, bad input files) print one line; anything else keeps its stack.
-  const name = e instanceof Error ? e.constructor.name : "";
-  const fsError = e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string"; // e.g. ENOENT
-  const known = e instanceof CliError || fsError || (/Error$/.test(name) && name !== "Error");
-  console.error(known ? `hrm: ${(e as Error).message}` : e);
+  // Every failure is one line (no stack for bad input); HRM_DEBUG=1 shows the stack of anything.
+  if (process.env.HRM_DEBUG === "1") console.error(e);
+  else {
+    const msg = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ");
+    // Our loaders' and the CLI's errors have classes of their own, fs errors a code; the rest is a bug of ours.
+    const plain =
+      e instanceof Error &&
+      /^(Error|TypeError|RangeError|ReferenceError|SyntaxError)$/.test(e.constructor.name);
+    const internal = plain && typeof (e as NodeJS.ErrnoException).code !== "string";
+    const line = internal ? `internal error: ${msg} (HRM_DEBUG=1 shows where; please report it)` : msg;
+    console.error(`hrm: ${line.length > MAX_ERROR_LINE ? `${line.slice(0, MAX_ERROR_LINE)}...` : line}`);
+  }
   process.exitCode = 1;
 });

@@ -9,6 +9,9 @@ export interface OptionSpec {
   type: OptionType;
   default?: string | number | boolean;
   doc: string;
+  /** Bounds for numbers, inclusive; a value outside is an error naming the range. */
+  min?: number;
+  max?: number;
 }
 
 export type Schema = Record<string, OptionSpec>;
@@ -21,13 +24,15 @@ function convert(key: string, raw: string, spec: OptionSpec): string | number | 
     throw new CliError(`${key}=${raw}: expected ${what}`);
   };
   switch (spec.type) {
-    case "int": {
-      const v = Number(raw);
-      return Number.isInteger(v) && raw.trim() !== "" ? v : bad("an integer");
-    }
+    case "int":
     case "float": {
       const v = Number(raw);
-      return Number.isFinite(v) && raw.trim() !== "" ? v : bad("a number");
+      const int = spec.type === "int";
+      if (raw.trim() === "" || !(int ? Number.isSafeInteger(v) : Number.isFinite(v)))
+        bad(int ? "an integer" : "a number");
+      if ((spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max))
+        bad(`${int ? "an integer" : "a number"} ${range(spec)}`);
+      return v;
     }
     case "bool":
       if (["true", "1", "yes"].includes(raw)) return true;
@@ -36,6 +41,11 @@ function convert(key: string, raw: string, spec: OptionSpec): string | number | 
     case "string":
       return raw;
   }
+}
+
+function range(s: OptionSpec): string {
+  if (s.min !== undefined && s.max !== undefined) return `from ${s.min} to ${s.max}`;
+  return s.min !== undefined ? `of at least ${s.min}` : `of at most ${s.max}`;
 }
 
 /** Parses `key=value` words; unknown keys, repeated keys and malformed words are errors. */

@@ -16,7 +16,7 @@ import { readBytes, readSplit } from "../src/platform/files.js";
 import { evaluateAdaptive } from "../src/train/adaptive.js";
 import { evaluateSweep } from "../src/train/trainer.js";
 import { buildSudoku, SUDOKU_SCHEMA } from "./build-dataset.js";
-import { parseOptions } from "./parse.js";
+import { CliError, parseOptions } from "./parse.js";
 import { runStamp, runTrain } from "./train.js";
 
 /** The quick-start recipe: what it trains (README quotes these). */
@@ -77,7 +77,7 @@ export async function runQuickstart(words: string[]): Promise<void> {
   if (words.includes("--paper")) {
     const rest = words.filter((w) => w !== "--paper");
     if (!rest.some((w) => w.startsWith("data_path=")))
-      throw new Error(
+      throw new CliError(
         "--paper needs data_path=<dataset dir> (e.g. built with hrm build-dataset sudoku train_csv=...)",
       );
     await runTrain(merge(PAPER_SUDOKU, rest));

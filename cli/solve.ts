@@ -6,7 +6,6 @@
  * ARC: every augmented variant of the task known to the dataset (data_path's identifiers.json) is solved and
  * the answers voted on, as the official evaluation does.
  */
-import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import type { Grid } from "../src/data/arc.js";
 import { parseVariantName, toCanvas, toGrid, transformGrid } from "../src/data/arc.js";
@@ -14,13 +13,15 @@ import { isSolvedMaze, mazeTokens } from "../src/data/maze.js";
 import { boxShapeFor, isValidBoxSolution } from "../src/data/sudoku-box.js";
 import { HRMInner } from "../src/model/inner.js";
 import { getKernels } from "../src/node.js";
-import { readBytes } from "../src/platform/files.js";
+import { readBytes, readIdentifiers } from "../src/platform/files.js";
+import { readJson, readText } from "../src/platform/fs.js";
 import { decodeModelSafetensors } from "../src/model/checkpoint.js";
 import { ArcVotes, gridKey, keyToGrid } from "../src/train/arc-vote.js";
 import type { SegmentView } from "../src/train/solve.js";
 import { solveRows } from "../src/train/solve.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions } from "./parse.js";
+import { MAX_HALT_STEPS } from "../src/model/config.js";
 
 export const SOLVE_SCHEMA: Schema = {
   checkpoint: {
@@ -28,7 +29,12 @@ export const SOLVE_SCHEMA: Schema = {
     doc: "our .safetensors checkpoint (required; step_N/model.safetensors of a run)",
   },
   halting: { type: "string", default: "adaptive", doc: "adaptive (stop when the Q-head halts) or fixed" },
-  max_steps: { type: "int", doc: "segment limit (default: the model's halt_max_steps)" },
+  max_steps: {
+    type: "int",
+    min: 1,
+    max: MAX_HALT_STEPS,
+    doc: "segment limit (default: the model's halt_max_steps)",
+  },
   data_path: { type: "string", doc: "arc: the dataset the model was trained on (for identifiers.json)" },
 };
 
@@ -107,7 +113,7 @@ function solveSudoku(puzzle: string, o: Options, traceOn: boolean): boolean {
 }
 
 function solveMaze(file: string, o: Options, traceOn: boolean): boolean {
-  const lines = readFileSync(file, "utf8")
+  const lines = readText(file)
     .split(/\r?\n/)
     .filter((l) => l.length > 0);
   const n = lines.length;
@@ -139,16 +145,15 @@ function solveArc(file: string, o: Options, traceOn: boolean): boolean {
     throw new CliError(
       "hrm solve arc needs data_path=<dataset dir> (its identifiers.json names the task's variants)",
     );
-  const json = JSON.parse(readFileSync(file, "utf8")) as { test?: { input: unknown; output?: unknown }[] };
-  if (!Array.isArray(json.test) || json.test.length === 0) throw new CliError(`${file}: no "test" pairs`);
+  const json = readJson(file) as { test?: { input: unknown; output?: unknown }[] } | null;
+  if (!json || typeof json !== "object" || !Array.isArray(json.test) || json.test.length === 0)
+    throw new CliError(`${file}: no "test" pairs (expected an ARC task: {"train": [...], "test": [...]})`);
   const tests = json.test.map((p, i) => ({
     input: toGrid(p.input, `${file} test[${i}].input`),
     output: p.output === undefined ? null : toGrid(p.output, `${file} test[${i}].output`),
   }));
   const task = basename(file).replace(/\.json$/, "");
-  const identifiers = JSON.parse(
-    readFileSync(`${o.data_path as string}/identifiers.json`, "utf8"),
-  ) as string[];
+  const identifiers = readIdentifiers(`${o.data_path as string}/identifiers.json`);
   const variants = identifiers
     .map((name, id) => ({ id, ...parseVariantName(name) }))
     .filter((v) => v.id > 0 && v.task === task);

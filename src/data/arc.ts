@@ -12,6 +12,7 @@ import { DIHEDRAL_INVERSE, dihedral } from "./dihedral.js";
 import type { DatasetMetadata, PuzzleSet } from "./format.js";
 import type { SetWriter } from "./format.js";
 import { DatasetError, SetBuilder } from "./format.js";
+import { clip, describe, own } from "../io/limits.js";
 
 export const ARC_SIZE = 30;
 export const PAD = 0;
@@ -49,9 +50,7 @@ export function toGrid(v: unknown, where: string): Grid {
       throw new DatasetError(`${where}: ragged grid (row ${r} has ${row.length} cells, row 0 has ${w})`);
     row.forEach((x, c) => {
       if (!Number.isInteger(x) || (x as number) < 0 || (x as number) > 9)
-        throw new DatasetError(
-          `${where}: colour ${JSON.stringify(x)} at (${r}, ${c}) is not an integer 0..9`,
-        );
+        throw new DatasetError(`${where}: colour ${describe(x)} at (${r}, ${c}) is not an integer 0..9`);
       data[r * w + c] = x as number;
     });
   });
@@ -61,6 +60,7 @@ export function toGrid(v: unknown, where: string): Grid {
 function pairs(list: unknown, where: string, solutions?: unknown[]): ArcPair[] {
   if (!Array.isArray(list)) throw new DatasetError(`${where}: expected a list of pairs`);
   return list.map((p, i) => {
+    if (!isObject(p)) throw new DatasetError(`${where}[${i}]: expected {"input": ..., "output": ...}`);
     const out = solutions ? solutions[i] : (p as { output?: unknown }).output;
     if (out === undefined) throw new DatasetError(`${where}[${i}]: no output (missing solution?)`);
     return {
@@ -78,8 +78,14 @@ export function parseTask(
   file: string,
   solutions?: unknown[],
 ): ArcTask {
-  const t = json as { train?: unknown; test?: unknown; name?: string };
+  if (!isObject(json))
+    throw new DatasetError(`${file} task ${clip(name)}: expected {"train": [...], "test": [...]}`);
+  const t = json as { train?: unknown; test?: unknown; name?: unknown };
+  if (t.name !== undefined && typeof t.name !== "string")
+    throw new DatasetError(`${file} task ${clip(name)}: "name" is ${describe(t.name)}, not a string`);
   const id = t.name ?? name;
+  if (solutions !== undefined && !Array.isArray(solutions))
+    throw new DatasetError(`${file}: the solutions of task ${clip(id)} are not a list of grids`);
   return {
     name: id,
     subset,
@@ -90,15 +96,24 @@ export function parseTask(
 
 /** Tasks from a combined challenges object and its solutions object (Kaggle layout). */
 export function parseCombined(
-  challenges: Record<string, unknown>,
-  solutions: Record<string, unknown[]>,
+  challenges: unknown,
+  solutions: unknown,
   subset: string,
   file: string,
 ): ArcTask[] {
-  return Object.keys(challenges).map((id) => {
-    if (!solutions[id]) throw new DatasetError(`${file}: task ${id} has no entry in the solutions file`);
-    return parseTask(challenges[id], id, subset, file, solutions[id]);
+  if (!isObject(challenges)) throw new DatasetError(`${file}: expected a JSON object of tasks (id -> task)`);
+  if (!isObject(solutions))
+    throw new DatasetError(`${file}: its solutions file is not a JSON object of tasks (id -> list of grids)`);
+  return Object.keys(challenges as object).map((id) => {
+    const sol = own(solutions as Record<string, unknown>, id);
+    if (sol === undefined)
+      throw new DatasetError(`${file}: task ${clip(id)} has no entry in the solutions file`);
+    return parseTask((challenges as Record<string, unknown>)[id], id, subset, file, sol as unknown[]);
   });
+}
+
+function isObject(v: unknown): v is object {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 // ---- augmentation ----

@@ -90,6 +90,29 @@ const INT_KEYS = [
   "halt_max_steps",
 ] as const;
 
+/**
+ * Upper bounds, far above any published configuration, so that a typo (halt_max_steps=1000000000) is an error
+ * instead of a run that never ends or an allocation that fails deep inside. halt_max_steps: each segment is a full
+ * forward pass (the paper uses 16). Cycles and layers: each is a block application per segment. Sizes: they set
+ * memory (attention is quadratic in seq_len), and 2^31 parameters is 8 GB of float32 before optimiser state.
+ */
+export const MAX_HALT_STEPS = 1024;
+export const CONFIG_LIMITS: Partial<Record<keyof HRMConfig, number>> = {
+  batch_size: 65536,
+  seq_len: 65536,
+  puzzle_emb_ndim: 65536,
+  num_puzzle_identifiers: 1 << 24,
+  vocab_size: 1 << 20,
+  H_cycles: 256,
+  L_cycles: 256,
+  H_layers: 256,
+  L_layers: 256,
+  hidden_size: 65536,
+  expansion: 64,
+  num_heads: 4096,
+  halt_max_steps: MAX_HALT_STEPS,
+};
+
 /** Merges `partial` over the defaults and validates; every error names the key and the value. */
 export function makeConfig(partial: Partial<HRMConfig> = {}): HRMConfig {
   for (const k of Object.keys(partial))
@@ -102,6 +125,8 @@ export function makeConfig(partial: Partial<HRMConfig> = {}): HRMConfig {
     );
   };
   for (const k of INT_KEYS) if (!Number.isInteger(c[k]) || c[k] < 0) bad(k, "must be a non-negative integer");
+  for (const [k, max] of Object.entries(CONFIG_LIMITS) as [keyof HRMConfig, number][])
+    if ((c[k] as number) > max) bad(k, `must be at most ${max} (see CONFIG_LIMITS in src/model/config.ts)`);
   for (const k of [
     "batch_size",
     "seq_len",

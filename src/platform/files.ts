@@ -2,18 +2,10 @@
  * Node file access for datasets and checkpoints: atomic writes (temp file + rename, so a crash never leaves a
  * half-written file) and the official dataset directory layout on disk.
  */
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, existsSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DatasetMetadata, PuzzleSet, SetWriter } from "../data/format.js";
+import { fsError, makeDirs, readBytes, readJson } from "./fs.js";
 import { encodeNpy, encodeNpyHeader } from "../io/npy.js";
 import {
   DatasetError,
@@ -24,15 +16,18 @@ import {
   validateSet,
 } from "../data/format.js";
 
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+export { readBytes } from "./fs.js";
 
-export function readBytes(path: string): Uint8Array {
-  return readFileSync(path);
+export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+  makeDirs(dirname(path));
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw fsError(e, path, "write");
+  }
 }
 
 export interface SplitData {
@@ -53,17 +48,20 @@ export function writeIdentifiers(root: string, identifiers: string[]): void {
   writeFileAtomic(join(root, "identifiers.json"), JSON.stringify(identifiers));
 }
 
+/** A dataset's identifiers.json: a list of strings (puzzle identifier -> name). */
+export function readIdentifiers(path: string): string[] {
+  const ids = readJson(path);
+  if (!Array.isArray(ids) || !ids.every((x) => typeof x === "string"))
+    throw new DatasetError(`${path}: expected a JSON list of strings (puzzle identifier names)`);
+  return ids;
+}
+
 /** Reads and validates one split of a dataset directory. */
 export function readSplit(root: string, split: string): SplitData {
   const metaPath = join(root, split, "dataset.json");
   if (!existsSync(metaPath))
     throw new DatasetError(`${metaPath}: not found (is ${root} a dataset directory with a ${split}/ split?)`);
-  let metadata: DatasetMetadata;
-  try {
-    metadata = JSON.parse(readFileSync(metaPath, "utf8"));
-  } catch (e) {
-    throw new DatasetError(`${metaPath}: not valid JSON (${(e as Error).message})`);
-  }
+  const metadata = readJson(metaPath) as DatasetMetadata;
   validateMetadata(metadata, metaPath);
   const sets = new Map<string, PuzzleSet>();
   for (const name of metadata.sets)
@@ -75,7 +73,7 @@ export function readSplit(root: string, split: string): SplitData {
         (file) => {
           const p = join(root, split, file);
           if (!existsSync(p)) throw new DatasetError(`${p}: missing (listed by ${metaPath})`);
-          return readFileSync(p);
+          return readBytes(p);
         },
         join(root, split),
       ),
@@ -96,8 +94,12 @@ class NpyRowStream {
     readonly path: string,
     readonly seqLen: number,
   ) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(`${path}.tmp-${process.pid}`, "w");
+    makeDirs(dirname(path));
+    try {
+      this.fd = openSync(`${path}.tmp-${process.pid}`, "w");
+    } catch (e) {
+      throw fsError(e, path, "write");
+    }
     writeSync(this.fd, new Uint8Array(STREAM_HEADER));
   }
   add(row: ArrayLike<number>): void {

@@ -18,6 +18,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { makeDirs } from "./fs.js";
 
 export class RunDirError extends Error {}
 
@@ -37,7 +38,7 @@ export function writeCheckpoint(
   step: number,
   files: Record<string, Uint8Array | string>,
 ): string {
-  mkdirSync(runDir, { recursive: true });
+  makeDirs(runDir);
   const name = `step_${step}`;
   const final = join(runDir, name);
   const tmp = join(runDir, `.${name}.tmp-${process.pid}`);
@@ -79,7 +80,7 @@ export function cleanStaleTemps(runDir: string): void {
 export class MetricsLog {
   readonly path: string;
   constructor(runDir: string) {
-    mkdirSync(runDir, { recursive: true });
+    makeDirs(runDir);
     this.path = join(runDir, "metrics.jsonl");
   }
   append(record: Record<string, unknown>): void {
