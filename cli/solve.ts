@@ -10,7 +10,8 @@ import { basename } from "node:path";
 import type { Grid } from "../src/data/arc.js";
 import { parseVariantName, toCanvas, toGrid, transformGrid } from "../src/data/arc.js";
 import { isSolvedMaze, mazeTokens } from "../src/data/maze.js";
-import { boxShapeFor, isValidBoxSolution } from "../src/data/sudoku-box.js";
+import { boxShapeFor, givensClash, isValidBoxSolution } from "../src/data/sudoku-box.js";
+import { clip } from "../src/io/limits.js";
 import { HRMInner } from "../src/model/inner.js";
 import { getKernels } from "../src/node.js";
 import { readBytes, readIdentifiers } from "../src/platform/files.js";
@@ -85,12 +86,16 @@ const trace = (on: boolean, show: (v: SegmentView) => string) =>
 function solveSudoku(puzzle: string, o: Options, traceOn: boolean): boolean {
   const n = Math.round(Math.sqrt(puzzle.length));
   if (![16, 36, 81].includes(puzzle.length) || !/^[0-9.]+$/.test(puzzle))
-    throw new CliError(`sudoku puzzle "${puzzle}": expected 16, 36 or 81 characters of digits and . (blank)`);
+    throw new CliError(
+      `sudoku puzzle "${clip(puzzle)}": expected 16, 36 or 81 characters of digits and . (blank)`,
+    );
   const box = boxShapeFor(n);
   const digits = [...puzzle].map((ch) => (ch === "." ? 0 : Number(ch)));
   const bad = digits.findIndex((d) => d > n);
   if (bad >= 0)
     throw new CliError(`sudoku puzzle: digit ${digits[bad]} at position ${bad} is larger than ${n}`);
+  const clash = givensClash(digits, box);
+  if (clash) throw new CliError(`sudoku puzzle: its givens break the rules: ${clash}`);
   const { inner, maxSteps, adaptive } = load(o);
   if (inner.config.seq_len !== n * n)
     throw new CliError(

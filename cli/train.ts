@@ -15,7 +15,14 @@ import { HRMParams } from "../src/model/params.js";
 import { bfloat16Note, getKernels, kernelThreadsNote } from "../src/node.js";
 import { readBytes, readSplit, writeFileAtomic } from "../src/platform/files.js";
 import type { SplitData } from "../src/platform/files.js";
-import { cleanStaleTemps, latestCheckpoint, MetricsLog, writeCheckpoint } from "../src/platform/run-dir.js";
+import {
+  cleanStaleTemps,
+  latestCheckpoint,
+  MetricsLog,
+  pruneCheckpoints,
+  RunLock,
+  writeCheckpoint,
+} from "../src/platform/run-dir.js";
 import type { RunConfig } from "../src/train/config.js";
 import { archConfig, nestConfig, resolveRunConfig, RUN_SPEC, trainConfig } from "../src/train/config.js";
 import type { Reduced } from "../src/train/metrics.js";
@@ -73,6 +80,10 @@ interface Run {
   yaml: string;
   /** Epochs per train/eval iteration (eval_interval, or all epochs). */
   epochsPerIter: number;
+  /** The exclusive lock on runDir, held until the run ends. */
+  lock: RunLock;
+  /** What the user should know about how the run was opened (a stale lock taken over, a restart). */
+  notes: string[];
 }
 
 function splitIfPresent(root: string, split: string): SplitData | null {
@@ -98,6 +109,23 @@ function openRun(words: string[]): Run {
   if (!cfg.data_path) throw new CliError("hrm train needs data_path=<dataset dir>");
   const runDir = resume ?? (cfg.checkpoint_path as string | null) ?? defaultRunDir(cfg);
   cfg.checkpoint_path = runDir;
+  if (resume && !existsSync(join(resume, "all_config.yaml")))
+    throw new CliError(`${resume}: not a run directory (no all_config.yaml)`);
+  const lock = RunLock.acquire(runDir); // also proves the directory writable before any work
+  try {
+    return openLocked(cfg, runDir, !!resume, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+function openLocked(cfg: RunConfig, runDir: string, resume: boolean, lock: RunLock): Run {
+  const notes: string[] = [];
+  if (lock.stale)
+    notes.push(
+      `took over the run lock of PID ${lock.stale.pid} (${lock.stale.started}), which is no longer running`,
+    );
   const train = readSplit(cfg.data_path as string, "train");
   const test = splitIfPresent(cfg.data_path as string, "test");
   const epochsPerIter = (cfg.eval_interval as number | null) ?? (cfg.epochs as number);
@@ -116,7 +144,12 @@ function openRun(words: string[]): Run {
   if (resume) {
     cleanStaleTemps(runDir);
     ckpt = latestCheckpoint(runDir);
-    if (!ckpt) throw new CliError(`${runDir}: no checkpoint to resume from`);
+    if (!ckpt) {
+      notes.push(`${runDir} has no checkpoint yet (stopped before the first): starting it again from step 0`);
+      log.truncateAfter(-1);
+    }
+  }
+  if (ckpt) {
     const file = join(ckpt, "model.safetensors");
     params = decodeModelSafetensors(readBytes(file), file, hrm); // refuses a config that contradicts it
   } else params = HRMParams.init(hrm, cfg.seed as number);
@@ -126,21 +159,25 @@ function openRun(words: string[]): Run {
     const file = join(ckpt, "train_state.safetensors");
     pos = restoreTrainState(trainer, readBytes(file), file);
     log.truncateAfter(trainer.stepCount);
-  } else if (existsSync(log.path))
+  } else if (!resume && existsSync(log.path))
     throw new CliError(
-      `${runDir} already holds a run (metrics.jsonl); use resume=${runDir} or another checkpoint_path`,
+      `${runDir} already holds a run (metrics.jsonl); use resume=${runDir} (a run with no checkpoint yet starts ` +
+        "again from step 0) or another checkpoint_path",
     );
   const yaml = dumpYaml(nestConfig(cfg));
   if (!resume) writeFileAtomic(join(runDir, "all_config.yaml"), yaml);
-  return { cfg, runDir, train, test, trainer, params, pos, log, yaml, epochsPerIter };
+  return { cfg, runDir, train, test, trainer, params, pos, log, yaml, epochsPerIter, lock, notes };
 }
 
 function saveCheckpoint(r: Run): string {
-  return writeCheckpoint(r.runDir, r.trainer.stepCount, {
+  const dir = writeCheckpoint(r.runDir, r.trainer.stepCount, {
     "model.safetensors": encodeModelSafetensors(r.params, { step: String(r.trainer.stepCount) }),
     "train_state.safetensors": encodeTrainState(r.trainer, r.pos),
     "all_config.yaml": r.yaml,
   });
+  const keep = r.cfg.keep_last as number | null;
+  if (keep) pruneCheckpoints(r.runDir, keep);
+  return dir;
 }
 
 /** Evaluates every test set; also saves the outputs eval_save_outputs asks for. */
@@ -184,6 +221,14 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function runTrain(words: string[], opts: { quiet?: boolean } = {}): Promise<TrainResult> {
   const r = openRun(words);
+  try {
+    return await trainRun(r, opts);
+  } finally {
+    r.lock.release();
+  }
+}
+
+async function trainRun(r: Run, opts: { quiet?: boolean }): Promise<TrainResult> {
   const { cfg, trainer } = r;
   const say = (s: string) => {
     if (!opts.quiet) console.log(s);
@@ -193,6 +238,7 @@ export async function runTrain(words: string[], opts: { quiet?: boolean } = {}):
     `hrm train: ${r.runDir} (${k.backendName} kernels, ${trainer.inner.params.data.length.toLocaleString()} parameters)`,
   );
   if (kernelThreadsNote()) say(`kernel threads: ${kernelThreadsNote()}`);
+  for (const note of r.notes) console.log(`note: ${note}`); // even when quiet: it changes what the run does
   if (!opts.quiet) process.stdout.write(r.yaml.replace(/^/gm, "  "));
   if (cfg["arch.forward_dtype"] === "bfloat16")
     say(`forward_dtype bfloat16: ${bfloat16Note()}; weights, norms, attention and losses in float32`);

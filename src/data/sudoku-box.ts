@@ -114,6 +114,29 @@ export function solveBoxSudoku(
   return { count, solution };
 }
 
+/**
+ * The first rule the givens of a puzzle break ("digit 3 twice in row 1 (cells 2 and 5)"), or null when no row,
+ * column or box holds a digit twice. Rows, columns and cells are numbered from 1.
+ */
+export function givensClash(grid: ArrayLike<number>, b: BoxShape): string | null {
+  const n = b.rows * b.cols;
+  const { units: us } = geometry(b);
+  for (let u = 0; u < us.length; u++) {
+    const first = new Map<number, number>();
+    for (const i of us[u]) {
+      const v = grid[i];
+      if (!v) continue;
+      const j = first.get(v);
+      if (j !== undefined) {
+        const kind = ["row", "column", "box"][Math.floor(u / n)];
+        return `digit ${v} twice in ${kind} ${(u % n) + 1} (cells ${j + 1} and ${i + 1})`;
+      }
+      first.set(v, i);
+    }
+  }
+  return null;
+}
+
 /** True when `grid` is a complete, valid solution. */
 export function isValidBoxSolution(grid: ArrayLike<number>, b: BoxShape): boolean {
   const n = b.rows * b.cols;

@@ -62,6 +62,11 @@ export const RUN_SPEC: Record<string, Spec> = {
   eval_interval: s("int?", 10000, "epochs per train/eval iteration; must divide epochs"),
   checkpoint_every_eval: s("bool", true, "write a checkpoint at every evaluation"),
   checkpoint_every_steps: s("int?", null, "hrm-ts: also write a checkpoint every N steps"),
+  keep_last: s(
+    "int?",
+    null,
+    "hrm-ts: keep only the newest N checkpoints (default null: all, as the official code)",
+  ),
   lr: s("float", 1e-4, "AdamATan2 learning rate (peak)"),
   lr_min_ratio: s("float", 1.0, "cosine decay floor, as a fraction of lr"),
   lr_warmup_steps: s("int", 2000, "linear warm-up steps"),
@@ -218,6 +223,8 @@ function validate(cfg: RunConfig): void {
   need(num("beta2") >= 0 && num("beta2") < 1, "beta2", "must be in [0, 1)");
   const ce = cfg.checkpoint_every_steps as number | null;
   need(ce === null || ce >= 1, "checkpoint_every_steps", "must be at least 1 (or null)");
+  const kl = cfg.keep_last as number | null;
+  need(kl === null || kl >= 1, "keep_last", "must be at least 1 (or null to keep every checkpoint)");
   const outs: readonly string[] = OUTPUT_KEYS;
   for (const o of cfg.eval_save_outputs as string[])
     if (!outs.includes(o))
