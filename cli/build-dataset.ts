@@ -9,7 +9,7 @@ import { buildSudokuSet, parseSudokuCsv, selectSudokuRows } from "../src/data/su
 import { generateSudoku, solveSudoku } from "../src/data/sudoku-solver.js";
 import { boxShapeFor, buildBoxSudokuDataset } from "../src/data/sudoku-box.js";
 import type { Maze } from "../src/data/maze.js";
-import { buildMazeSet, generateMaze, isSolvedMaze, mazeTokens } from "../src/data/maze.js";
+import { buildMazeSet, generateMaze, isSolvedMaze, parseMazeCsv } from "../src/data/maze.js";
 import { StreamingSetWriter, writeIdentifiers, writeSplit } from "../src/platform/files.js";
 import { ensureWritableDir, readJson, readText } from "../src/platform/fs.js";
 import type { ArcTask } from "../src/data/arc.js";
@@ -222,24 +222,7 @@ export const MAZE_SCHEMA: Schema = {
 
 function mazeRows(o: Options, split: "train" | "test", rng: Rng): Maze[] {
   const csv = o[`${split}_csv`] as string | undefined;
-  if (csv) {
-    const lines = readText(csv).split(/\r?\n/);
-    const out: Maze[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      if (!lines[i].trim()) continue;
-      const cols = lines[i].split(",");
-      if (cols.length !== 4) throw new CliError(`${csv}:${i + 1}: expected 4 columns, got ${cols.length}`);
-      const n = Math.round(Math.sqrt(cols[1].length));
-      if (n * n !== cols[1].length || cols[2].length !== cols[1].length)
-        throw new CliError(`${csv}:${i + 1}: grid is not square`);
-      out.push({
-        size: n,
-        question: mazeTokens(cols[1], `${csv}:${i + 1}`),
-        answer: mazeTokens(cols[2], `${csv}:${i + 1}`),
-      });
-    }
-    return out;
-  }
+  if (csv) return parseMazeCsv(readText(csv), csv);
   const n = o[`generate_${split}`] as number;
   const tick = progress(`generating ${split} mazes`);
   const opts = {

@@ -9,6 +9,8 @@ import type { Rng } from "../util/rng.js";
 import { dihedral } from "./dihedral.js";
 import type { DatasetMetadata, PuzzleSet } from "./format.js";
 import { DatasetError, SetBuilder } from "./format.js";
+import { quote } from "../io/limits.js";
+import { csvLines } from "./sudoku.js";
 
 export const MAZE_CHARS = "# SGo";
 export const WALL = 1;
@@ -29,10 +31,27 @@ export function mazeTokens(s: string, where: string): Uint8Array {
   for (let i = 0; i < s.length; i++) {
     const t = MAZE_CHARS.indexOf(s[i]);
     if (t < 0)
-      throw new DatasetError(
-        `${where}: character ${JSON.stringify(s[i])} at ${i} is not one of "${MAZE_CHARS}"`,
-      );
+      throw new DatasetError(`${where}: character ${quote(s[i])} at ${i} is not one of "${MAZE_CHARS}"`);
     out[i] = t + 1;
+  }
+  return out;
+}
+
+/** Mazes from a CSV in the official layout (header source,question,answer,rating; square grids over "# SGo"). */
+export function parseMazeCsv(text: string, file: string): Maze[] {
+  const lines = csvLines(text, file);
+  const out: Maze[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    const where = `${file}:${i + 1}`;
+    const cols = lines[i].split(",");
+    if (cols.length !== 4) throw new DatasetError(`${where}: expected 4 columns, got ${cols.length}`);
+    const n = Math.round(Math.sqrt(cols[1].length));
+    if (n < 2 || n * n !== cols[1].length || cols[2].length !== cols[1].length)
+      throw new DatasetError(
+        `${where}: question and answer must be the same square grid (got ${cols[1].length} and ${cols[2].length} cells)`,
+      );
+    out.push({ size: n, question: mazeTokens(cols[1], where), answer: mazeTokens(cols[2], where) });
   }
   return out;
 }

@@ -8,6 +8,7 @@
 import type { Rng } from "../util/rng.js";
 import type { DatasetMetadata, PuzzleSet } from "./format.js";
 import { DatasetError, SetBuilder } from "./format.js";
+import { quote } from "../io/limits.js";
 
 export interface SudokuRow {
   question: Uint8Array; // [81] 0 = blank, 1..9
@@ -28,17 +29,29 @@ function digits(s: string, blanks: boolean): Uint8Array | string {
     const ch = s[i];
     if (blanks && (ch === "." || ch === "0")) continue;
     const d = ch.charCodeAt(0) - 48;
-    if (!(d >= 1 && d <= 9)) return `cell ${i} is ${JSON.stringify(ch)}`;
+    if (!(d >= 1 && d <= 9)) return `cell ${i} is ${quote(ch)}`;
     out[i] = d;
   }
   return out;
 }
 
-/** Parses the CSV (header row skipped). A bad row throws with file and line, or is skipped when `skipBad`. */
+/** The official CSV header (Sudoku-Extreme, maze-30x30-hard-1k). */
+export const CSV_HEADER = "source,question,answer,rating";
+
+/** The lines of a CSV in the official layout, after checking its header (a file without one would lose a row). */
+export function csvLines(text: string, file: string): string[] {
+  const lines = text.split(/\r?\n/);
+  const head = lines[0].replace(/^\uFEFF/, "").trim();
+  if (head !== CSV_HEADER)
+    throw new DatasetError(`${file}:1: expected the header "${CSV_HEADER}", found ${quote(head, 60)}`);
+  return lines;
+}
+
+/** Parses the CSV (header row checked). A bad row throws with file and line, or is skipped when `skipBad`. */
 export function parseSudokuCsv(text: string, file: string, skipBad = false): ParseReport {
   const rows: SudokuRow[] = [];
   const skipped: ParseReport["skipped"] = [];
-  const lines = text.split(/\r?\n/);
+  const lines = csvLines(text, file);
   for (let i = 1; i < lines.length; i++) {
     const raw = lines[i];
     if (raw.trim() === "") continue;
@@ -54,10 +67,10 @@ export function parseSudokuCsv(text: string, file: string, skipBad = false): Par
     }
     const q = digits(cols[1], true);
     const a = digits(cols[2], false);
-    const rating = Number(cols[3]);
+    const rating = /^\d{1,15}$/.test(cols[3].trim()) ? Number(cols[3]) : NaN; // official: int(rating)
     if (typeof q === "string") bad(`question ${q}`);
     else if (typeof a === "string") bad(`answer ${a}`);
-    else if (!Number.isFinite(rating)) bad(`rating ${JSON.stringify(cols[3])} is not a number`);
+    else if (!Number.isFinite(rating)) bad(`rating ${quote(cols[3], 30)} is not a non-negative integer`);
     else if (q.some((d, j) => d !== 0 && d !== a[j])) bad("a given digit disagrees with the answer");
     else rows.push({ question: q, answer: a, rating, line: i + 1 });
   }

@@ -40,6 +40,17 @@ export function describe(v: unknown, depth = 2): string {
   return `${open}${shown.join(", ")}${items.length > 4 ? `, ... ${items.length} items` : ""}${close}`;
 }
 
+/** JSON.parse whose error names the file and stays one short line. */
+export function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new JsonError(`${clip(file, 200)}: not valid JSON (${clip((e as Error).message, 120)})`);
+  }
+}
+
+export class JsonError extends Error {}
+
 /** Own-property lookup: a name such as "constructor" or "toString" must not find Object.prototype's. */
 export function own<T>(table: Record<string, T>, key: string): T | undefined {
   return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;

@@ -157,9 +157,13 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickl
       case 0x95:
         r.take(8);
         break; // FRAME
-      case 0x2e:
+      case 0x2e: {
         if (marks.length) r.fail("STOP inside an open MARK");
-        return pop(); // STOP
+        const root = pop();
+        if (stack.length) r.fail(`STOP with ${stack.length} more values on the stack`);
+        if (r.pos !== bytes.length) r.fail(`${bytes.length - r.pos} bytes after STOP`);
+        return root; // STOP
+      }
       case 0x28:
         marks.push(stack.length); // the MARK itself is not on the stack: nothing can pop or memoize it
         break; // (

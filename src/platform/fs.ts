@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { clip } from "../io/limits.js";
+import { clip, parseJson } from "../io/limits.js";
 
 export class FileError extends Error {}
 
@@ -51,12 +51,7 @@ export function readText(path: string): string {
 
 /** Parses a JSON file; the error names the file and what JSON.parse said. */
 export function readJson(path: string): unknown {
-  const text = readText(path);
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new FileError(`${clip(path, 200)}: not valid JSON (${clip((e as Error).message, 120)})`);
-  }
+  return parseJson(readText(path), path);
 }
 
 /** mkdir -p, one level at a time from the nearest existing ancestor, with errors that name the directory. */
