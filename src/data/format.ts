@@ -11,6 +11,7 @@
  */
 import { decodeNpy, encodeNpy } from "../io/npy.js";
 import type { HostTensor } from "../tensor.js";
+import { describe } from "../io/limits.js";
 
 export interface DatasetMetadata {
   pad_id: number;
@@ -81,23 +82,54 @@ export function validateSet(meta: DatasetMetadata, s: PuzzleSet, where: string):
   }
 }
 
+/**
+ * Checks dataset.json: integer fields are non-negative integers, mean_puzzle_examples a number, set names plain
+ * file-name stems (they become file names: no "/" or ".."), seq_len 1..65536 and vocab_size 1..256 (tokens are uint8).
+ */
 export function validateMetadata(m: DatasetMetadata, where: string): void {
-  const need = [
+  const fail = (msg: string): never => {
+    throw new DatasetError(`${where}: ${msg}`);
+  };
+  if (!m || typeof m !== "object" || Array.isArray(m)) fail("expected a JSON object (PuzzleDatasetMetadata)");
+  const ints = [
     "pad_id",
     "blank_identifier_id",
     "vocab_size",
     "seq_len",
     "num_puzzle_identifiers",
     "total_groups",
-    "mean_puzzle_examples",
   ] as const;
-  for (const k of need)
-    if (typeof m[k] !== "number" || !Number.isFinite(m[k]))
-      throw new DatasetError(`${where}: field ${k} must be a number, got ${JSON.stringify(m[k])}`);
-  if (!Array.isArray(m.sets) || m.sets.length === 0)
-    throw new DatasetError(`${where}: field sets must be a non-empty list`);
-  if (m.seq_len < 1 || m.vocab_size < 1 || m.vocab_size > 256)
-    throw new DatasetError(`${where}: seq_len/vocab_size out of range`);
+  for (const k of ints) {
+    if (!Number.isSafeInteger(m[k]) || m[k] < 0)
+      fail(`field ${k} must be a non-negative integer, got ${describe(m[k])}`);
+    m[k] += 0; // JSON's -0 is 0
+  }
+  if (typeof m.mean_puzzle_examples !== "number" || !Number.isFinite(m.mean_puzzle_examples))
+    fail(`field mean_puzzle_examples must be a number, got ${describe(m.mean_puzzle_examples)}`);
+  if (
+    m.ignore_label_id !== null &&
+    m.ignore_label_id !== undefined &&
+    !Number.isSafeInteger(m.ignore_label_id)
+  )
+    fail(`field ignore_label_id must be an integer or null, got ${describe(m.ignore_label_id)}`);
+  if (!Array.isArray(m.sets) || m.sets.length === 0) fail("field sets must be a non-empty list");
+  for (const s of m.sets)
+    if (typeof s !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(s))
+      fail(`set name ${describe(s)} is not a plain name (letters, digits, _ and -; it becomes a file name)`);
+  if (new Set(m.sets).size !== m.sets.length) fail("field sets lists a name twice");
+  if (m.seq_len < 1 || m.seq_len > 65536) fail(`seq_len ${m.seq_len} is outside 1..65536`);
+  if (m.num_puzzle_identifiers > 1 << 24)
+    fail(`num_puzzle_identifiers ${m.num_puzzle_identifiers} is over 2^24`);
+  if (m.vocab_size < 1 || m.vocab_size > 256)
+    fail(`vocab_size ${m.vocab_size} is outside 1..256 (tokens are uint8)`);
+}
+
+/** Checks what dataset.json says about all of a split's sets together: total_groups is their group count. */
+export function validateSplit(meta: DatasetMetadata, sets: Map<string, PuzzleSet>, where: string): void {
+  let groups = 0;
+  for (const s of sets.values()) groups += s.group_indices.length - 1;
+  if (groups !== meta.total_groups)
+    throw new DatasetError(`${where}: total_groups is ${meta.total_groups}, the sets hold ${groups} groups`);
 }
 
 /** The five .npy files of one set, with the official dtypes. */
@@ -132,14 +164,29 @@ export function decodeSet(
         `${where}/${setFileName(set, field)}: shape [${t.shape}] does not match seq_len ${meta.seq_len}`,
       );
     if (t.dtype === "uint8") return t.data as Uint8Array;
+    if (t.dtype === "float16" || t.dtype === "bfloat16" || t.dtype === "float32" || t.dtype === "float64")
+      throw new DatasetError(`${where}/${setFileName(set, field)}: dtype ${t.dtype}, expected uint8 tokens`);
     const out = new Uint8Array(t.data.length);
-    for (let i = 0; i < out.length; i++) out[i] = Number(t.data[i]); // range checked by validateSet
+    for (let i = 0; i < out.length; i++) {
+      const v = Number(t.data[i]);
+      if (v < 0 || v > 255)
+        throw new DatasetError(`${where}/${setFileName(set, field)}: token ${v} at ${i} does not fit uint8`);
+      out[i] = v;
+    }
     return out;
   };
   const ints = (field: "puzzle_identifiers" | "puzzle_indices" | "group_indices") => {
     const t = arr(field);
     if (t.dtype === "int32") return t.data as Int32Array;
-    if (t.dtype === "int64") return Int32Array.from(t.data as BigInt64Array, Number);
+    if (t.dtype === "int64") {
+      const a = t.data as BigInt64Array;
+      const bad = a.findIndex((v) => v < -0x80000000n || v > 0x7fffffffn);
+      if (bad >= 0)
+        throw new DatasetError(
+          `${where}/${setFileName(set, field)}: value ${a[bad]} at ${bad} does not fit int32`,
+        );
+      return Int32Array.from(a, Number);
+    }
     throw new DatasetError(`${where}/${setFileName(set, field)}: dtype ${t.dtype}, expected int32`);
   };
   const s: PuzzleSet = {

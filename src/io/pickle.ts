@@ -105,20 +105,54 @@ function apply(fn: unknown, args: unknown, r: Reader, what: string): unknown {
   return (fn as (...a: unknown[]) => unknown)(...(args as unknown[]));
 }
 
+/** Lists, tuples and dicts: the values that contain others. */
+function children(v: unknown): unknown[] | null {
+  if (Array.isArray(v)) return v;
+  if (v instanceof Map) return [...v.keys(), ...v.values()];
+  return null;
+}
+
+/**
+ * Refuses a result that contains itself or nests containers deeper than the limit, so no consumer recursing over
+ * it can overflow. Iterative, each container visited once: linear in the result's size (bounded by the input's).
+ */
+function checkNesting(root: unknown, r: Reader): void {
+  const height = new Map<object, number>(); // containers finished, by their nesting height (1 = no containers inside)
+  const path = new Set<object>();
+  const stack: { v: object; items: unknown[]; next: number; inner: number }[] = [];
+  const deep = () => r.fail(`containers nested deeper than ${PICKLE_LIMITS.depth}`);
+  const enter = (v: unknown): number => {
+    const items = children(v);
+    if (!items) return 0;
+    const h = height.get(v as object);
+    if (h !== undefined) return h;
+    if (path.has(v as object)) r.fail("a value contains itself (a cycle; a state dict never has one)");
+    if (stack.length >= PICKLE_LIMITS.depth) deep();
+    path.add(v as object);
+    stack.push({ v: v as object, items, next: 0, inner: 0 });
+    return -1; // pending
+  };
+  enter(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.next < top.items.length) {
+      const h = enter(top.items[top.next++]);
+      if (h > 0 && stack.length + h > PICKLE_LIMITS.depth) deep(); // a finished subtree reached again, deeper
+      top.inner = Math.max(top.inner, h);
+      continue;
+    }
+    stack.pop();
+    path.delete(top.v);
+    height.set(top.v, top.inner + 1);
+    if (stack.length) stack[stack.length - 1].inner = Math.max(stack[stack.length - 1].inner, top.inner + 1);
+  }
+}
+
 export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickle>"): unknown {
   const r: Reader = new Reader(bytes, file); // explicit type: lets r.fail() narrow types (never-returning)
   const stack: unknown[] = [];
   const marks: number[] = []; // stack positions of the open MARKs (Python's metastack)
   const memo = new Map<number, unknown>();
-  const depth = new WeakMap<object, number>(); // nesting depth of each container built so far
-  const depthOf = (v: unknown): number => (v !== null && typeof v === "object" ? (depth.get(v) ?? 1) : 0);
-  /** Records that `items` went into `c`; refuses nesting deeper than the limit. */
-  const nest = (c: object, items: Iterable<unknown>): void => {
-    let d = depth.get(c) ?? 1;
-    for (const v of items) d = Math.max(d, depthOf(v) + 1);
-    if (d > PICKLE_LIMITS.depth) r.fail(`containers nested deeper than ${PICKLE_LIMITS.depth}`);
-    depth.set(c, d);
-  };
   const floor = (): number => (marks.length ? marks[marks.length - 1] : 0);
   const pop = (): unknown => {
     if (stack.length <= floor()) r.fail("pickle stack underflow");
@@ -131,7 +165,6 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickl
     return stack.splice(marks.pop()!);
   };
   const push = (v: unknown): void => void stack.push(v);
-  const build = <T extends object>(c: T, items: unknown[]): T => (nest(c, items), c);
   const list = (what: string): unknown[] => {
     const l = top();
     if (!Array.isArray(l) || Object.isFrozen(l)) r.fail(`${what} to ${describe(l)}, which is not a list`);
@@ -141,7 +174,6 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickl
     if (!(d instanceof Map)) r.fail(`SETITEM on ${describe(d)}, which is not a dict`);
     if (kv.length % 2) r.fail("SETITEMS with an odd number of items");
     for (let i = 0; i + 1 < kv.length; i += 2) d.set(kv[i], kv[i + 1]);
-    nest(d, kv);
   };
   const memoPut = (k: number): void => {
     if (memo.size >= PICKLE_LIMITS.memo && !memo.has(k))
@@ -162,6 +194,7 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickl
         const root = pop();
         if (stack.length) r.fail(`STOP with ${stack.length} more values on the stack`);
         if (r.pos !== bytes.length) r.fail(`${bytes.length - r.pos} bytes after STOP`);
+        checkNesting(root, r);
         return root; // STOP
       }
       case 0x28:
@@ -222,10 +255,10 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickl
         push(latin1(r.take(r.u32())));
         break;
       case 0x43:
-        push(r.take(r.u8()).slice());
+        push(new Uint8Array(r.take(r.u8()))); // a copy, and a plain Uint8Array even when the input is a Buffer
         break; // SHORT_BINBYTES
       case 0x42:
-        push(r.take(r.u32()).slice());
+        push(new Uint8Array(r.take(r.u32())));
         break; // BINBYTES
       case 0x71:
         memoPut(r.u8());
@@ -258,7 +291,7 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickl
       }
       case 0x74: {
         const items = popMark();
-        push(Object.freeze(build(items, items)));
+        push(Object.freeze(items));
         break; // TUPLE
       }
       case 0x85:
@@ -266,12 +299,12 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickl
       case 0x87: {
         // TUPLE1, TUPLE2, TUPLE3
         const items = Array.from({ length: op - 0x84 }, pop).reverse();
-        push(Object.freeze(build(items, items)));
+        push(Object.freeze(items));
         break;
       }
       case 0x6c: {
         const items = popMark();
-        push(build(items, items));
+        push(items);
         break; // LIST
       }
       case 0x64: {
@@ -285,14 +318,12 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file = "<pickl
         const v = pop();
         const l = list("APPEND");
         l.push(v);
-        nest(l, [v]);
         break;
       }
       case 0x65: {
         const vs = popMark();
         const l = list("APPENDS");
         for (const v of vs) l.push(v); // not push(...vs): a long spread overflows the call stack
-        nest(l, vs);
         break;
       }
       case 0x73: {

@@ -14,6 +14,7 @@ import {
   setFileName,
   validateMetadata,
   validateSet,
+  validateSplit,
 } from "../data/format.js";
 
 export { readBytes } from "./fs.js";
@@ -78,6 +79,7 @@ export function readSplit(root: string, split: string): SplitData {
         join(root, split),
       ),
     );
+  validateSplit(metadata, sets, metaPath);
   return { metadata, sets };
 }
 

@@ -6,9 +6,10 @@
  * values are errors that name the key and where it came from. Pure: files are read through a callback.
  */
 import type { HRMConfig } from "../model/config.js";
-import { DEFAULT_CONFIG, makeConfig } from "../model/config.js";
+import { ConfigError, DEFAULT_CONFIG, makeConfig } from "../model/config.js";
 import type { YamlValue } from "../util/yaml.js";
 import { parseYaml } from "../util/yaml.js";
+import { clip, describe } from "../io/limits.js";
 import { OUTPUT_KEYS } from "./outputs.js";
 import type { TrainConfig } from "./trainer.js";
 
@@ -119,9 +120,10 @@ function check(key: string, v: YamlValue, where: string): YamlValue {
     case "int?":
     case "int":
       if (v === null && spec.kind === "int?") return v;
-      return typeof v === "number" && Number.isInteger(v) ? v : bad("an integer");
+      return typeof v === "number" && Number.isSafeInteger(v) ? v + 0 : bad("an integer"); // + 0: -0 is 0
     case "float":
-      return typeof v === "number" && !Number.isNaN(v) ? v : bad("a number");
+      if (typeof v !== "number") return bad("a number");
+      return Number.isFinite(v) ? v + 0 : bad("a number (this one is infinite or NaN)");
     case "bool":
       return typeof v === "boolean" ? v : bad("true or false");
     case "string?":
@@ -135,8 +137,17 @@ function check(key: string, v: YamlValue, where: string): YamlValue {
   }
 }
 
+/** Where each key's value came from (a file, "command line"); keys not in it have their default. */
+type Origins = Map<string, string>;
+
 /** Reads a YAML file's keys into the config; `defaults: [arch: name]` loads arch/<name>.yaml first. */
-function applyFile(cfg: RunConfig, path: string, read: (path: string) => string, asArch = false): void {
+function applyFile(
+  cfg: RunConfig,
+  origin: Origins,
+  path: string,
+  read: (path: string) => string,
+  asArch = false,
+): void {
   const doc = parseYaml(read(path), path);
   if (doc === null) return;
   if (typeof doc !== "object" || Array.isArray(doc)) throw new RunConfigError(`${path}: expected a mapping`);
@@ -149,22 +160,35 @@ function applyFile(cfg: RunConfig, path: string, read: (path: string) => string,
       const arch = d !== null && typeof d === "object" && !Array.isArray(d) ? d.arch : undefined;
       if (typeof arch !== "string")
         throw new RunConfigError(`${path}: unsupported defaults entry ${JSON.stringify(d)}`);
-      applyFile(cfg, `${dir}arch/${arch}.yaml`, read, true);
+      const archPath = `${dir}arch/${arch}.yaml`;
+      try {
+        applyFile(cfg, origin, archPath, read, true);
+      } catch (e) {
+        if ((e as Error).message.startsWith(`${path}:`)) throw e;
+        throw new RunConfigError(
+          `${path}: defaults entry "arch: ${clip(arch)}": ${clip((e as Error).message, 200)}`,
+        );
+      }
     }
   }
   const flat = flatten(asArch ? { arch: rest } : rest);
-  for (const [k, v] of Object.entries(flat)) cfg[k] = check(k, v, path);
+  for (const [k, v] of Object.entries(flat)) {
+    cfg[k] = check(k, v, path);
+    origin.set(k, path);
+  }
 }
 
 /** Resolves `${.key}` (same section) and `${key}` (top level) references. */
-function interpolate(cfg: RunConfig): void {
+function interpolate(cfg: RunConfig, origin: Origins): void {
   for (const [k, v] of Object.entries(cfg)) {
     if (typeof v !== "string" || !v.startsWith("${")) continue;
     const m = /^\$\{(\.?)([\w.]+)\}$/.exec(v);
     const section = k.includes(".") ? k.slice(0, k.lastIndexOf(".") + 1) : "";
     const target = m ? (m[1] ? section : "") + m[2] : "";
-    if (!m || !(target in cfg)) throw new RunConfigError(`${k}=${v}: cannot resolve the reference`);
-    cfg[k] = check(k, cfg[target], `${k}=${v}`);
+    const where = origin.get(k) ?? "defaults";
+    if (!m || !Object.prototype.hasOwnProperty.call(cfg, target))
+      throw new RunConfigError(`${where}: ${k}=${clip(v)}: cannot resolve the reference`);
+    cfg[k] = check(k, cfg[target], `${where}: ${k}=${v}`);
   }
 }
 
@@ -178,9 +202,10 @@ export function resolveRunConfig(
   read?: (path: string) => string,
 ): RunConfig {
   const cfg: RunConfig = Object.fromEntries(Object.entries(RUN_SPEC).map(([k, v]) => [k, v.default]));
+  const origin: Origins = new Map();
   if (configFile) {
     if (!read) throw new RunConfigError("a config file needs a reader");
-    applyFile(cfg, configFile, read);
+    applyFile(cfg, origin, configFile, read);
   }
   const seen = new Set<string>();
   for (const w of overrides) {
@@ -194,16 +219,18 @@ export function resolveRunConfig(
     const value =
       spec && (spec.kind === "string" || spec.kind === "string?") && raw !== "null" ? raw : parseYaml(raw);
     cfg[key] = check(key, value, "command line");
+    origin.set(key, "command line");
   }
-  interpolate(cfg);
-  validate(cfg);
+  interpolate(cfg, origin);
+  validate(cfg, origin);
   return cfg;
 }
 
-function validate(cfg: RunConfig): void {
+/** Checks values against each other and their ranges; errors name where the value was set. */
+function validate(cfg: RunConfig, origin: Origins): void {
   const num = (k: string) => cfg[k] as number;
   const need = (ok: boolean, k: string, what: string) => {
-    if (!ok) throw new RunConfigError(`${k}=${JSON.stringify(cfg[k])}: ${what}`);
+    if (!ok) throw new RunConfigError(`${origin.get(k) ?? "defaults"}: ${k}=${describe(cfg[k])}: ${what}`);
   };
   need(num("global_batch_size") >= 1, "global_batch_size", "must be at least 1");
   need(num("epochs") >= 1, "epochs", "must be at least 1");
@@ -213,7 +240,7 @@ function validate(cfg: RunConfig): void {
     need(
       num("epochs") % ei === 0,
       "eval_interval",
-      `must divide epochs (${num("epochs")}), as in the official code`,
+      `must divide epochs (${num("epochs")}) from ${origin.get("epochs") ?? "defaults"}, as in the official code`,
     );
   }
   need(num("lr") >= 0, "lr", "must be non-negative");
@@ -228,12 +255,36 @@ function validate(cfg: RunConfig): void {
   const outs: readonly string[] = OUTPUT_KEYS;
   for (const o of cfg.eval_save_outputs as string[])
     if (!outs.includes(o))
-      throw new RunConfigError(`eval_save_outputs: unknown output "${o}" (available: ${outs.join(", ")})`);
+      throw new RunConfigError(
+        `${origin.get("eval_save_outputs") ?? "defaults"}: eval_save_outputs: unknown output ${describe(o)} (available: ${outs.join(", ")})`,
+      );
   need(
     ["stablemax_cross_entropy", "softmax_cross_entropy"].includes(cfg["arch.loss.loss_type"] as string),
     "arch.loss.loss_type",
     "must be stablemax_cross_entropy or softmax_cross_entropy",
   );
+  checkArch(cfg, origin);
+}
+
+/** The arch.* values checked now, as the model will (with the dataset's sizes as placeholders), naming the file. */
+/** Model config keys that the run config names otherwise. */
+const RUN_KEY_OF_ARCH: Record<string, string> = {
+  batch_size: "global_batch_size",
+  loss_type: "arch.loss.loss_type",
+};
+
+/** The arch.* values checked now, as the model will (dataset sizes as placeholders), naming where each was set. */
+function checkArch(cfg: RunConfig, origin: Origins): void {
+  try {
+    archConfig(cfg, { seq_len: 1, vocab_size: 2, num_puzzle_identifiers: 1 });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const key = /^config (\w+) =/.exec(e.message)?.[1] ?? "";
+    const name = RUN_KEY_OF_ARCH[key] ?? `arch.${key}`;
+    throw new RunConfigError(
+      `${origin.get(name) ?? "defaults"}: ${name}${e.message.replace(/^config \w+/, "")}`,
+    );
+  }
 }
 
 /** The model config for a dataset: arch.* plus the sizes the dataset fixes (as create_model does). */

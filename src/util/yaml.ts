@@ -42,7 +42,11 @@ function scalar(raw: string, where: string): YamlValue {
   }
   if (s.startsWith('"')) {
     if (!s.endsWith('"') || s.length < 2) throw new YamlError(`${where}: unterminated "-string`);
-    return JSON.parse(s) as string;
+    try {
+      return JSON.parse(s) as string;
+    } catch (e) {
+      throw new YamlError(`${where}: bad "-string (${(e as Error).message.slice(0, 80)})`);
+    }
   }
   if (s.startsWith("[")) {
     if (!s.endsWith("]")) throw new YamlError(`${where}: flow list must close on the same line`);
@@ -104,9 +108,12 @@ class Parser {
       const kv = splitKey(l.text);
       if (!kv) throw new YamlError(`${this.where(l)}: expected "key: value", got "${l.text}"`);
       const [k, rest] = kv;
-      if (k in out) throw new YamlError(`${this.where(l)}: key "${k}" repeated`);
+      if (Object.prototype.hasOwnProperty.call(out, k))
+        throw new YamlError(`${this.where(l)}: key "${k}" repeated`);
       this.i++;
-      out[k] = rest.trim() === "" ? this.child(indent) : scalar(rest, this.where(l));
+      // defineProperty: a key named __proto__ is a key, not the object's prototype.
+      const value = rest.trim() === "" ? this.child(indent) : scalar(rest, this.where(l));
+      Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }
