@@ -76,7 +76,10 @@ export function pickleValue(root: unknown, globals = new Map<unknown, [string, s
       parts.push(Uint8Array.of(0x7d));
       put(v);
       parts.push(Uint8Array.of(0x28));
-      for (const [k, x] of v) (emit(k), emit(x));
+      for (const [k, x] of v) {
+        emit(k);
+        emit(x);
+      }
       parts.push(Uint8Array.of(0x75));
     } else throw new Error(`cannot pickle ${Object.prototype.toString.call(v)}`);
   };
