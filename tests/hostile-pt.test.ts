@@ -4,7 +4,8 @@
  * RangeError from inside). The committed files are exactly what the corpus generator writes.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { CheckpointError, readTorchCheckpoint } from "../src/io/torch.js";
@@ -45,6 +46,25 @@ test("every hostile .pt is refused with its expected one-line error, naming the 
     assert.ok(!msg.includes("\n") && msg.length < 400, `${name}: not one short line: ${msg.length} chars`);
     assert.ok(ms < 1000, `${name}: took ${ms.toFixed(0)} ms`);
   }
+});
+
+test("no hostile file under 1 MB makes the reader grow by more than 100 MB (peak RSS, own process)", () => {
+  // One child loads every file under 1 MB in turn; its peak resident memory after start-up bounds the worst.
+  const files = Object.keys(manifest).filter((n) => statSync(join(DIR, n)).size < 2 ** 20);
+  const torch = new URL("../src/io/torch.js", import.meta.url).href;
+  const script = `
+    import { spawnSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+    import { readTorchCheckpoint } from ${JSON.stringify(torch)};
+    const files = ${JSON.stringify(files.map((n) => join(DIR, n)))};
+    const before = process.resourceUsage().maxRSS;
+    for (const f of files) { try { readTorchCheckpoint(readFileSync(f), f); } catch {} }
+    console.log(JSON.stringify({ before, after: process.resourceUsage().maxRSS }));`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const { before, after } = JSON.parse(r.stdout) as { before: number; after: number };
+  assert.ok(files.length >= 40, `${files.length} files`);
+  assert.ok((after - before) / 1024 < 100, `peak RSS grew by ${((after - before) / 1024).toFixed(0)} MB`);
 });
 
 test("the committed corpus is what the generator writes (nothing drifted)", () => {
