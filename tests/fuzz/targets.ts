@@ -185,7 +185,13 @@ function arcJson(tasks: ArcTask[]): [string, string] {
   }
   return [JSON.stringify(c), JSON.stringify(s)];
 }
-const SEP = "\n\u0000\n"; // challenges and solutions in one input
+const SEP = "\n\u0000\n";
+
+/** Mazes as the official CSV. */
+function mazeCsv(mazes: { question: Uint8Array; answer: Uint8Array }[]): string {
+  const chars = (t: Uint8Array) => [...t].map((x) => "# SGo"[x - 1]).join("");
+  return [CSV_HEADER, ...mazes.map((m) => `g,${chars(m.question)},${chars(m.answer)},1`)].join("\n");
+} // challenges and solutions in one input
 
 const ARCH = "hidden_size: 64\nnum_heads: 2\nH_layers: 1\nL_layers: 1\npuzzle_emb_ndim: ${.hidden_size}\n";
 const CFG =
@@ -395,19 +401,13 @@ export const TARGETS: FuzzTarget[] = [
     inputs: () => {
       const rng = new Rng(5);
       const rows = [0, 1].map(() => generateMaze(rng, { size: 9, minPathLength: 6, loopFraction: 0.1 }));
-      const chars = (t: Uint8Array) => [...t].map((x) => "# SGo"[x - 1]).join("");
-      const text = [CSV_HEADER, ...rows.map((m) => `g,${chars(m.question)},${chars(m.answer)},1`)].join("\n");
-      return mutated([bytes(text)], true);
+      return mutated([bytes(mazeCsv(rows))], true);
     },
     load: (b) => parseMazeCsv(utf8(b), "fuzz-maze.csv"),
     errors: [DatasetError],
     roundTrip: (v) => {
       const mazes = v as ReturnType<typeof parseMazeCsv>;
-      const chars = (t: Uint8Array) => [...t].map((x) => "# SGo"[x - 1]).join("");
-      const text = [CSV_HEADER, ...mazes.map((m) => `g,${chars(m.question)},${chars(m.answer)},1`)].join(
-        "\n",
-      );
-      return check(same(parseMazeCsv(text, "rt"), mazes), "mazes");
+      return check(same(parseMazeCsv(mazeCsv(mazes), "rt"), mazes), "mazes");
     },
   },
   {
