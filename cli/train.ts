@@ -5,7 +5,7 @@
  * saves a checkpoint and exits; a non-finite loss stops the run naming the step and the last checkpoint.
  */
 import { basename, join } from "node:path";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { PuzzleSet } from "../src/data/format.js";
 import type { SampledBatch } from "../src/data/sampler.js";
 import { decodeModelSafetensors, encodeModelSafetensors } from "../src/model/checkpoint.js";
@@ -14,6 +14,7 @@ import { HRMInner } from "../src/model/inner.js";
 import { HRMParams } from "../src/model/params.js";
 import { bfloat16Note, getKernels, kernelThreadsNote } from "../src/node.js";
 import { readBytes, readSplit, writeFileAtomic } from "../src/platform/files.js";
+import { readText } from "../src/platform/fs.js";
 import type { SplitData } from "../src/platform/files.js";
 import {
   cleanStaleTemps,
@@ -101,7 +102,7 @@ function openRun(words: string[]): Run {
     );
   const read = (p: string) => {
     if (!existsSync(p)) throw new CliError(`${p}: config file not found`);
-    return readFileSync(p, "utf8");
+    return readText(p);
   };
   const cfg = resume
     ? resolveRunConfig([], join(resume, "all_config.yaml"), read)
@@ -109,8 +110,6 @@ function openRun(words: string[]): Run {
   if (!cfg.data_path) throw new CliError("hrm train needs data_path=<dataset dir>");
   const runDir = resume ?? (cfg.checkpoint_path as string | null) ?? defaultRunDir(cfg);
   cfg.checkpoint_path = runDir;
-  if (resume && !existsSync(join(resume, "all_config.yaml")))
-    throw new CliError(`${resume}: not a run directory (no all_config.yaml)`);
   const lock = RunLock.acquire(runDir); // also proves the directory writable before any work
   try {
     return openLocked(cfg, runDir, !!resume, lock);
