@@ -9,7 +9,7 @@
 import { basename } from "node:path";
 import type { Grid } from "../src/data/arc.js";
 import { parseVariantName, toCanvas, toGrid, transformGrid } from "../src/data/arc.js";
-import { isSolvedMaze, mazeTokens } from "../src/data/maze.js";
+import { isSolvedMaze, parseMazeText } from "../src/data/maze.js";
 import { boxShapeFor, givensClash, isValidBoxSolution } from "../src/data/sudoku-box.js";
 import { clip } from "../src/io/limits.js";
 import { HRMInner } from "../src/model/inner.js";
@@ -118,13 +118,7 @@ function solveSudoku(puzzle: string, o: Options, traceOn: boolean): boolean {
 }
 
 function solveMaze(file: string, o: Options, traceOn: boolean): boolean {
-  const lines = readText(file)
-    .split(/\r?\n/)
-    .filter((l) => l.length > 0);
-  const n = lines.length;
-  if (lines.some((l) => l.length !== n))
-    throw new CliError(`${file}: a maze must be square (${n} lines, each of ${n} characters)`);
-  const question = mazeTokens(lines.join(""), file);
+  const { size: n, question } = parseMazeText(readText(file), file);
   const { inner, maxSteps, adaptive } = load(o);
   if (inner.config.seq_len !== n * n)
     throw new CliError(

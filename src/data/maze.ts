@@ -37,6 +37,35 @@ export function mazeTokens(s: string, where: string): Uint8Array {
   return out;
 }
 
+/**
+ * One maze question as text: n lines of n characters over "# SG" (blank lines ignored), with exactly one S and one
+ * G. The errors name the file and the line.
+ */
+export function parseMazeText(text: string, file: string): { size: number; question: Uint8Array } {
+  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
+  const n = lines.length;
+  const bad = lines.findIndex((l) => l.length !== n);
+  if (n < 2 || bad >= 0)
+    throw new DatasetError(
+      `${file}: a maze must be square: ${n} lines, so each of ${n} characters` +
+        (bad >= 0 ? ` (line ${bad + 1} has ${lines[bad].length})` : ""),
+    );
+  const question = mazeTokens(lines.join(""), file);
+  for (const [ch, t] of [
+    ["S", START],
+    ["G", GOAL],
+  ] as const) {
+    const count = question.filter((x) => x === t).length;
+    if (count !== 1) throw new DatasetError(`${file}: a maze needs exactly one ${ch}, this one has ${count}`);
+  }
+  const path = question.indexOf(PATH);
+  if (path >= 0)
+    throw new DatasetError(
+      `${file}: "o" (a path cell) at ${path}: the question is the maze without its path`,
+    );
+  return { size: n, question };
+}
+
 /** Mazes from a CSV in the official layout (header source,question,answer,rating; square grids over "# SGo"). */
 export function parseMazeCsv(text: string, file: string): Maze[] {
   const lines = csvLines(text, file);

@@ -16,7 +16,7 @@ import {
   validateSplit,
 } from "../../src/data/format.js";
 import type { DatasetMetadata } from "../../src/data/format.js";
-import { generateMaze, parseMazeCsv } from "../../src/data/maze.js";
+import { generateMaze, parseMazeCsv, parseMazeText } from "../../src/data/maze.js";
 import { buildBoxSudokuDataset, boxShapeFor } from "../../src/data/sudoku-box.js";
 import { CSV_HEADER, parseSudokuCsv } from "../../src/data/sudoku.js";
 import { JsonError, parseJson } from "../../src/io/limits.js";
@@ -186,6 +186,13 @@ function arcJson(tasks: ArcTask[]): [string, string] {
   return [JSON.stringify(c), JSON.stringify(s)];
 }
 const SEP = "\n\u0000\n";
+
+/** A maze question as the lines `hrm solve maze` reads. */
+function mazeText(q: Uint8Array, n: number): string {
+  return Array.from({ length: n }, (_, r) =>
+    [...q.subarray(r * n, (r + 1) * n)].map((x) => "# SGo"[x - 1]).join(""),
+  ).join("\n");
+}
 
 /** Mazes as the official CSV. */
 function mazeCsv(mazes: { question: Uint8Array; answer: Uint8Array }[]): string {
@@ -408,6 +415,24 @@ export const TARGETS: FuzzTarget[] = [
     roundTrip: (v) => {
       const mazes = v as ReturnType<typeof parseMazeCsv>;
       return check(same(parseMazeCsv(mazeCsv(mazes), "rt"), mazes), "mazes");
+    },
+  },
+  {
+    name: "maze text",
+    file: "fuzz-maze.txt",
+    inputs: () => {
+      const rng = new Rng(6);
+      const mazes = [7, 9].map((size) => generateMaze(rng, { size, minPathLength: 4, loopFraction: 0.1 }));
+      return mutated(
+        mazes.map((m) => bytes(mazeText(m.question, m.size))),
+        true,
+      );
+    },
+    load: (b) => parseMazeText(utf8(b), "fuzz-maze.txt"),
+    errors: [DatasetError],
+    roundTrip: (v) => {
+      const m = v as ReturnType<typeof parseMazeText>;
+      return check(same(parseMazeText(mazeText(m.question, m.size), "rt"), m), "maze");
     },
   },
   {
