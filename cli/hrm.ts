@@ -5,11 +5,13 @@ import { EVAL_SCHEMA, runEval } from "./eval.js";
 import { writeReport } from "./report.js";
 import { runSolve, SOLVE_HELP } from "./solve.js";
 import { runQuickstart } from "./quickstart.js";
-import { runTrain, trainUsage } from "./train.js";
+import { runTrain, trainConfigYaml, trainUsage } from "./train.js";
+import { fileURLToPath } from "node:url";
+import { readJson } from "../src/platform/fs.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions, usage } from "./parse.js";
 
-const HELP = `usage: hrm <command> ...
+const HELP = `usage: hrm <command> ...     (hrm --version; options as key=value or --key=value; --dry-run shows the config)
   quickstart [--paper data_path=<dir>] [key=value ...]   the main job (npm start): 4x4 Sudoku, train, evaluate, solve
   build-dataset sudoku [key=value ...]   build an official-format Sudoku dataset (CSV or generated)
   build-dataset maze [key=value ...]     build an official-format maze dataset (CSV or generated)
@@ -19,7 +21,7 @@ const HELP = `usage: hrm <command> ...
   eval checkpoint=<file> data_path=<dir> [sweep_steps=1,2,4 ...]   evaluate a checkpoint (.pt or .safetensors)
   report <run dir>                       training curves (SVG) and report.html for a run
   solve sudoku|maze|arc <puzzle> checkpoint=<file> [--trace]   solve one puzzle, check the answer
-run "hrm <command> <kind> --help" for the options`;
+run "hrm <command> <kind> --help" (or -h) for the options`;
 
 const BUILDERS: Record<string, [Schema, (o: Options) => void]> = {
   sudoku: [SUDOKU_SCHEMA, buildSudoku],
@@ -27,10 +29,36 @@ const BUILDERS: Record<string, [Schema, (o: Options) => void]> = {
   arc: [ARC_SCHEMA, buildArc],
 };
 
-async function main(argv: string[]): Promise<void> {
+/** The package's version, from package.json next to dist/ (one directory above dist/cli/). */
+function version(): string {
+  return (readJson(fileURLToPath(new URL("../../package.json", import.meta.url))) as { version: string })
+    .version;
+}
+
+/** Common spellings: -h is --help, --key=value is key=value (a flag such as --trace or --paper stays). */
+function normalize(argv: string[]): string[] {
+  return argv.map((w) => (w === "-h" ? "--help" : /^--[\w.]+=/.test(w) ? w.slice(2) : w));
+}
+
+/** The options a command line resolves to, one key=value per line (for --dry-run). */
+function showOptions(o: Options): string {
+  return Object.entries(o)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("\n");
+}
+
+async function main(raw: string[]): Promise<void> {
+  const dryRun = raw.includes("--dry-run");
+  const argv = normalize(raw.filter((w) => w !== "--dry-run"));
   const [cmd, kind, ...rest] = argv;
-  if (!cmd || cmd === "--help" || cmd === "-h") return console.log(HELP);
+  if (cmd === "--version" || cmd === "-V") return console.log(`hrm-ts ${version()}`);
+  if (!cmd || cmd === "--help") return console.log(HELP);
+  if (dryRun && !["build-dataset", "train", "eval"].includes(cmd))
+    throw new CliError(`--dry-run: "${cmd}" has no config to show (build-dataset, train and eval have)`);
   if (cmd === "build-dataset") {
+    if (kind === "--help")
+      return console.log(`usage: hrm build-dataset <${Object.keys(BUILDERS).join("|")}> [key=value ...]`);
     const builder = kind ? BUILDERS[kind] : undefined;
     if (!builder)
       throw new CliError(
@@ -38,11 +66,13 @@ async function main(argv: string[]): Promise<void> {
       );
     const [schema, build] = builder;
     if (rest.includes("--help")) return console.log(usage(`build-dataset ${kind}`, schema));
-    return build(parseOptions(rest, schema));
+    const o = parseOptions(rest, schema);
+    return dryRun ? console.log(showOptions(o)) : build(o);
   }
   if (cmd === "train") {
     const words = [kind, ...rest].filter((w): w is string => w !== undefined);
     if (words.includes("--help")) return console.log(trainUsage());
+    if (dryRun) return void process.stdout.write(trainConfigYaml(words));
     await runTrain(words);
     return;
   }
@@ -51,18 +81,20 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (cmd === "solve") {
-    if (!kind || rest.includes("--help")) return console.log(SOLVE_HELP);
+    if (!kind || kind === "--help" || rest.includes("--help")) return console.log(SOLVE_HELP);
     runSolve([kind, ...rest]);
     return;
   }
   if (cmd === "report") {
-    if (!kind) throw new CliError("usage: hrm report <run dir>");
+    if (!kind || kind === "--help") return console.log("usage: hrm report <run dir>");
     return console.log(writeReport(kind));
   }
   if (cmd === "eval") {
     const words = [kind, ...rest].filter((w): w is string => w !== undefined);
     if (words.includes("--help")) return console.log(usage("eval", EVAL_SCHEMA));
-    runEval(parseOptions(words, EVAL_SCHEMA));
+    const o = parseOptions(words, EVAL_SCHEMA);
+    if (dryRun) return console.log(showOptions(o));
+    runEval(o);
     return;
   }
   throw new CliError(`unknown command "${cmd}" (hrm --help lists the commands)`);

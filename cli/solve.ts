@@ -206,9 +206,10 @@ export function runSolve(words: string[]): boolean {
     rest.filter((w) => w !== "--trace"),
     SOLVE_SCHEMA,
   );
-  if (!target) throw new CliError(SOLVE_HELP);
+  if (!target)
+    throw new CliError(`hrm solve ${kind}: the puzzle is missing (hrm solve --help shows the forms)`);
   if (kind === "sudoku") return solveSudoku(target, o, traceOn);
   if (kind === "maze") return solveMaze(target, o, traceOn);
   if (kind === "arc") return solveArc(target, o, traceOn);
-  throw new CliError(`hrm solve: unknown kind "${kind ?? ""}"\n${SOLVE_HELP}`);
+  throw new CliError(`hrm solve: unknown kind "${kind ?? ""}" (sudoku, maze or arc; hrm solve --help)`);
 }

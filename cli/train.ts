@@ -92,7 +92,8 @@ function splitIfPresent(root: string, split: string): SplitData | null {
 }
 
 /** Builds the run from a fresh config, or from a run directory's saved config and latest checkpoint. */
-function openRun(words: string[]): Run {
+/** The run config a command line resolves to: defaults, the YAML file, overrides (or a run's saved config). */
+export function trainConfigOf(words: string[]): RunConfig {
   const resume = words.find((w) => w.startsWith("resume="))?.slice(7);
   const configFile = words.find((w) => w.startsWith("config="))?.slice(7);
   const overrides = words.filter((w) => !w.startsWith("resume=") && !w.startsWith("config="));
@@ -108,6 +109,17 @@ function openRun(words: string[]): Run {
     ? resolveRunConfig([], join(resume, "all_config.yaml"), read)
     : resolveRunConfig(overrides, configFile, read);
   if (!cfg.data_path) throw new CliError("hrm train needs data_path=<dataset dir>");
+  return cfg;
+}
+
+/** The resolved config as the YAML a run saves (all_config.yaml), for --dry-run. */
+export function trainConfigYaml(words: string[]): string {
+  return dumpYaml(nestConfig(trainConfigOf(words)));
+}
+
+function openRun(words: string[]): Run {
+  const resume = words.find((w) => w.startsWith("resume="))?.slice(7);
+  const cfg = trainConfigOf(words);
   const runDir = resume ?? (cfg.checkpoint_path as string | null) ?? defaultRunDir(cfg);
   cfg.checkpoint_path = runDir;
   const lock = RunLock.acquire(runDir); // also proves the directory writable before any work

@@ -146,3 +146,32 @@ test("hrm reports unknown commands and kinds", () => {
   assert.match(hrm("build-dataset", "chess").stderr, /unknown kind "chess"/);
   assert.match(hrm("build-dataset", "sudoku", "--help").stdout, /num_aug .*official option/);
 });
+
+test("CLI conventions: --version, -h anywhere, --key=value, --dry-run prints the resolved config", () => {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8"));
+  assert.equal(hrm("--version").stdout.trim(), `hrm-ts ${pkg.version}`);
+  for (const args of [
+    ["-h"],
+    ["build-dataset", "-h"],
+    ["build-dataset", "maze", "-h"],
+    ["solve", "-h"],
+    ["eval", "-h"],
+  ]) {
+    const r = hrm(...args);
+    assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stdout, /^usage: hrm/, args.join(" "));
+  }
+  const b = hrm("build-dataset", "sudoku", "--size=4", "num_aug=3", "--dry-run");
+  assert.equal(b.status, 0, b.stderr);
+  assert.match(b.stdout, /^size=4$/m);
+  assert.match(b.stdout, /^num_aug=3$/m);
+  const t = hrm("train", "--data_path=somewhere", "--arch.L_cycles=4", "--dry-run");
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /^data_path: somewhere$/m);
+  assert.match(t.stdout, /^ {2}L_cycles: 4$/m);
+  assert.match(
+    hrm("train", "--arch.L_cycles=0", "data_path=x", "--dry-run").stderr,
+    /L_cycles = 0: must be at least 1/,
+  );
+  assert.match(hrm("solve", "sudoku", "x", "--dry-run").stderr, /--dry-run: "solve" has no config/);
+});
