@@ -106,12 +106,12 @@ export function validateMetadata(m: DatasetMetadata, where: string): void {
   }
   if (typeof m.mean_puzzle_examples !== "number" || !Number.isFinite(m.mean_puzzle_examples))
     fail(`field mean_puzzle_examples must be a number, got ${describe(m.mean_puzzle_examples)}`);
-  if (
-    m.ignore_label_id !== null &&
-    m.ignore_label_id !== undefined &&
-    !Number.isSafeInteger(m.ignore_label_id)
-  )
-    fail(`field ignore_label_id must be an integer or null, got ${describe(m.ignore_label_id)}`);
+  m.mean_puzzle_examples += 0;
+  if (m.ignore_label_id !== null && m.ignore_label_id !== undefined) {
+    if (!Number.isSafeInteger(m.ignore_label_id))
+      fail(`field ignore_label_id must be an integer or null, got ${describe(m.ignore_label_id)}`);
+    m.ignore_label_id += 0;
+  }
   if (!Array.isArray(m.sets) || m.sets.length === 0) fail("field sets must be a non-empty list");
   for (const s of m.sets)
     if (typeof s !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(s))
@@ -124,12 +124,25 @@ export function validateMetadata(m: DatasetMetadata, where: string): void {
     fail(`vocab_size ${m.vocab_size} is outside 1..256 (tokens are uint8)`);
 }
 
-/** Checks what dataset.json says about all of a split's sets together: total_groups is their group count. */
+/**
+ * Checks what dataset.json says about all of a split's sets together: total_groups is their group count and
+ * mean_puzzle_examples their examples per puzzle (as the official builders compute them). The training length and
+ * the LR schedule are derived from both, so a wrong value would change a run without a word.
+ */
 export function validateSplit(meta: DatasetMetadata, sets: Map<string, PuzzleSet>, where: string): void {
-  let groups = 0;
-  for (const s of sets.values()) groups += s.group_indices.length - 1;
+  let [groups, puzzles, examples] = [0, 0, 0];
+  for (const s of sets.values()) {
+    groups += s.group_indices.length - 1;
+    puzzles += s.puzzle_identifiers.length;
+    examples += s.inputs.length / meta.seq_len;
+  }
   if (groups !== meta.total_groups)
     throw new DatasetError(`${where}: total_groups is ${meta.total_groups}, the sets hold ${groups} groups`);
+  const mean = puzzles ? examples / puzzles : 0;
+  if (Math.abs(meta.mean_puzzle_examples - mean) > 1e-9 * Math.max(1, mean))
+    throw new DatasetError(
+      `${where}: mean_puzzle_examples is ${meta.mean_puzzle_examples}, the sets hold ${examples} examples in ${puzzles} puzzles (${mean})`,
+    );
 }
 
 /** The five .npy files of one set, with the official dtypes. */
