@@ -4,8 +4,8 @@
  * `sweep_steps=1,2,4,8,16` reports each segment limit in one pass; `save_outputs=preds,q_halt_logits,...`
  * writes .npy files; `halting=adaptive` also runs with Q-head halting and reports the speed-up; ARC datasets
  * get the official voting (pass@K per task and overall, submission.json).
- * For .pt files the architecture is the official default overridden by arch.* options, with vocab, seq_len and
- * puzzle count taken from the dataset (as pretrain.py does).
+ * For .pt files the architecture is the all_config.yaml beside the file (as the official evaluate.py reads it), else
+ * the official default, overridden by arch.* options, with vocab, seq_len and puzzle count from the dataset.
  */
 import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
@@ -17,7 +17,8 @@ import { HRMParams } from "../src/model/params.js";
 import { readTorchCheckpoint } from "../src/io/torch.js";
 import { bfloat16Note, getKernels } from "../src/node.js";
 import { readBytes, readIdentifiers, readSplit, writeFileAtomic } from "../src/platform/files.js";
-import { ensureWritableDir } from "../src/platform/fs.js";
+import { ensureWritableDir, readText } from "../src/platform/fs.js";
+import { archConfig, resolveRunConfig } from "../src/train/config.js";
 import { evaluateAdaptive } from "../src/train/adaptive.js";
 import { ArcVotes, scoreArc, submission, truthFromRows } from "../src/train/arc-vote.js";
 import type { Reduced } from "../src/train/metrics.js";
@@ -84,8 +85,13 @@ export function loadCheckpoint(
     checkDatasetFits(params.config, meta, ck);
     return params;
   }
+  // As the official evaluate.py: the architecture from the all_config.yaml that pretrain.py writes beside its
+  // checkpoints, when there is one; arch.* options override it.
+  const runCfg = join(dirname(ck), "all_config.yaml");
+  const fromRun = existsSync(runCfg) ? archConfig(resolveRunConfig([], runCfg, readText), meta) : {};
   const params = new HRMParams(
     makeConfig({
+      ...fromRun,
       ...arch,
       batch_size: B,
       seq_len: meta.seq_len,

@@ -2,6 +2,7 @@
 /** The `hrm` command: dispatches to the subcommands. Parsing lives in parse.ts, work in the library. */
 import { ARC_SCHEMA, buildArc, buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
 import { EVAL_SCHEMA, runEval } from "./eval.js";
+import { EXPORT_SCHEMA, runExport } from "./export.js";
 import { writeReport } from "./report.js";
 import { runSolve, SOLVE_HELP } from "./solve.js";
 import { runQuickstart } from "./quickstart.js";
@@ -20,6 +21,7 @@ const HELP = `usage: hrm <command> ...     (hrm --version; options as key=value 
   train resume=<run dir>                 continue a run from its latest checkpoint
   eval checkpoint=<file> data_path=<dir> [sweep_steps=1,2,4 ...]   evaluate a checkpoint (.pt or .safetensors)
   report <run dir>                       training curves (SVG) and report.html for a run
+  export checkpoint=<ours> output=<file.pt>   our checkpoint as the official .pt (+ all_config.yaml beside it)
   solve sudoku|maze|arc <puzzle> checkpoint=<file> [--trace]   solve one puzzle, check the answer
 run "hrm <command> <kind> --help" (or -h) for the options`;
 
@@ -88,6 +90,12 @@ async function main(raw: string[]): Promise<void> {
   if (cmd === "report") {
     if (!kind || kind === "--help") return console.log("usage: hrm report <run dir>");
     return console.log(writeReport(kind));
+  }
+  if (cmd === "export") {
+    const words = [kind, ...rest].filter((w): w is string => w !== undefined);
+    if (words.includes("--help")) return console.log(usage("export", EXPORT_SCHEMA));
+    for (const line of runExport(parseOptions(words, EXPORT_SCHEMA))) console.log(line);
+    return;
   }
   if (cmd === "eval") {
     const words = [kind, ...rest].filter((w): w is string => w !== undefined);

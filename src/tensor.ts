@@ -78,6 +78,17 @@ function halfToFloat(h: number): number {
 }
 
 /** Any float tensor as float32 (bfloat16 and float16 widened exactly); throws for non-float dtypes. */
+/** float32 values as bfloat16 bits, rounded to nearest even (NaN stays a quiet NaN), as PyTorch's .bfloat16(). */
+export function toBfloat16Bits(x: Float32Array): Uint16Array {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = u[i];
+    out[i] = (v & 0x7fffffff) > 0x7f800000 ? (v >>> 16) | 0x40 : (v + 0x7fff + ((v >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
 export function toFloat32(t: HostTensor, what = "tensor"): Float32Array {
   switch (t.dtype) {
     case "float32":

@@ -23,7 +23,7 @@ test("streamed .npy files equal in-memory ones, and large files cross chunk boun
       if (i % 3 === 2) for (const w of [mem, disk]) w.endPuzzle(0);
       if (i % 30 === 29) for (const w of [mem, disk]) w.endGroup();
     }
-    const meta = sudokuMetadata(mem.groups);
+    const meta = { ...sudokuMetadata(mem.groups), mean_puzzle_examples: 3 }; // 3 examples per puzzle above
     disk.finish(meta);
     const want = encodeSet("all", mem.build(), 81);
     // Headers may differ in padding (the stream reserves a fixed size); the data after them must not.

@@ -5,7 +5,7 @@
  */
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.js";
 import type { HostTensor } from "../tensor.js";
-import { toFloat32 } from "../tensor.js";
+import { toBfloat16Bits, toFloat32 } from "../tensor.js";
 import type { HRMConfig } from "./config.js";
 import { makeConfig } from "./config.js";
 import { HRMParams } from "./params.js";
@@ -82,6 +82,26 @@ export function loadStateDict(params: HRMParams, tensors: Map<string, HostTensor
         (missing.length ? ` missing ${nameList(missing)};` : "") +
         (unexpected.length ? ` unexpected ${nameList(unexpected)}` : ""),
     );
+}
+
+/**
+ * The state dict the official pretrain.py would save for this model: "_orig_mod.model.inner." names, float32
+ * weights, and H_init / L_init in the forward dtype (bfloat16 by default), as the official buffers are.
+ */
+export function officialStateDict(params: HRMParams): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  const bf16 = params.config.forward_dtype === "bfloat16";
+  for (const s of params.specs) {
+    const data = params.get(s.name);
+    const init = s.name === "H_init" || s.name === "L_init";
+    out.set(
+      OFFICIAL_PREFIX + s.name,
+      init && bf16
+        ? { dtype: "bfloat16", shape: s.shape, data: toBfloat16Bits(data) }
+        : { dtype: "float32", shape: s.shape, data },
+    );
+  }
+  return out;
 }
 
 /** Our checkpoint: safetensors with the official key names; the config as JSON in the metadata. */

@@ -287,6 +287,19 @@ function checkArch(cfg: RunConfig, origin: Origins): void {
   }
 }
 
+/**
+ * A run config whose arch.* are exactly a model's (the weights define the architecture): `base` (a run's
+ * all_config.yaml, or the official defaults) with every architecture key set from `c`.
+ */
+export function runConfigForModel(c: HRMConfig, base?: RunConfig): RunConfig {
+  const cfg: RunConfig = base
+    ? { ...base }
+    : Object.fromEntries(Object.entries(RUN_SPEC).map(([k, v]) => [k, v.default]));
+  for (const k of Object.keys(ARCH_DOCS)) cfg[`arch.${k}`] = c[k as keyof HRMConfig] as YamlValue;
+  cfg["arch.loss.loss_type"] = c.loss_type;
+  return cfg;
+}
+
 /** The model config for a dataset: arch.* plus the sizes the dataset fixes (as create_model does). */
 export function archConfig(
   cfg: RunConfig,

@@ -62,7 +62,8 @@ export function fuzzTarget(t: FuzzTarget, runs: number, seed: number, onChunk?: 
   const arb = t.inputs();
   for (let chunk = 0; stats.inputs < runs; chunk++) {
     const n = Math.min(1000, runs - stats.inputs);
-    for (const input of fc.sample(arb, { numRuns: n, seed: seed + chunk })) {
+    // Chunk seeds never overlap between runs with different seeds.
+    for (const input of fc.sample(arb, { numRuns: n, seed: (seed * 1_000_003 + chunk) | 0 })) {
       const v = classify(t, input);
       stats.inputs++;
       stats.counts[v.outcome]++;
