@@ -8,7 +8,8 @@ import { basename, join } from "node:path";
 import { existsSync } from "node:fs";
 import type { PuzzleSet } from "../src/data/format.js";
 import type { SampledBatch } from "../src/data/sampler.js";
-import { decodeModelSafetensors, encodeModelSafetensors } from "../src/model/checkpoint.js";
+import { decodeModelSafetensors, encodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.js";
+import { readTorchCheckpoint } from "../src/io/torch.js";
 import type { HRMConfig } from "../src/model/config.js";
 import { HRMInner } from "../src/model/inner.js";
 import { HRMParams } from "../src/model/params.js";
@@ -160,9 +161,13 @@ function openLocked(cfg: RunConfig, runDir: string, resume: boolean, lock: RunLo
       log.truncateAfter(-1);
     }
   }
+  const init = cfg.init_from as string | null;
   if (ckpt) {
     const file = join(ckpt, "model.safetensors");
     params = decodeModelSafetensors(readBytes(file), file, hrm); // refuses a config that contradicts it
+  } else if (init) {
+    params = initialWeights(init, hrm);
+    notes.push(`initialised from ${init}: its weights, with fresh optimiser state from step 0`);
   } else params = HRMParams.init(hrm, cfg.seed as number);
   const trainer = new Trainer(new HRMInner(params, getKernels()), trainConfig(cfg), train.metadata);
   let pos: IteratorPosition = { iter: 0, batch: 0 };
@@ -178,6 +183,14 @@ function openLocked(cfg: RunConfig, runDir: string, resume: boolean, lock: RunLo
   const yaml = dumpYaml(nestConfig(cfg));
   if (!resume) writeFileAtomic(join(runDir, "all_config.yaml"), yaml);
   return { cfg, runDir, train, test, trainer, params, pos, log, yaml, epochsPerIter, lock, notes };
+}
+
+/** Weights to start a run from: ours (its architecture must agree with the run's) or an official .pt state dict. */
+function initialWeights(file: string, hrm: HRMConfig): HRMParams {
+  if (file.endsWith(".safetensors")) return decodeModelSafetensors(readBytes(file), file, hrm);
+  const params = new HRMParams(hrm);
+  loadStateDict(params, readTorchCheckpoint(readBytes(file), file), file); // every name, shape and dtype checked
+  return params;
 }
 
 function saveCheckpoint(r: Run): string {

@@ -18,6 +18,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { decodeSafetensors } from "../src/io/safetensors.js";
 import { RunLock } from "../src/platform/run-dir.js";
 
 const HRM = fileURLToPath(new URL("../cli/hrm.js", import.meta.url));
@@ -158,4 +159,30 @@ test("keep_last=2 keeps the newest two checkpoints; by default every one stays",
   assert.deepEqual(run("keep", "keep_last=2"), ["step_16", "step_20"]);
   assert.deepEqual(run("all"), ["step_4", "step_8", "step_12", "step_16", "step_20"]);
   assert.match(hrm(...tiny(join(dir, "bad"), 5, "keep_last=0")).stderr, /keep_last=0: must be at least 1/);
+});
+
+test("init_from starts a run from a .pt or our checkpoint's weights, with fresh optimiser state; a mismatch is refused", () => {
+  const a = join(dir, "initA");
+  assert.equal(hrm(...tiny(a, 5)).status, 0);
+  const source = join(a, "step_20", "model.safetensors");
+  const pt = join(dir, "initA-export", "a.pt");
+  assert.equal(hrm("export", `checkpoint=${source}`, `output=${pt}`).status, 0);
+  const want = decodeSafetensors(readFileSync(source), "a").tensors;
+  for (const from of [pt, source]) {
+    const b = join(dir, `initB-${from === pt ? "pt" : "st"}`);
+    // lr 0: AdamATan2 leaves every weight as it is, so the run's checkpoint must hold exactly the source weights.
+    const r = hrm(...tiny(b, 1, `init_from=${from}`, "lr=0"));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(`note: initialised from ${from}: its weights, with fresh optimiser state`),
+    );
+    const got = decodeSafetensors(readFileSync(join(b, "step_4", "model.safetensors")), "b").tensors;
+    for (const [k, t] of want) assert.deepEqual(got.get(k)!.data, t.data, k);
+  }
+  const bad = hrm(...tiny(join(dir, "initC"), 1, `init_from=${pt}`, "arch.pos_encodings=learned"));
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /a.pt: state dict does not match the config: missing embed_pos.embedding_weight/);
+  const bad2 = hrm(...tiny(join(dir, "initD"), 1, `init_from=${source}`, "arch.pos_encodings=learned"));
+  assert.match(bad2.stderr, /pos_encodings="learned" contradicts the checkpoint's pos_encodings="rope"/);
 });

@@ -79,6 +79,7 @@ export const RUN_SPEC: Record<string, Spec> = {
   project_name: s("string?", null, "run group name (default: from data_path)"),
   run_name: s("string?", null, "run name (default: hrm-<date>-<time>)"),
   checkpoint_path: s("string?", null, "run directory (default: checkpoints/<project_name>/<run_name>)"),
+  init_from: s("string?", null, "hrm-ts: start from these weights (.pt or ours), with fresh optimiser state"),
   seed: s("int", 0, "random seed (init, data order, exploration)"),
   eval_save_outputs: s("list", [], "outputs saved at evaluation as .npy (e.g. [logits, q_halt_logits])"),
   "arch.name": s("string", "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1", "model class (official name)"),
