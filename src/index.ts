@@ -17,11 +17,20 @@ export type { DType, HostTensor } from "./tensor.js";
 export { toFloat32 } from "./tensor.js";
 export { decodeNpy, encodeNpy } from "./io/npy.js";
 export { readTorchCheckpoint } from "./io/torch.js";
+export { encodeTorchCheckpoint } from "./io/torch-write.js";
 export { decodeSafetensors, encodeSafetensors } from "./io/safetensors.js";
 export type { HRMConfig } from "./model/config.js";
 export { DEFAULT_CONFIG, derive, makeConfig } from "./model/config.js";
 export { HRMParams } from "./model/params.js";
-export { loadStateDict, encodeModelSafetensors, decodeModelSafetensors } from "./model/checkpoint.js";
+export {
+  loadStateDict,
+  encodeModelSafetensors,
+  decodeModelSafetensors,
+  officialStateDict,
+  RUNTIME_KEYS,
+} from "./model/checkpoint.js";
+export { givensClash, isValidBoxSolution, boxShapeFor } from "./data/sudoku-box.js";
+export { parseMazeCsv, parseMazeText } from "./data/maze.js";
 export { HRMInner, SAVE_RECOMPUTABLE_MAX_BYTES } from "./model/inner.js";
 export type { ActOutputs, Batch, Carry } from "./model/act.js";
 export { actForward, initialCarry } from "./model/act.js";
