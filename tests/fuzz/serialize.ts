@@ -1,12 +1,13 @@
 /**
  * Writers the fuzz targets re-serialize accepted inputs with, and a structural equality to compare the values:
- * a pickler for plain pickle data (memoizing lists and dicts, so shared and cyclic values survive), a
- * torch.save-style zip of a state dict (one storage per tensor, C order), and `same` (Maps, tuples vs lists,
+ * a pickler for plain pickle data (memoizing lists and dicts, so shared values survive), a
+ * torch.save zip of a state dict (the production writer), and `same` (Maps, tuples vs lists,
  * typed arrays by bytes, floats with Object.is, cycles).
  */
 import { PyFloat } from "../../src/io/pickle.js";
 import type { HostTensor } from "../../src/tensor.js";
-import { concat, makeZip } from "../support/builders.js";
+import { encodeTorchCheckpoint } from "../../src/io/torch-write.js";
+import { concat } from "../support/builders.js";
 
 const enc = new TextEncoder();
 
@@ -88,65 +89,9 @@ export function pickleValue(root: unknown, globals = new Map<unknown, [string, s
   return concat(...parts);
 }
 
-const STORAGE: Record<HostTensor["dtype"], string> = {
-  float64: "DoubleStorage",
-  float32: "FloatStorage",
-  float16: "HalfStorage",
-  bfloat16: "BFloat16Storage",
-  int64: "LongStorage",
-  int32: "IntStorage",
-  int16: "ShortStorage",
-  int8: "CharStorage",
-  uint8: "ByteStorage",
-  bool: "BoolStorage",
-};
-
-/** A torch.save zip of a state dict: OrderedDict of _rebuild_tensor_v2 over one storage per tensor. */
+/** A torch.save zip of a state dict, by the production writer (which torch.load is tested to read). */
 export function writeStateDict(tensors: Map<string, HostTensor>): Uint8Array {
-  const g = (m: string, n: string) => enc.encode(`c${m}\n${n}\n`);
-  const str = (s: string) => concat(Uint8Array.of(0x58), u32(enc.encode(s).length), enc.encode(s));
-  const int = (v: number) => {
-    const b = new Uint8Array(5);
-    b[0] = 0x4a;
-    new DataView(b.buffer).setInt32(1, v, true);
-    return b;
-  };
-  const tuple = (...xs: Uint8Array[]) => concat(Uint8Array.of(0x28), ...xs, Uint8Array.of(0x74));
-  const parts: Uint8Array[] = [
-    Uint8Array.of(0x80, 2),
-    g("collections", "OrderedDict"),
-    Uint8Array.of(0x29, 0x52),
-  ];
-  const files: [string, Uint8Array][] = [];
-  let key = 0;
-  for (const [name, t] of tensors) {
-    const n = t.data.length;
-    const stride = t.shape.map((_, d) => t.shape.slice(d + 1).reduce((a, b) => a * b, 1));
-    const persid = concat(
-      tuple(str("storage"), g("torch", STORAGE[t.dtype]), str(String(key)), str("cpu"), int(n)),
-      Uint8Array.of(0x51),
-    );
-    parts.push(
-      str(name),
-      g("torch._utils", "_rebuild_tensor_v2"),
-      tuple(
-        persid,
-        int(0),
-        tuple(...t.shape.map(int)),
-        tuple(...stride.map(int)),
-        Uint8Array.of(0x89),
-        g("collections", "OrderedDict"),
-        Uint8Array.of(0x29, 0x52),
-      ),
-      Uint8Array.of(0x52, 0x73),
-    );
-    files.push([
-      `archive/data/${key++}`,
-      new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
-    ]);
-  }
-  parts.push(Uint8Array.of(0x2e));
-  return makeZip([["archive/data.pkl", concat(...parts)], ...files]);
+  return encodeTorchCheckpoint(tensors, "archive");
 }
 
 /** Structural equality of decoded values (cycle-safe). */
