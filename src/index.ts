@@ -29,8 +29,41 @@ export {
   officialStateDict,
   RUNTIME_KEYS,
 } from "./model/checkpoint.js";
-export { givensClash, isValidBoxSolution, boxShapeFor } from "./data/sudoku-box.js";
-export { parseMazeCsv, parseMazeText } from "./data/maze.js";
+// Datasets: the official format, builders and readers, the sampler.
+export type { DatasetMetadata, PuzzleSet, SetWriter } from "./data/format.js";
+export {
+  DatasetError,
+  decodeSet,
+  encodeSet,
+  SetBuilder,
+  validateMetadata,
+  validateSet,
+  validateSplit,
+} from "./data/format.js";
+export type { SudokuRow } from "./data/sudoku.js";
+export { buildSudokuSet, parseSudokuCsv, selectSudokuRows, sudokuMetadata } from "./data/sudoku.js";
+export type { BoxShape } from "./data/sudoku-box.js";
+export {
+  boxShapeFor,
+  buildBoxSudokuDataset,
+  generateBoxSudoku,
+  givensClash,
+  isValidBoxSolution,
+  solveBoxSudoku,
+} from "./data/sudoku-box.js";
+export type { Maze, MazeGenOptions } from "./data/maze.js";
+export {
+  buildMazeSet,
+  generateMaze,
+  isSolvedMaze,
+  mazeTokens,
+  parseMazeCsv,
+  parseMazeText,
+} from "./data/maze.js";
+export type { ArcBuildOptions, ArcDataset, ArcTask, Grid } from "./data/arc.js";
+export { buildArcDataset, parseCombined, parseTask, writeArcDataset } from "./data/arc.js";
+export type { SampledBatch } from "./data/sampler.js";
+export { testBatches, trainBatches } from "./data/sampler.js";
 export { HRMInner, SAVE_RECOMPUTABLE_MAX_BYTES } from "./model/inner.js";
 export type { ActOutputs, Batch, Carry } from "./model/act.js";
 export { actForward, initialCarry } from "./model/act.js";
@@ -41,4 +74,21 @@ export type { GradientSink } from "./model/backward.js";
 export { AdamATan2 } from "./optim/adam-atan2.js";
 export { signSgdUpdate } from "./optim/sign-sgd.js";
 export { TrainStep } from "./train/step.js";
+// Training and evaluation (the official loop's pieces) and the run config with the official names.
+export type { TrainConfig } from "./train/trainer.js";
+export { evaluate, evaluateSweep, Trainer } from "./train/trainer.js";
+export type { AdaptiveResult } from "./train/adaptive.js";
+export { evaluateAdaptive } from "./train/adaptive.js";
+export type { SegmentView, SolveResult } from "./train/solve.js";
+export { solveRows } from "./train/solve.js";
+export type { RunConfig } from "./train/config.js";
+export {
+  archConfig,
+  nestConfig,
+  resolveRunConfig,
+  RUN_SPEC,
+  RunConfigError,
+  runConfigForModel,
+  trainConfig,
+} from "./train/config.js";
 export { Rng } from "./util/rng.js";
