@@ -10,7 +10,7 @@ import { dihedral } from "./dihedral.js";
 import type { DatasetMetadata, PuzzleSet } from "./format.js";
 import { DatasetError, SetBuilder } from "./format.js";
 import { quote } from "../io/limits.js";
-import { csvLines } from "./sudoku.js";
+import { csvLines } from "./csv.js";
 
 export const MAZE_CHARS = "# SGo";
 export const WALL = 1;

@@ -7,6 +7,7 @@
  */
 import type { Rng } from "../util/rng.js";
 import type { DatasetMetadata, PuzzleSet } from "./format.js";
+import { csvLines } from "./csv.js";
 import { DatasetError, SetBuilder } from "./format.js";
 import { quote } from "../io/limits.js";
 
@@ -35,17 +36,7 @@ function digits(s: string, blanks: boolean): Uint8Array | string {
   return out;
 }
 
-/** The official CSV header (Sudoku-Extreme, maze-30x30-hard-1k). */
-export const CSV_HEADER = "source,question,answer,rating";
-
-/** The lines of a CSV in the official layout, after checking its header (a file without one would lose a row). */
-export function csvLines(text: string, file: string): string[] {
-  const lines = text.split(/\r?\n/);
-  const head = lines[0].replace(/^\uFEFF/, "").trim();
-  if (head !== CSV_HEADER)
-    throw new DatasetError(`${file}:1: expected the header "${CSV_HEADER}", found ${quote(head, 60)}`);
-  return lines;
-}
+export { CSV_HEADER } from "./csv.js";
 
 /** Parses the CSV (header row checked). A bad row throws with file and line, or is skipped when `skipBad`. */
 export function parseSudokuCsv(text: string, file: string, skipBad = false): ParseReport {

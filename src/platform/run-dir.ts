@@ -171,7 +171,9 @@ export class RunLock {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw fsError(e, path, "create the run lock");
       }
       const holder = readLock(path);
-      if (holder === null && Date.now() - statSync(path, { throwIfNoEntry: false })!.mtimeMs < 5000)
+      const made = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+      if (made === undefined) continue; // released between our create and our read: try to take it again
+      if (holder === null && Date.now() - made < 5000)
         throw new RunDirError(
           `${runDir}: another process is taking the run lock (${path}) right now; try again`,
         );
