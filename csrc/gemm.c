@@ -112,6 +112,8 @@ hrm_ukr hrm_ukr_selected(void) {
     case HRM_ISA_AVX2: return hrm_ukr_avx2();
     default: break;
   }
+#elif defined(__wasm_simd128__)
+  return hrm_ukr_wasm();
 #endif
   return hrm_ukr_generic();
 }

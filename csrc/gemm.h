@@ -72,6 +72,9 @@ typedef struct {
 } hrm_ukr;
 
 hrm_ukr hrm_ukr_generic(void);
+#if defined(__wasm_simd128__)
+hrm_ukr hrm_ukr_wasm(void);
+#endif
 #if defined(__x86_64__)
 hrm_ukr hrm_ukr_avx2(void);
 hrm_ukr hrm_ukr_avx512(void);

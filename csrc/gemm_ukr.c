@@ -51,6 +51,57 @@ hrm_ukr hrm_ukr_generic(void) {
   return (hrm_ukr){G_MR, G_NR, generic_k, generic_r, generic_d, generic_dk, "generic-4x16", 0, NULL};
 }
 
+#if defined(__wasm_simd128__)
+/* ---- WASM SIMD128: 6 x 8 (12 accumulators, 2 B vectors, 1 broadcast: within the 16 registers that engines
+ * map v128 values to on x86-64 and arm64). With relaxed SIMD the multiply-add is one fused instruction where
+ * the CPU has FMA; without it, a multiply then an add (the same products, rounded once more). ---- */
+#include <wasm_simd128.h>
+#ifdef __wasm_relaxed_simd__
+#define W_MADD(x, y, acc) wasm_f32x4_relaxed_madd(x, y, acc)
+#define W_NAME "wasm-relaxed-6x8"
+#else
+#define W_MADD(x, y, acc) wasm_f32x4_add(wasm_f32x4_mul(x, y), acc)
+#define W_NAME "wasm-simd128-6x8"
+#endif
+#define W_MR 6
+#define W_NR 8
+static inline __attribute__((always_inline)) void wasm_body(int kc, const float *a, const float *b, float *c,
+                                                            long ldc, const float *src, long ars, long aps) {
+  v128_t c0[W_MR], c1[W_MR];
+  for (int r = 0; r < W_MR; r++) c0[r] = c1[r] = wasm_f32x4_splat(0.0f);
+  for (int p = 0; p < kc; p++, b += W_NR) {
+    v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    for (int r = 0; r < W_MR; r++) {
+      v128_t ar = wasm_f32x4_splat(AT(a, r, p, ars, aps));
+      c0[r] = W_MADD(ar, b0, c0[r]);
+      c1[r] = W_MADD(ar, b1, c1[r]);
+    }
+  }
+  for (int r = 0; r < W_MR; r++) {
+    float *cr = c + r * ldc;
+    if (src) {
+      c0[r] = wasm_f32x4_add(c0[r], wasm_v128_load(src + r * ldc));
+      c1[r] = wasm_f32x4_add(c1[r], wasm_v128_load(src + r * ldc + 4));
+    }
+    wasm_v128_store(cr, c0[r]);
+    wasm_v128_store(cr + 4, c1[r]);
+  }
+}
+static void wasm_k(int kc, const void *a, const void *b, float *c, long ldc, const float *acc) {
+  wasm_body(kc, a, b, c, ldc, acc, 1, W_MR);
+}
+static void wasm_r(int kc, const void *a, const void *b, float *c, long ldc, const float *acc) {
+  wasm_body(kc, a, b, c, ldc, acc, KC, 1);
+}
+static void wasm_d(int kc, const void *a, long lda, const float *b, float *c, long ldc, const float *acc) {
+  wasm_body(kc, a, b, c, ldc, acc, lda, 1);
+}
+static void wasm_dk(int kc, const void *a, long lda, const float *b, float *c, long ldc, const float *acc) {
+  wasm_body(kc, a, b, c, ldc, acc, 1, lda);
+}
+hrm_ukr hrm_ukr_wasm(void) { return (hrm_ukr){W_MR, W_NR, wasm_k, wasm_r, wasm_d, wasm_dk, W_NAME, 0, NULL}; }
+#endif
+
 #if defined(__x86_64__)
 /* Starts fetching the C tile (rows of 32 floats: up to three lines each when unaligned) before the k loop, so
  * that the accumulate-and-store at the end finds it in L1: C is tens of MB across a model GEMM and its tile

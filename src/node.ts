@@ -2,11 +2,11 @@
 import type { SelectedKernels } from "./kernels/api.js";
 import { makeNativeBackend } from "./kernels/native/index.js";
 import { selectKernels } from "./kernels/select.js";
-import { hugePagesWanted, loadNativeAddon } from "./platform/node.js";
+import { backendMode, hugePagesWanted, loadNativeAddon, loadWasmBackend } from "./platform/node.js";
 import { setHugePageAdvisor } from "./util/memory.js";
 
 export * from "./index.js";
-export { kernelThreadsNote, loadNativeAddon } from "./platform/node.js";
+export { backendMode, kernelThreadsNote, loadNativeAddon, loadWasmBackend } from "./platform/node.js";
 
 let cached: SelectedKernels | null = null;
 
@@ -39,11 +39,14 @@ export function bfloat16Note(): string {
   return "bfloat16 matmuls as rounded values on float32 kernels (this CPU has no AVX512_BF16)";
 }
 
-/** The best kernels available here, selected once per process. */
+/** The best kernels available here, selected once per process: the native addon, else WASM, else ref
+ * (HRM_BACKEND=native|wasm|ref chooses one). */
 export function getKernels(): SelectedKernels {
   if (!cached) {
-    const addon = loadNativeAddon();
-    cached = selectKernels(addon ? makeNativeBackend(addon) : null);
+    const mode = backendMode();
+    const addon = mode === "auto" || mode === "native" ? loadNativeAddon() : null;
+    if (addon) cached = selectKernels(makeNativeBackend(addon));
+    else cached = selectKernels(mode === "ref" ? null : loadWasmBackend());
   }
   return cached;
 }

@@ -3,15 +3,20 @@
  * platform files) that touches node:* APIs and the environment.
  *   HRM_BACKEND=ref        use the TypeScript kernels, no addon, no warning
  *   HRM_BACKEND=native     the addon is required: failing to load it is an error
+ *   HRM_BACKEND=wasm       the WASM build of the same C kernels (wasm-node.ts), no addon
+ *   unset (auto)           the addon; where it cannot load, WASM (one warning); where that fails too, ref
  *   HRM_NATIVE_ADDON=path  load the addon from this path instead of build/Release (tests use a missing path)
  *   HRM_NUM_THREADS=n      kernel threads (read by the addon itself); unset, one per physical core within the
  *                          cgroup CPU quota (threads.ts)
  *   HRM_HUGE_PAGES=0       keep the model's buffers on ordinary pages (see src/util/memory.ts)
  */
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { NativeAddon } from "../kernels/native/index.js";
+import type { WasmBackend } from "../kernels/wasm/index.js";
 import { defaultKernelThreads } from "./threads.js";
+import { loadWasmBackendSync } from "./wasm-node.js";
 
 const DEFAULT_ADDON = fileURLToPath(new URL("../../../build/Release/hrm_native.node", import.meta.url));
 
@@ -29,12 +34,42 @@ export function hugePagesWanted(): boolean {
   return process.env.HRM_HUGE_PAGES !== "0";
 }
 
+export type BackendMode = "auto" | "native" | "wasm" | "ref";
+
+/** HRM_BACKEND, checked (unset or empty: auto). */
+export function backendMode(): BackendMode {
+  const mode = process.env.HRM_BACKEND || "auto";
+  if (mode !== "auto" && mode !== "native" && mode !== "wasm" && mode !== "ref")
+    throw new Error(`HRM_BACKEND must be "auto", "native", "wasm" or "ref", got "${mode}"`);
+  return mode;
+}
+
+/** Kernel threads for a backend that takes the count from us (WASM): HRM_NUM_THREADS, else one per physical
+ * core within the cgroup quota, else every CPU this process may use. */
+export function wantedKernelThreads(): number {
+  const env = parseInt(process.env.HRM_NUM_THREADS ?? "", 10);
+  if (env > 0) return env;
+  return defaultKernelThreads()?.threads ?? availableParallelism();
+}
+
+/** The WASM backend (wasm-node.ts), or null with one warning when it cannot start (then ref serves). */
+export function loadWasmBackend(): WasmBackend | null {
+  try {
+    return loadWasmBackendSync({ threads: wantedKernelThreads() });
+  } catch (e) {
+    if (backendMode() === "wasm")
+      throw new Error(`HRM_BACKEND=wasm but the WASM backend failed to start: ${(e as Error).message}`);
+    console.warn(
+      `hrm-ts: WARNING: WASM kernels unavailable (${(e as Error).message}); using the TypeScript kernels (much slower).`,
+    );
+    return null;
+  }
+}
+
 /** The addon, or null (with one warning line on stderr) when it is absent or fails to load. */
 export function loadNativeAddon(): NativeAddon | null {
-  const mode = process.env.HRM_BACKEND || "auto"; // unset or empty: auto
-  if (mode === "ref") return null;
-  if (mode !== "auto" && mode !== "native")
-    throw new Error(`HRM_BACKEND must be "auto", "native" or "ref", got "${mode}"`);
+  const mode = backendMode();
+  if (mode === "ref" || mode === "wasm") return null;
   const path = process.env.HRM_NATIVE_ADDON || DEFAULT_ADDON;
   let addon: NativeAddon;
   try {
@@ -46,7 +81,7 @@ export function loadNativeAddon(): NativeAddon | null {
     if (!warned) {
       warned = true;
       console.warn(
-        `hrm-ts: WARNING: native addon unavailable (${reason}); using the TypeScript kernels (much slower). ` +
+        `hrm-ts: WARNING: native addon unavailable (${reason}); using the WASM kernels (slower). ` +
           "Build it with `npm run build:native` (needs a C compiler).",
       );
     }

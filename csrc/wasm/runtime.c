@@ -1,0 +1,246 @@
+/*
+ * What the kernels need from a C runtime, for the WASM build (csrc/ compiled to wasm32 by
+ * scripts/build-wasm.mjs), which links no libc: a heap, the thread pool of threadpool.h, and cpu.h's answers.
+ *
+ * The heap: power-of-two size classes with a free list each, from memory grown on demand. No coalescing: the
+ * users are the kernels' per-thread scratch and the backend's argument arena, which grow a few times and are
+ * then reused, so the free lists serve almost every request.
+ *
+ * Threads (the shared-memory build, -matomics): JavaScript starts the workers (Web Workers, or worker_threads
+ * in Node), each instantiating this module on the same memory with its own stack, and calls hrm_wasm_worker
+ * there; the thread count is fixed once they have all checked in. Idle workers spin briefly on a generation
+ * counter, then sleep in memory.atomic.wait32; the caller wakes them with memory.atomic.notify. Without
+ * atomics (the single-thread build) nobody checks in and every region runs on the caller.
+ */
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../cpu.h"
+#include "../threadpool.h"
+
+/* ---- heap ---- */
+extern unsigned char __heap_base;
+#define PAGE 65536u
+#define HEADER 64u /* keeps blocks 64-byte aligned, as the kernels' scratch wants */
+#define MIN_CLASS 6 /* 64 bytes */
+#define NUM_CLASSES 32
+
+static uintptr_t brk_top;
+static void *free_lists[NUM_CLASSES];
+static atomic_flag heap_lock = ATOMIC_FLAG_INIT;
+
+static void lock(atomic_flag *f) {
+  while (atomic_flag_test_and_set_explicit(f, memory_order_acquire)) {
+  }
+}
+static void unlock(atomic_flag *f) { atomic_flag_clear_explicit(f, memory_order_release); }
+
+static void *grow(size_t bytes) {
+  if (!brk_top) brk_top = ((uintptr_t)&__heap_base + HEADER - 1) / HEADER * HEADER;
+  uintptr_t end = brk_top + bytes, have = (uintptr_t)__builtin_wasm_memory_size(0) * PAGE;
+  if (end < brk_top) return NULL;
+  if (end > have && __builtin_wasm_memory_grow(0, (end - have + PAGE - 1) / PAGE) == (size_t)-1) return NULL;
+  void *p = (void *)brk_top;
+  brk_top = end;
+  return p;
+}
+
+static int class_of(size_t bytes) {
+  int c = MIN_CLASS;
+  while (c < NUM_CLASSES && ((size_t)1 << c) < bytes + HEADER) c++;
+  return c;
+}
+
+void *malloc(size_t bytes) {
+  int c = class_of(bytes);
+  if (c >= NUM_CLASSES) return NULL;
+  lock(&heap_lock);
+  unsigned char *block = free_lists[c];
+  if (block)
+    free_lists[c] = *(void **)block;
+  else
+    block = grow((size_t)1 << c);
+  unlock(&heap_lock);
+  if (!block) return NULL;
+  *(int *)block = c;
+  return block + HEADER;
+}
+
+void free(void *p) {
+  if (!p) return;
+  unsigned char *block = (unsigned char *)p - HEADER;
+  int c = *(int *)block;
+  lock(&heap_lock);
+  *(void **)block = free_lists[c];
+  free_lists[c] = block;
+  unlock(&heap_lock);
+}
+
+/* ---- cpu.h: one kernel set, chosen when the module is built (SIMD128, or relaxed SIMD) ---- */
+hrm_isa hrm_cpu_isa(void) { return HRM_ISA_GENERIC; }
+const char *hrm_isa_name(hrm_isa isa) {
+  (void)isa;
+#ifdef __wasm_relaxed_simd__
+  return "wasm-relaxed-simd";
+#else
+  return "wasm-simd128";
+#endif
+}
+int hrm_cpu_bf16_dot_available(void) { return 0; }
+int hrm_cpu_bf16_dot(void) { return 0; }
+
+/* ---- thread pool ---- */
+#define MAX_THREADS 64
+#define SPIN_ITERS 20000
+
+static struct {
+  atomic_int registered; /* workers checked in; the pool has registered + 1 threads */
+  atomic_int gen;        /* bumped once per parallel region */
+  atomic_int next_task;
+  atomic_int finished; /* workers done with the current region */
+  int quit;
+  int ntasks;
+  hrm_task_fn fn;
+  void *ctx;
+  int closed; /* registration closed: the thread count is fixed from then on */
+  uintptr_t stack_lo[MAX_THREADS], stack_hi[MAX_THREADS];
+} P;
+static atomic_flag reg_lock = ATOMIC_FLAG_INIT;
+static int caller_in_region; /* the caller's (thread 0's) flag; workers are always in a region */
+
+/* Which thread runs this: the one whose stack holds a local of ours (a C global is shared by all threads,
+ * and TLS needs a runtime we do not have). */
+static int thread_id(void) {
+  volatile char probe = 0;
+  uintptr_t at = (uintptr_t)&probe;
+  int n = atomic_load_explicit(&P.registered, memory_order_acquire);
+  for (int i = 1; i <= n; i++)
+    if (at >= P.stack_lo[i] && at < P.stack_hi[i]) return i;
+  return 0;
+}
+
+int hrm_num_threads(void) { return 1 + atomic_load_explicit(&P.registered, memory_order_acquire); }
+void hrm_set_num_threads(int n) { (void)n; /* JavaScript owns the workers: see src/kernels/wasm */ }
+
+static void run_tasks(int thread) {
+  for (;;) {
+    int t = atomic_fetch_add_explicit(&P.next_task, 1, memory_order_relaxed);
+    if (t >= P.ntasks) break;
+    P.fn(P.ctx, t, thread);
+  }
+}
+
+/* A worker's life: called by JavaScript on a worker thread whose stack is [lo, hi); returns 1 at shutdown, or 0
+ * at once when registration has closed (a worker that started too late never joins, so every region keeps the
+ * thread count it started with) or the pool is full. Workers take thread indices 1, 2, ... as they check in. */
+int hrm_wasm_worker(uintptr_t lo, uintptr_t hi) {
+  lock(&reg_lock);
+  int id = atomic_load_explicit(&P.registered, memory_order_relaxed) + 1;
+  if (P.closed || id >= MAX_THREADS) {
+    unlock(&reg_lock);
+    return 0;
+  }
+  P.stack_lo[id] = lo;
+  P.stack_hi[id] = hi;
+  int seen = atomic_load_explicit(&P.gen, memory_order_acquire);
+  atomic_store_explicit(&P.registered, id, memory_order_release);
+  unlock(&reg_lock);
+  for (;;) {
+    int spins = 0;
+    while (atomic_load_explicit(&P.gen, memory_order_acquire) == seen) {
+      if (++spins < SPIN_ITERS) continue;
+#ifdef __wasm_atomics__
+      __builtin_wasm_memory_atomic_wait32((int *)&P.gen, seen, -1);
+#endif
+    }
+    seen = atomic_load_explicit(&P.gen, memory_order_acquire);
+    if (P.quit) return 1;
+    run_tasks(id);
+    atomic_fetch_add_explicit(&P.finished, 1, memory_order_release);
+  }
+}
+
+static void wake_all(void) {
+  atomic_fetch_add_explicit(&P.gen, 1, memory_order_acq_rel);
+#ifdef __wasm_atomics__
+  __builtin_wasm_memory_atomic_notify((int *)&P.gen, (unsigned)-1);
+#endif
+}
+
+/* Asks every worker to return from hrm_wasm_worker (before JavaScript ends them). */
+void hrm_wasm_shutdown(void) {
+  P.quit = 1;
+  wake_all();
+}
+int hrm_wasm_registered(void) { return atomic_load_explicit(&P.registered, memory_order_acquire); }
+/* Fixes the thread count at the workers checked in so far (before the first parallel region) and returns it. */
+int hrm_wasm_close_registration(void) {
+  lock(&reg_lock);
+  P.closed = 1;
+  int n = atomic_load_explicit(&P.registered, memory_order_acquire);
+  unlock(&reg_lock);
+  return n;
+}
+
+void hrm_parallel_for(int ntasks, hrm_task_fn fn, void *ctx) {
+  if (ntasks <= 0) return;
+  int nth = hrm_num_threads(), me = nth > 1 ? thread_id() : 0;
+  if (ntasks == 1 || nth == 1 || me != 0 || caller_in_region) {
+    for (int t = 0; t < ntasks; t++) fn(ctx, t, me);
+    return;
+  }
+  P.fn = fn;
+  P.ctx = ctx;
+  P.ntasks = ntasks;
+  atomic_store_explicit(&P.next_task, 0, memory_order_relaxed);
+  atomic_store_explicit(&P.finished, 0, memory_order_relaxed);
+  wake_all();
+  caller_in_region = 1;
+  run_tasks(0);
+  caller_in_region = 0;
+  while (atomic_load_explicit(&P.finished, memory_order_acquire) < nth - 1) {
+  }
+}
+
+typedef struct {
+  hrm_range_fn fn;
+  void *ctx;
+  long n, chunk;
+} range_job;
+
+static void range_task(void *ctx, int task, int thread) {
+  range_job *r = ctx;
+  long b = task * r->chunk, e = b + r->chunk < r->n ? b + r->chunk : r->n;
+  if (b < e) r->fn(r->ctx, b, e, thread);
+}
+
+void hrm_parallel_range(long n, long grain, hrm_range_fn fn, void *ctx) {
+  if (n <= 0) return;
+  long tasks = n / (grain > 0 ? grain : 1), cap = 4L * hrm_num_threads();
+  if (tasks > cap) tasks = cap;
+  if (tasks <= 1) {
+    fn(ctx, 0, n, hrm_num_threads() > 1 ? thread_id() : 0);
+    return;
+  }
+  range_job r = {fn, ctx, n, (n + tasks - 1) / tasks};
+  hrm_parallel_for((int)((n + r.chunk - 1) / r.chunk), range_task, &r);
+}
+
+static struct {
+  void *p;
+  size_t cap;
+} scratch[HRM_SCRATCH_SLOTS][MAX_THREADS];
+
+void *hrm_thread_scratch(int slot, int thread, size_t bytes) {
+  if (scratch[slot][thread].cap < bytes) {
+    free(scratch[slot][thread].p);
+    scratch[slot][thread].p = malloc(bytes);
+    scratch[slot][thread].cap = scratch[slot][thread].p ? bytes : 0;
+  }
+  return scratch[slot][thread].p;
+}
+
+/* The GEMM micro-kernel of this build, for the backend's name. */
+#include "../gemm.h"
+const char *hrm_wasm_kernel_name(void) { return hrm_ukr_selected().name; }

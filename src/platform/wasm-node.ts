@@ -1,0 +1,58 @@
+/**
+ * The WASM backend in Node: reads the committed module from wasm/ (no compiler needed), picks the relaxed-SIMD
+ * build where the engine validates it, and runs a pool of worker_threads on shared memory. Synchronous, so
+ * getKernels() stays synchronous: the caller waits (Atomics.wait, at most a few seconds) until the workers have
+ * checked in. Used with HRM_BACKEND=wasm, and where the native addon cannot load.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import {
+  makeWasmBackend,
+  makeWasmMemory,
+  relaxedSimdSupported,
+  wasmFileName,
+  WORKER_STACK_BYTES,
+  type WasmBackend,
+  type WasmExports,
+} from "../kernels/wasm/index.js";
+
+const WASM_DIR = new URL("../../../wasm/", import.meta.url); // dist/src/platform -> the package root
+const WORKER = new URL("./wasm-node-worker.js", import.meta.url);
+const CHECK_IN_MS = 10_000;
+
+export interface NodeWasmOptions {
+  /** Kernel threads, the caller included (1: no workers, memory not shared). */
+  threads: number;
+  /** Use relaxed SIMD when the engine has it (default true). */
+  relaxed?: boolean;
+}
+
+/** The module bytes of one build, from the package's wasm/ folder. */
+export function readWasmModule(relaxed: boolean, threads: boolean): Uint8Array<ArrayBuffer> {
+  const path = fileURLToPath(new URL(wasmFileName(relaxed, threads), WASM_DIR));
+  return new Uint8Array(readFileSync(path));
+}
+
+export function loadWasmBackendSync(opts: NodeWasmOptions): WasmBackend {
+  const threads = Math.max(1, Math.floor(opts.threads));
+  const relaxed = (opts.relaxed ?? true) && relaxedSimdSupported();
+  const shared = threads > 1;
+  const module = new WebAssembly.Module(readWasmModule(relaxed, shared));
+  const memory = makeWasmMemory(shared);
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const ex = instance.exports as unknown as WasmExports;
+  for (let i = 1; i < threads; i++) {
+    const lo = ex.malloc(WORKER_STACK_BYTES);
+    if (!lo) break;
+    const w = new Worker(fileURLToPath(WORKER), {
+      workerData: { module, memory, lo, hi: lo + WORKER_STACK_BYTES },
+    });
+    w.unref(); // the pool never keeps the process alive
+  }
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const until = Date.now() + CHECK_IN_MS;
+  while (ex.hrm_wasm_registered() < threads - 1 && Date.now() < until) Atomics.wait(nap, 0, 0, 1);
+  const started = 1 + ex.hrm_wasm_close_registration();
+  return makeWasmBackend(instance, memory, started);
+}
