@@ -58,34 +58,33 @@ hrm_ukr hrm_ukr_generic(void) {
 #include <wasm_simd128.h>
 #ifdef __wasm_relaxed_simd__
 #define W_MADD(x, y, acc) wasm_f32x4_relaxed_madd(x, y, acc)
-#define W_NAME "wasm-relaxed-6x8"
+#define W_NAME "wasm-relaxed"
 #else
 #define W_MADD(x, y, acc) wasm_f32x4_add(wasm_f32x4_mul(x, y), acc)
-#define W_NAME "wasm-simd128-6x8"
+#define W_NAME "wasm-simd128"
 #endif
-#define W_MR 6
-#define W_NR 8
+#define W_MR 4
+#define W_NR 16
+#define W_NV (W_NR / 4)
 static inline __attribute__((always_inline)) void wasm_body(int kc, const float *a, const float *b, float *c,
                                                             long ldc, const float *src, long ars, long aps) {
-  v128_t c0[W_MR], c1[W_MR];
-  for (int r = 0; r < W_MR; r++) c0[r] = c1[r] = wasm_f32x4_splat(0.0f);
+  v128_t acc[W_MR][W_NV];
+  for (int r = 0; r < W_MR; r++)
+    for (int v = 0; v < W_NV; v++) acc[r][v] = wasm_f32x4_splat(0.0f);
   for (int p = 0; p < kc; p++, b += W_NR) {
-    v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    v128_t bv[W_NV];
+    for (int v = 0; v < W_NV; v++) bv[v] = wasm_v128_load(b + 4 * v);
     for (int r = 0; r < W_MR; r++) {
       v128_t ar = wasm_f32x4_splat(AT(a, r, p, ars, aps));
-      c0[r] = W_MADD(ar, b0, c0[r]);
-      c1[r] = W_MADD(ar, b1, c1[r]);
+      for (int v = 0; v < W_NV; v++) acc[r][v] = W_MADD(ar, bv[v], acc[r][v]);
     }
   }
-  for (int r = 0; r < W_MR; r++) {
-    float *cr = c + r * ldc;
-    if (src) {
-      c0[r] = wasm_f32x4_add(c0[r], wasm_v128_load(src + r * ldc));
-      c1[r] = wasm_f32x4_add(c1[r], wasm_v128_load(src + r * ldc + 4));
+  for (int r = 0; r < W_MR; r++)
+    for (int v = 0; v < W_NV; v++) {
+      v128_t x = acc[r][v];
+      if (src) x = wasm_f32x4_add(x, wasm_v128_load(src + r * ldc + 4 * v));
+      wasm_v128_store(c + r * ldc + 4 * v, x);
     }
-    wasm_v128_store(cr, c0[r]);
-    wasm_v128_store(cr + 4, c1[r]);
-  }
 }
 static void wasm_k(int kc, const void *a, const void *b, float *c, long ldc, const float *acc) {
   wasm_body(kc, a, b, c, ldc, acc, 1, W_MR);

@@ -53,6 +53,7 @@ const EXPORTS = [
   "hrm_wasm_shutdown",
   "hrm_wasm_registered",
   "hrm_wasm_close_registration",
+  "hrm_wasm_failed_flag",
   "hrm_wasm_kernel_name",
 ];
 const VARIANTS = [
@@ -88,13 +89,22 @@ function build(clang, v, out) {
   const link = [
     "--no-entry",
     "--import-memory",
+    "--stack-first",
     "--max-memory=4294967296",
     "--initial-memory=4194304",
-    "--strip-all",
+    ...(process.env.HRM_WASM_DEBUG ? [] : ["--strip-all"]),
     `-z`,
     `stack-size=${STACK}`,
     "--export=__heap_base",
-    ...(v.threads ? ["--shared-memory", "--export=__stack_pointer"] : []),
+    ...(v.threads
+      ? [
+          "--shared-memory",
+          "--export=__stack_pointer",
+          "--export=__wasm_init_tls",
+          "--export=__tls_size",
+          "--export=__tls_align",
+        ]
+      : []),
     ...EXPORTS.map((e) => `--export=${e}`),
   ];
   run(clang, [
@@ -109,6 +119,7 @@ function build(clang, v, out) {
     "-Wextra",
     "-Wno-unused-parameter",
     "-DHRM_WASM=1",
+    "-mexec-model=reactor",
     ...features,
     ...SOURCES.map((s) => join("csrc", s)),
     libc,

@@ -92,3 +92,20 @@ export {
   trainConfig,
 } from "./train/config.js";
 export { Rng } from "./util/rng.js";
+// Apps: a model from checkpoint bytes, and solving one puzzle asynchronously, segment by segment.
+export type { HRMModel, LoadModelOptions } from "./app/model.js";
+export { defaultKernels, loadModel, setDefaultKernelsFactory } from "./app/model.js";
+export type { Answer, EncodedPuzzle, PuzzleInput, PuzzleKind } from "./app/puzzles.js";
+export {
+  decodeAnswer,
+  encodePuzzle,
+  formatAnswer,
+  isValidAnswer,
+  PUZZLE_KINDS,
+  PuzzleError,
+} from "./app/puzzles.js";
+export type { Halting, SegmentEvent, SolveAnswer, SolveOptions } from "./app/solve.js";
+export { preparePuzzle, solve, solveStream } from "./app/solve.js";
+// The WASM backend (platform-neutral part; the entries for Node and browsers load it).
+export type { WasmBackend, WasmExports } from "./kernels/wasm/index.js";
+export { makeWasmBackend, relaxedSimdSupported, wasmFileName } from "./kernels/wasm/index.js";

@@ -2,11 +2,20 @@
 import type { SelectedKernels } from "./kernels/api.js";
 import { makeNativeBackend } from "./kernels/native/index.js";
 import { selectKernels } from "./kernels/select.js";
-import { backendMode, hugePagesWanted, loadNativeAddon, loadWasmBackend } from "./platform/node.js";
+import { setDefaultKernelsFactory } from "./app/model.js";
+import {
+  backendMode,
+  hugePagesWanted,
+  loadNativeAddon,
+  loadWasmBackend,
+  wantedKernelThreads,
+} from "./platform/node.js";
+import { loadWasmBackendSync } from "./platform/wasm-node.js";
 import { setHugePageAdvisor } from "./util/memory.js";
 
 export * from "./index.js";
 export { backendMode, kernelThreadsNote, loadNativeAddon, loadWasmBackend } from "./platform/node.js";
+export { loadWasmBackendSync } from "./platform/wasm-node.js";
 
 let cached: SelectedKernels | null = null;
 
@@ -38,6 +47,32 @@ export function bfloat16Note(): string {
     return "bfloat16 matmuls as rounded values on float32 kernels (the AVX512_BF16 dot product is off on Intel cores, where it ran slower; HRM_BF16_DOT=1 uses it)";
   return "bfloat16 matmuls as rounded values on float32 kernels (this CPU has no AVX512_BF16)";
 }
+
+export interface NodeKernelsOptions {
+  /** "auto" (default: HRM_BACKEND, else native, else WASM, else ref), or one backend. */
+  backend?: "auto" | "native" | "wasm" | "ref";
+  /** WASM kernel threads (default: HRM_NUM_THREADS, else one per physical core). */
+  threads?: number;
+}
+
+/**
+ * The kernels to run on, by the same name as in the browser entry. "auto" is getKernels(); the others make
+ * that backend (an error when it cannot start).
+ */
+export async function createKernels(opts: NodeKernelsOptions = {}): Promise<SelectedKernels> {
+  const backend = opts.backend ?? "auto";
+  if (backend === "auto" && opts.threads === undefined) return getKernels();
+  if (backend === "ref") return selectKernels(null);
+  if (backend === "native" || (backend === "auto" && loadNativeAddon())) {
+    const addon = loadNativeAddon();
+    if (!addon) throw new Error("createKernels: the native addon is not available (npm run build:native)");
+    if (opts.threads !== undefined) addon.setNumThreads(opts.threads);
+    return selectKernels(makeNativeBackend(addon));
+  }
+  return selectKernels(loadWasmBackendSync({ threads: opts.threads ?? wantedKernelThreads() }));
+}
+
+setDefaultKernelsFactory(() => getKernels());
 
 /** The best kernels available here, selected once per process: the native addon, else WASM, else ref
  * (HRM_BACKEND=native|wasm|ref chooses one). */

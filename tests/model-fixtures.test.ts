@@ -1,6 +1,6 @@
 /**
- * Parity with the official PyTorch code on every fixture folder (see support/fixtures.ts), through the ref
- * and the native backends: input embeddings, RoPE tables, eval outputs for every ACT segment (logits, q
+ * Parity with the official PyTorch code on every fixture folder (see support/fixtures.ts), through the ref,
+ * native and WASM backends: input embeddings, RoPE tables, eval outputs for every ACT segment (logits, q
  * values, z_H, z_L, halted, steps, loss, metrics) and the training-mode rollout (halting, Q targets,
  * current_data replacement, losses, metrics). Tolerances from the fixture READMEs: recomputing the fixtures
  * in float64 moved logits/z by <= 3e-6 (<= 5e-5 for 6 segments), so logits/z atol 1e-4, losses rtol 1e-5.
@@ -18,6 +18,7 @@ import { actForward, initialCarry } from "../src/model/act.js";
 import { HRMInner } from "../src/model/inner.js";
 import { actLoss } from "../src/model/loss.js";
 import { loadNativeAddon } from "../src/platform/node.js";
+import { loadWasmBackendSync } from "../src/platform/wasm-node.js";
 import { compare } from "./helpers.js";
 import { Fixture, fixtureDirs } from "./support/fixtures.js";
 
@@ -28,6 +29,8 @@ const addon = loadNativeAddon();
 const backends: SelectedKernels[] = [selectKernels(null)];
 if (addon) backends.push(selectKernels(makeNativeBackend(addon)));
 else if (process.env.CI) throw new Error("CI needs the native addon for the fixture tests");
+// The WASM build of the same C kernels, with its worker pool (2 threads), holds the same tolerances.
+backends.push(selectKernels(loadWasmBackendSync({ threads: 2 })));
 
 function close(got: ArrayLike<number>, want: ArrayLike<number>, what: string, tol = Z_TOL): void {
   const r = compare(got, want, tol.atol, tol.rtol);

@@ -6,6 +6,10 @@
  * users are the kernels' per-thread scratch and the backend's argument arena, which grow a few times and are
  * then reused, so the free lists serve almost every request.
  *
+ * The shared-memory build's memory has a fixed size (JavaScript makes it; see makeWasmMemory): in V8 (Node 20)
+ * a memory.grow with worker threads running left other threads' view of the memory stale (they trapped on the
+ * new pages, or read a free-list block there), so it never grows; the single-thread build grows as needed.
+ *
  * Threads (the shared-memory build, -matomics): JavaScript starts the workers (Web Workers, or worker_threads
  * in Node), each instantiating this module on the same memory with its own stack, and calls hrm_wasm_worker
  * there; the thread count is fixed once they have all checked in. Idle workers spin briefly on a generation
@@ -77,6 +81,9 @@ void free(void *p) {
   unlock(&heap_lock);
 }
 
+/* Bytes a malloc'd block can hold: its size class, less the header. */
+static size_t usable(void *p) { return ((size_t)1 << *(int *)((unsigned char *)p - HEADER)) - HEADER; }
+
 /* ---- cpu.h: one kernel set, chosen when the module is built (SIMD128, or relaxed SIMD) ---- */
 hrm_isa hrm_cpu_isa(void) { return HRM_ISA_GENERIC; }
 const char *hrm_isa_name(hrm_isa isa) {
@@ -91,6 +98,7 @@ int hrm_cpu_bf16_dot_available(void) { return 0; }
 int hrm_cpu_bf16_dot(void) { return 0; }
 
 /* ---- thread pool ---- */
+
 #define MAX_THREADS 64
 #define SPIN_ITERS 20000
 
@@ -98,27 +106,20 @@ static struct {
   atomic_int registered; /* workers checked in; the pool has registered + 1 threads */
   atomic_int gen;        /* bumped once per parallel region */
   atomic_int next_task;
-  atomic_int finished; /* workers done with the current region */
+  atomic_int finished;      /* workers done with the current region */
+  atomic_int worker_failed; /* set by JavaScript when a worker's code trapped (out of memory): see below */
   int quit;
   int ntasks;
   hrm_task_fn fn;
   void *ctx;
   int closed; /* registration closed: the thread count is fixed from then on */
-  uintptr_t stack_lo[MAX_THREADS], stack_hi[MAX_THREADS];
 } P;
 static atomic_flag reg_lock = ATOMIC_FLAG_INIT;
-static int caller_in_region; /* the caller's (thread 0's) flag; workers are always in a region */
 
-/* Which thread runs this: the one whose stack holds a local of ours (a C global is shared by all threads,
- * and TLS needs a runtime we do not have). */
-static int thread_id(void) {
-  volatile char probe = 0;
-  uintptr_t at = (uintptr_t)&probe;
-  int n = atomic_load_explicit(&P.registered, memory_order_acquire);
-  for (int i = 1; i <= n; i++)
-    if (at >= P.stack_lo[i] && at < P.stack_hi[i]) return i;
-  return 0;
-}
+/* This thread's pool index, and whether it is inside a parallel region: thread-local (each worker's TLS block
+ * is set up by JavaScript with __wasm_init_tls before hrm_wasm_worker; the caller's is the module's own). */
+static _Thread_local int my_id;
+static _Thread_local int in_region;
 
 int hrm_num_threads(void) { return 1 + atomic_load_explicit(&P.registered, memory_order_acquire); }
 void hrm_set_num_threads(int n) { (void)n; /* JavaScript owns the workers: see src/kernels/wasm */ }
@@ -141,8 +142,10 @@ int hrm_wasm_worker(uintptr_t lo, uintptr_t hi) {
     unlock(&reg_lock);
     return 0;
   }
-  P.stack_lo[id] = lo;
-  P.stack_hi[id] = hi;
+  (void)lo;
+  (void)hi;
+  my_id = id;
+  in_region = 1;
   int seen = atomic_load_explicit(&P.gen, memory_order_acquire);
   atomic_store_explicit(&P.registered, id, memory_order_release);
   unlock(&reg_lock);
@@ -173,6 +176,9 @@ void hrm_wasm_shutdown(void) {
   P.quit = 1;
   wake_all();
 }
+/* The address JavaScript sets to 1 when a worker dies (a trap, e.g. its scratch did not fit in the memory): the
+ * caller then traps too instead of waiting for it forever, and the backend reports the failure. */
+int *hrm_wasm_failed_flag(void) { return (int *)&P.worker_failed; }
 int hrm_wasm_registered(void) { return atomic_load_explicit(&P.registered, memory_order_acquire); }
 /* Fixes the thread count at the workers checked in so far (before the first parallel region) and returns it. */
 int hrm_wasm_close_registration(void) {
@@ -185,9 +191,9 @@ int hrm_wasm_close_registration(void) {
 
 void hrm_parallel_for(int ntasks, hrm_task_fn fn, void *ctx) {
   if (ntasks <= 0) return;
-  int nth = hrm_num_threads(), me = nth > 1 ? thread_id() : 0;
-  if (ntasks == 1 || nth == 1 || me != 0 || caller_in_region) {
-    for (int t = 0; t < ntasks; t++) fn(ctx, t, me);
+  int nth = hrm_num_threads();
+  if (ntasks == 1 || nth == 1 || in_region) {
+    for (int t = 0; t < ntasks; t++) fn(ctx, t, my_id);
     return;
   }
   P.fn = fn;
@@ -196,11 +202,11 @@ void hrm_parallel_for(int ntasks, hrm_task_fn fn, void *ctx) {
   atomic_store_explicit(&P.next_task, 0, memory_order_relaxed);
   atomic_store_explicit(&P.finished, 0, memory_order_relaxed);
   wake_all();
-  caller_in_region = 1;
+  in_region = 1;
   run_tasks(0);
-  caller_in_region = 0;
-  while (atomic_load_explicit(&P.finished, memory_order_acquire) < nth - 1) {
-  }
+  in_region = 0;
+  while (atomic_load_explicit(&P.finished, memory_order_acquire) < nth - 1)
+    if (atomic_load_explicit(&P.worker_failed, memory_order_relaxed)) __builtin_trap();
 }
 
 typedef struct {
@@ -220,7 +226,7 @@ void hrm_parallel_range(long n, long grain, hrm_range_fn fn, void *ctx) {
   long tasks = n / (grain > 0 ? grain : 1), cap = 4L * hrm_num_threads();
   if (tasks > cap) tasks = cap;
   if (tasks <= 1) {
-    fn(ctx, 0, n, hrm_num_threads() > 1 ? thread_id() : 0);
+    fn(ctx, 0, n, my_id);
     return;
   }
   range_job r = {fn, ctx, n, (n + tasks - 1) / tasks};
@@ -236,7 +242,7 @@ void *hrm_thread_scratch(int slot, int thread, size_t bytes) {
   if (scratch[slot][thread].cap < bytes) {
     free(scratch[slot][thread].p);
     scratch[slot][thread].p = malloc(bytes);
-    scratch[slot][thread].cap = scratch[slot][thread].p ? bytes : 0;
+    scratch[slot][thread].cap = scratch[slot][thread].p ? usable(scratch[slot][thread].p) : 0;
   }
   return scratch[slot][thread].p;
 }

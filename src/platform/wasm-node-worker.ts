@@ -5,10 +5,11 @@
 import { workerData } from "node:worker_threads";
 import { runWasmWorker } from "../kernels/wasm/index.js";
 
-const { module, memory, lo, hi } = workerData as {
+const { module, memory, lo, hi, tls } = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   lo: number;
   hi: number;
+  tls: number;
 };
-runWasmWorker(new WebAssembly.Instance(module, { env: { memory } }), lo, hi);
+runWasmWorker(new WebAssembly.Instance(module, { env: { memory } }), memory, lo, hi, tls);

@@ -5,6 +5,7 @@
  * checked in. Used with HRM_BACKEND=wasm, and where the native addon cannot load.
  */
 import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import {
@@ -12,7 +13,7 @@ import {
   makeWasmMemory,
   relaxedSimdSupported,
   wasmFileName,
-  WORKER_STACK_BYTES,
+  workerMemory,
   type WasmBackend,
   type WasmExports,
 } from "../kernels/wasm/index.js";
@@ -38,16 +39,19 @@ export function loadWasmBackendSync(opts: NodeWasmOptions): WasmBackend {
   const threads = Math.max(1, Math.floor(opts.threads));
   const relaxed = (opts.relaxed ?? true) && relaxedSimdSupported();
   const shared = threads > 1;
+  // Node 20's V8 (11.3): with worker threads on shared memory, code from its baseline compiler (Liftoff) gave
+  // wrong products and attention (rows of tiles, heads) where the same module compiled by TurboFan alone is
+  // exact; so the pool's module is compiled with --no-liftoff (a process-wide V8 flag: other WebAssembly in
+  // this process then also compiles with TurboFan only, more slowly at start).
+  if (shared) setFlagsFromString("--no-liftoff");
   const module = new WebAssembly.Module(readWasmModule(relaxed, shared));
   const memory = makeWasmMemory(shared);
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const ex = instance.exports as unknown as WasmExports;
   for (let i = 1; i < threads; i++) {
-    const lo = ex.malloc(WORKER_STACK_BYTES);
-    if (!lo) break;
-    const w = new Worker(fileURLToPath(WORKER), {
-      workerData: { module, memory, lo, hi: lo + WORKER_STACK_BYTES },
-    });
+    const mem = workerMemory(instance);
+    if (!mem) break;
+    const w = new Worker(fileURLToPath(WORKER), { workerData: { module, memory, ...mem } });
     w.unref(); // the pool never keeps the process alive
   }
   const nap = new Int32Array(new SharedArrayBuffer(4));

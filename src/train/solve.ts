@@ -16,6 +16,8 @@ export interface SegmentView {
   qContinue: Float32Array;
   /** Rows that stop at this segment. */
   halting: Uint8Array;
+  /** [R, seq_len, vocab] logits of this segment. */
+  logits: Float32Array;
 }
 
 export interface SolveResult {
@@ -24,21 +26,39 @@ export interface SolveResult {
   steps: Int32Array;
 }
 
+export interface SolveOptions {
+  maxSteps: number;
+  adaptive: boolean;
+  onSegment?: (v: SegmentView) => void;
+}
+
 export function solveRows(
   inner: HRMInner,
   inputs: Int32Array,
   puzzleIds: Int32Array,
-  opts: { maxSteps: number; adaptive: boolean; onSegment?: (v: SegmentView) => void },
+  opts: SolveOptions,
 ): SolveResult {
-  return inner.frozen(() => solveLoop(inner, inputs, puzzleIds, opts)); // weights fixed: pack them once
+  return inner.frozen(() => {
+    // weights fixed: pack them once
+    const steps = solveSegments(inner, inputs, puzzleIds, opts);
+    for (;;) {
+      const n = steps.next();
+      if (n.done) return n.value;
+      opts.onSegment?.(n.value);
+    }
+  });
 }
 
-function solveLoop(
+/**
+ * solveRows one segment at a time: yields each segment's view, returns the result. Between two segments the
+ * caller may do anything (an async solve yields to the event loop there); the weights must not change.
+ */
+export function* solveSegments(
   inner: HRMInner,
   inputs: Int32Array,
   puzzleIds: Int32Array,
-  opts: { maxSteps: number; adaptive: boolean; onSegment?: (v: SegmentView) => void },
-): SolveResult {
+  opts: { maxSteps: number; adaptive: boolean },
+): Generator<SegmentView, SolveResult, void> {
   const L = inner.config.seq_len;
   const V = inner.config.vocab_size;
   const R = puzzleIds.length;
@@ -69,7 +89,7 @@ function solveLoop(
       res.steps[r] = s;
       done[r] = halting[r];
     }
-    opts.onSegment?.({ segment: s, preds, qHalt: out.qHalt, qContinue: out.qContinue, halting });
+    yield { segment: s, preds, qHalt: out.qHalt, qContinue: out.qContinue, halting, logits: out.logits };
   }
   return res;
 }

@@ -41,6 +41,7 @@ export interface WasmExports {
   hrm_num_threads(): number;
   hrm_wasm_worker(lo: number, hi: number): number;
   hrm_wasm_close_registration(): number;
+  hrm_wasm_failed_flag(): number;
   hrm_wasm_shutdown(): void;
   hrm_wasm_registered(): number;
   hrm_wasm_kernel_name(): number;
@@ -67,21 +68,74 @@ export function relaxedSimdSupported(): boolean {
   }
 }
 
-/** Memory for the module: shared (threads) or not, 4 MiB to start, growable to 4 GiB. */
-export function makeWasmMemory(shared: boolean): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: 64, maximum: 65536, shared } as WebAssembly.MemoryDescriptor);
+/** Default size of the threaded build's memory (MiB): it cannot grow (csrc/wasm/runtime.c), and only pages
+ * that are touched take real memory. */
+export const SHARED_MEMORY_MIB = 1024;
+
+/**
+ * Memory for the module. Unshared (one thread): 4 MiB to start, growing to 4 GiB as needed. Shared (threads):
+ * a fixed `mib` MiB (halved down to 128 MiB where the engine refuses the size).
+ */
+export function makeWasmMemory(shared: boolean, mib = SHARED_MEMORY_MIB): WebAssembly.Memory {
+  if (!shared) return new WebAssembly.Memory({ initial: 64, maximum: 65536 });
+  for (let m = mib; ; m = Math.floor(m / 2)) {
+    const pages = m * 16;
+    try {
+      return new WebAssembly.Memory({
+        initial: pages,
+        maximum: pages,
+        shared,
+      } as WebAssembly.MemoryDescriptor);
+    } catch (e) {
+      if (m / 2 < 128) throw e;
+    }
+  }
+}
+
+/** What a pool worker runs around runWasmWorker's loop: when its code traps, the flag at `failedFlag` (in the
+ * shared memory) makes the caller trap too rather than wait for it. */
+export function markWorkerFailed(memory: WebAssembly.Memory, failedFlag: number): void {
+  Atomics.store(new Int32Array(memory.buffer), failedFlag >> 2, 1);
 }
 
 /** Per worker: its stack (1 MiB, from the module's heap). */
 export const WORKER_STACK_BYTES = 1 << 20;
 
+/** A worker's stack and thread-local block, from the module's heap (on the caller, before the worker starts). */
+export function workerMemory(instance: WebAssembly.Instance): { lo: number; hi: number; tls: number } | null {
+  const ex = instance.exports as unknown as WasmExports & {
+    __tls_size: WebAssembly.Global;
+    __tls_align: WebAssembly.Global;
+  };
+  const lo = ex.malloc(WORKER_STACK_BYTES);
+  const align = Math.max(16, Number(ex.__tls_align.value));
+  const raw = ex.malloc(Number(ex.__tls_size.value) + align);
+  if (!lo || !raw) return null;
+  return { lo, hi: lo + WORKER_STACK_BYTES, tls: Math.ceil(raw / align) * align };
+}
+
 /** A worker's life inside the module: its own stack [lo, hi), then the pool loop. Called on the worker thread
  * with an instance of the same module on the same memory; returns true at shutdown, false at once when the
  * pool had closed before this worker checked in. */
-export function runWasmWorker(instance: WebAssembly.Instance, lo: number, hi: number): boolean {
-  const ex = instance.exports as unknown as WasmExports & { __stack_pointer: WebAssembly.Global };
+export function runWasmWorker(
+  instance: WebAssembly.Instance,
+  memory: WebAssembly.Memory,
+  lo: number,
+  hi: number,
+  tls: number,
+): boolean {
+  const ex = instance.exports as unknown as WasmExports & {
+    __stack_pointer: WebAssembly.Global;
+    __wasm_init_tls(p: number): void;
+  };
   ex.__stack_pointer.value = hi;
-  return ex.hrm_wasm_worker(lo, hi) === 1;
+  ex.__wasm_init_tls(tls);
+  try {
+    return ex.hrm_wasm_worker(lo, hi) === 1;
+  } catch (e) {
+    markWorkerFailed(memory, ex.hrm_wasm_failed_flag());
+    throw e;
+  }
 }
 
 export interface WasmBackend extends Backend {
@@ -219,7 +273,7 @@ export function makeWasmBackend(
       const view = v as Float32Array;
       if (view.length < a.need)
         throw new RangeError(
-          `wasm ${name}: argument ${a.i} has ${view.length} elements, the dims need ${a.need}`,
+          `wasm ${name}: ${argName(name, a.i)} has ${view.length} elements, the dims need ${a.need}`,
         );
       views.push(view);
       if (view.buffer === memory.buffer) place.push(-1);
@@ -254,9 +308,17 @@ export function makeWasmBackend(
     return { ptrs, done };
   }
 
+  let broken: string | null = null;
   function call(name: string, args: readonly unknown[], spec: Arg[], body: (p: number[]) => void): void {
+    if (broken) throw new Error(`wasm ${name}: the backend stopped after an earlier failure (${broken})`);
     const { ptrs, done } = marshal(name, args, spec);
-    body(ptrs);
+    try {
+      body(ptrs);
+    } catch (e) {
+      // A trap leaves the pool and the heap in an unknown state: this backend is done.
+      broken = `${(e as Error).message}; a kernel ran out of the module's memory or a worker failed`;
+      throw new Error(`wasm ${name}: ${broken}`);
+    }
     done();
   }
 
