@@ -17,7 +17,9 @@ export default tseslint.config(
   },
   {
     files: ["scripts/**/*.mjs", "eslint.config.js"],
-    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+    languageOptions: {
+      globals: { process: "readonly", console: "readonly", URL: "readonly", Buffer: "readonly" },
+    },
     rules: { "no-restricted-syntax": "off" }, // ESLint itself requires the config's default export
   },
 );

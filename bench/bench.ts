@@ -1,9 +1,10 @@
 /**
- * npm run bench [-- --json] [-- --quick] [-- --only=kernels|model|pytorch] [-- --pytorch]: kernel and model
+ * npm run bench [-- --json] [-- --quick] [-- --only=kernels|model|pytorch|wasm] [-- --pytorch]: kernel and model
  * benchmarks (not a test); --pytorch adds hrm-ts vs the official step in PyTorch (bench/pytorch.ts).
  * Prints the measured FP32 FMA peak, GEMM GFLOP/s for native (1 and all threads) and ref, each fused
  * kernel's time, and the per-call overhead. Every GEMM is spot-checked against float64 before it is timed.
  * Then the model benchmark (bench/model.ts): training and evaluation throughput, MFU, memory, kernel profile.
+ * --only=wasm: the WASM backend against native, in Node and in Chromium (bench/wasm.ts).
  * --json also writes one JSON object per line to bench/results/bench-<time>.jsonl.
  * Buffers come from allocFloat32, as the model's do (2 MB pages where the addon can advise them).
  */
@@ -13,6 +14,7 @@ import { IGNORE_LABEL_ID, loadNativeAddon, refKernels } from "../src/node.js";
 import { allocFloat32 } from "../src/util/memory.js";
 import { benchModels } from "./model.js";
 import { benchPytorch } from "./pytorch.js";
+import { benchWasm } from "./wasm.js";
 import { table, timeIt, timeTiny } from "./timing.js";
 
 const args = new Set(process.argv.slice(2));
@@ -361,9 +363,14 @@ function benchEpilogues(native: NativeAddon): void {
 }
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
-if (only !== undefined && !["kernels", "model", "pytorch"].includes(only)) {
-  console.error(`bench: --only=${only}: expected kernels, model or pytorch`);
+if (only !== undefined && !["kernels", "model", "pytorch", "wasm"].includes(only)) {
+  console.error(`bench: --only=${only}: expected kernels, model, pytorch or wasm`);
   process.exit(2);
+}
+if (only === "wasm") {
+  await benchWasm(quick, records);
+  finish();
+  process.exit(process.exitCode ?? 0);
 }
 const peak = benchPeak();
 if (!peak) console.log("native addon not available: ref numbers only\n");
@@ -394,7 +401,10 @@ if (only === "pytorch" || args.has("--pytorch")) {
     process.exitCode = 1;
   }
 }
-if (args.has("--json")) {
+finish();
+
+function finish(): void {
+  if (!args.has("--json")) return;
   mkdirSync("bench/results", { recursive: true });
   const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
   writeFileSync(file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");

@@ -299,28 +299,32 @@ for (const { label, k: kb, skip } of subjects) {
   // >= 1.2e-38 so that it never goes denormal. At the ends of the float range: no NaN, no inf, ref within tolerance,
   // and the sigmoid never denormal (with up = 1 / gate, SiLU(g) up is the sigmoid itself).
   // The portable sigmoid (AVX2 and generic builds) has the same hold: isa-paths runs this check under HRM_ISA.
-  test("SwiGLU and attention at extreme inputs: finite, match ref, no denormal sigmoid", { skip }, () => {
-    const native = k as typeof ref;
-    assert.deepEqual(extremeSwigluFailures(native), []);
-    // Scores spread over hundreds (q and k rows scaled up): most softmax terms underflow.
-    const rng = new Rng(SEED);
-    const [B, S, NH, HD] = [2, 20, 2, 16];
-    const qkv = randn(Float32Array, B * S * 3 * NH * HD, rng).map((v) => 12 * v);
-    const [got, want] = [native, ref].map((k) => {
-      const out = new Float32Array(B * S * NH * HD);
-      k.attentionForward(out, new Float32Array(B * NH * S * S), qkv, B, S, NH, HD);
-      return out;
-    });
-    assert.ok(got.every(Number.isFinite));
-    // float32 scores of magnitude ~500 carry absolute errors ~1e-4, which the softmax turns into relative errors of
-    // the probabilities: a tolerance of 1e-3 of the values' scale (12).
-    const r = compare(got, want, 12e-3, 1e-3);
-    assert.ok(r.ok, `attention: ${r.report}`);
-  });
+  test(
+    `${label}: SwiGLU and attention at extreme inputs: finite, match ref, no denormal sigmoid`,
+    { skip },
+    () => {
+      const native = k as typeof ref;
+      assert.deepEqual(extremeSwigluFailures(native), []);
+      // Scores spread over hundreds (q and k rows scaled up): most softmax terms underflow.
+      const rng = new Rng(SEED);
+      const [B, S, NH, HD] = [2, 20, 2, 16];
+      const qkv = randn(Float32Array, B * S * 3 * NH * HD, rng).map((v) => 12 * v);
+      const [got, want] = [native, ref].map((k) => {
+        const out = new Float32Array(B * S * NH * HD);
+        k.attentionForward(out, new Float32Array(B * NH * S * S), qkv, B, S, NH, HD);
+        return out;
+      });
+      assert.ok(got.every(Number.isFinite));
+      // float32 scores of magnitude ~500 carry absolute errors ~1e-4, which the softmax turns into relative errors of
+      // the probabilities: a tolerance of 1e-3 of the values' scale (12).
+      const r = compare(got, want, 12e-3, 1e-3);
+      assert.ok(r.ok, `attention: ${r.report}`);
+    },
+  );
 
   // The model rotates q and k in place; native copies each head first when out == inp (so its loops vectorise),
   // and goes element by element for heads wider than that copy (HD 1026).
-  test("RoPE in place (as the model calls it) matches ref out of place", { skip }, () => {
+  test(`${label}: RoPE in place (as the model calls it) matches ref out of place`, { skip }, () => {
     const rng = new Rng(SEED);
     for (const [B, S, NH, HD] of [
       [32, 82, 8, 64],

@@ -71,7 +71,7 @@ test(
       copyFileSync(join(ROOT, "wasm", f), join(work, f));
     writeFileSync(
       join(work, "index.html"),
-      '<!doctype html><title>snippet</title><script type="module" src="app.js"></script>',
+      '<!doctype html><title>snippet</title><link rel="icon" href="data:,"><script type="module" src="app.js"></script>',
     );
     const want = spawnSync(process.execPath, ["node-snippet.mjs"], { cwd: work, encoding: "utf8" });
     assert.equal(want.status, 0, want.stderr);

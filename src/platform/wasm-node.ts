@@ -51,8 +51,13 @@ export function loadWasmBackendSync(opts: NodeWasmOptions): WasmBackend {
   for (let i = 1; i < threads; i++) {
     const mem = workerMemory(instance);
     if (!mem) break;
-    const w = new Worker(fileURLToPath(WORKER), { workerData: { module, memory, ...mem } });
+    // execArgv []: the worker runs a file, and must not inherit --input-type or --eval from the parent.
+    const w = new Worker(fileURLToPath(WORKER), { workerData: { module, memory, ...mem }, execArgv: [] });
     w.unref(); // the pool never keeps the process alive
+    w.on("error", (e) => {
+      // A worker that fails before checking in is left out of the pool (the caller waits CHECK_IN_MS for it).
+      console.warn(`hrm-ts: a WASM kernel thread failed: ${e.message}`);
+    });
   }
   const nap = new Int32Array(new SharedArrayBuffer(4));
   const until = Date.now() + CHECK_IN_MS;

@@ -27,14 +27,13 @@ export interface WebKernelsOptions {
   relaxed?: boolean;
 }
 
-/** Where the .wasm files are looked for, in order, when no wasmBase is given: the package's own wasm/ folder
- * (unbundled use from node_modules), then beside the script that imports this (a bundle, with the files
- * copied next to it), then a wasm/ folder there. */
-const DEFAULT_BASES = () => [
-  new URL("../../../wasm/", import.meta.url),
-  new URL("./", import.meta.url),
-  new URL("./wasm/", import.meta.url),
-];
+/** Where the .wasm files are, when no wasmBase is given: the package's own wasm/ folder when this module runs from
+ * the package (node_modules/hrm-ts/dist/src/platform/), else (a bundle) beside the bundle, where its build copies
+ * them. One place, not a search: each miss would be a 404 on the page's console. */
+const DEFAULT_BASE = () =>
+  /\/dist\/src\/platform\/wasm-web\.js$/.test(new URL(import.meta.url).pathname)
+    ? new URL("../../../wasm/", import.meta.url)
+    : new URL("./", import.meta.url);
 const CHECK_IN_MS = 5000;
 
 // A pool worker: instantiate the module on the shared memory, take its own stack, run the pool loop.
@@ -62,19 +61,15 @@ export function threadsUnavailableReason(): string | null {
   return null;
 }
 
-async function compile(bases: (string | URL)[], relaxed: boolean, shared: boolean): Promise<WebAssembly.Module> {
-  const tried: string[] = [];
-  for (const base of bases) {
-    const url = new URL(wasmFileName(relaxed, shared), new URL(base, globalThis.location?.href ?? import.meta.url));
-    try {
-      const res = await fetch(url);
-      if (res.ok) return await WebAssembly.compile(await res.arrayBuffer());
-      tried.push(`${url} (HTTP ${res.status})`);
-    } catch (e) {
-      tried.push(`${url} (${(e as Error).message})`);
-    }
-  }
-  throw new Error(`no ${wasmFileName(relaxed, shared)} found: tried ${tried.join(", ")}; pass wasmBase`);
+async function compile(base: string | URL, relaxed: boolean, shared: boolean): Promise<WebAssembly.Module> {
+  const url = new URL(
+    wasmFileName(relaxed, shared),
+    new URL(base, globalThis.location?.href ?? import.meta.url),
+  );
+  const res = await fetch(url);
+  if (!res.ok)
+    throw new Error(`${url}: HTTP ${res.status} (copy the package's wasm/*.wasm there, or pass wasmBase)`);
+  return WebAssembly.compile(await res.arrayBuffer());
 }
 
 export async function loadWasmBackendWeb(opts: WebKernelsOptions = {}): Promise<WasmBackend> {
@@ -87,7 +82,7 @@ export async function loadWasmBackendWeb(opts: WebKernelsOptions = {}): Promise<
   }
   const relaxed = (opts.relaxed ?? true) && relaxedSimdSupported();
   const shared = threads > 1;
-  const module = await compile(opts.wasmBase ? [opts.wasmBase] : DEFAULT_BASES(), relaxed, shared);
+  const module = await compile(opts.wasmBase ?? DEFAULT_BASE(), relaxed, shared);
   const memory = makeWasmMemory(shared);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const ex = instance.exports as unknown as WasmExports;

@@ -8,6 +8,8 @@
  * elements the dims need. Every length is checked against the dims and every index against its table before
  * the C code runs, as the native addon does, so a bad call throws and never reads or writes out of range.
  */
+/* eslint-disable prefer-rest-params -- each kernel keeps the contract's named parameters (readable, typed) and hands
+   the whole argument list to the marshaller, which checks every buffer against the dims. */
 import type { Backend, FloatArray, KernelName, Kernels, MatmulPrecision } from "../api.js";
 import { KERNEL_NAMES } from "../api.js";
 
@@ -315,8 +317,9 @@ export function makeWasmBackend(
     try {
       body(ptrs);
     } catch (e) {
+      if (!(e instanceof WebAssembly.RuntimeError)) throw e; // a bad argument found before the C code ran
       // A trap leaves the pool and the heap in an unknown state: this backend is done.
-      broken = `${(e as Error).message}; a kernel ran out of the module's memory or a worker failed`;
+      broken = `${e.message}; a kernel ran out of the module's memory or a worker failed`;
       throw new Error(`wasm ${name}: ${broken}`);
     }
     done();
