@@ -106,6 +106,8 @@ export {
 } from "./app/puzzles.js";
 export type { Halting, SegmentEvent, SolveAnswer, SolveOptions } from "./app/solve.js";
 export { preparePuzzle, solve, solveStream } from "./app/solve.js";
+export type { ArcAnswer, ArcCandidate } from "./app/arc.js";
+export { solveArcTask } from "./app/arc.js";
 // The WASM backend (platform-neutral part; the entries for Node and browsers load it).
 export type { WasmBackend, WasmExports } from "./kernels/wasm/index.js";
 export { makeWasmBackend, relaxedSimdSupported, wasmFileName } from "./kernels/wasm/index.js";

@@ -10,10 +10,60 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { decodeNpy, loadModel, solve, toFloat32 } from "../src/node.js";
+import {
+  buildArcDataset,
+  decodeNpy,
+  encodeModelSafetensors,
+  HRMParams,
+  loadModel,
+  makeConfig,
+  parseTask,
+  Rng,
+  solve,
+  solveArcTask,
+  toFloat32,
+} from "../src/node.js";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { browserSkip, launchChromium, serveDir } from "./support/browser.js";
 import { compare } from "./helpers.js";
-import { OFFICIAL_FIXTURES } from "./support/fixtures.js";
+import { ARC_SAMPLE, OFFICIAL_FIXTURES } from "./support/fixtures.js";
+
+/** A random ARC model over the first sample task's variants, with the task file and identifiers.json, in `dir`. */
+function arcCase(dir: string) {
+  const read = (f: string) =>
+    JSON.parse(readFileSync(join(ARC_SAMPLE, f), "utf8")) as Record<string, unknown>;
+  const challenges = read("arc-agi_training_challenges.json");
+  const solutions = read("arc-agi_training_solutions.json") as Record<string, unknown[]>;
+  const task = Object.keys(challenges)[0];
+  const data = buildArcDataset(
+    [parseTask(challenges[task], task, "training", "sample", solutions[task])],
+    { numAug: 3, testSubsets: ["training"] },
+    new Rng(3),
+  );
+  const config = makeConfig({
+    seq_len: 900,
+    vocab_size: 12,
+    num_puzzle_identifiers: data.identifiers.length,
+    hidden_size: 16,
+    num_heads: 2,
+    H_layers: 1,
+    L_layers: 1,
+    puzzle_emb_ndim: 16,
+    halt_max_steps: 2,
+    forward_dtype: "float32",
+  });
+  mkdirSync(dir, { recursive: true });
+  const files = {
+    model: join(dir, "arc.safetensors"),
+    taskFile: join(dir, `${task}.json`),
+    idsFile: join(dir, "identifiers.json"),
+  };
+  writeFileSync(files.model, encodeModelSafetensors(HRMParams.init(config, 0)));
+  writeFileSync(files.taskFile, JSON.stringify(challenges[task]));
+  writeFileSync(files.idsFile, JSON.stringify(data.identifiers));
+  const input = (challenges[task] as { test: { input: number[][] }[] }).test[0].input;
+  return { ...files, task, input, identifiers: data.identifiers };
+}
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const TINY = join(OFFICIAL_FIXTURES, "tiny-rope");
@@ -130,6 +180,40 @@ test(
         const c = compare(seg.logits, want, 1e-4, 1e-4); // the fixture README's eval tolerance
         assert.ok(c.ok, `segment ${s + 1}: ${c.report}`);
       });
+      // ARC: a task file and the dataset's identifiers.json through the ARC view: every variant solved and voted on,
+      // as solveArcTask does in Node (a small random ARC model).
+      const arc = arcCase(join(ROOT, "dist", "tests", "web-app-arc"));
+      await page.setInputFiles("#model-file", arc.model);
+      await page.waitForFunction(() =>
+        /solves arc/.test(document.getElementById("model-info")?.textContent ?? ""),
+      );
+      await page.click("#tab-arc");
+      await page.setInputFiles("#arc-file", arc.taskFile);
+      await page.setInputFiles("#arc-ids", arc.idsFile);
+      await page.waitForFunction(() =>
+        /identifiers/.test(document.getElementById("status")?.textContent ?? ""),
+      );
+      await page.focus("#max-steps");
+      await page.keyboard.press("Home");
+      await page.keyboard.press("ArrowRight");
+      if (await page.isChecked("#adaptive")) await page.click("#adaptive");
+      await page.click("#solve");
+      await page.waitForFunction(() =>
+        /variants voted/.test(document.getElementById("summary")?.textContent ?? ""),
+      );
+      const arcModel = await loadModel(readFileSync(arc.model));
+      const wantArc = solveArcTask(arcModel, arc.task, arc.input, arc.identifiers, {
+        maxThinkSteps: 2,
+        halting: "fixed",
+      });
+      const titles = await page.$$eval("#segments > li > p", (ps) => ps.map((p) => p.textContent ?? ""));
+      assert.equal(titles.length, 1 + wantArc.candidates.length, "the test input, then every candidate");
+      wantArc.candidates.forEach((c, i) =>
+        assert.match(
+          titles[i + 1],
+          new RegExp(`^Candidate ${i + 1}: ${c.votes} of ${wantArc.variants} votes`),
+        ),
+      );
       assert.deepEqual(errors, [], "console errors");
     } finally {
       await browser.close();

@@ -42,6 +42,16 @@ let kind = "sudoku";
 let nextId = 1;
 let puzzles: string[] = [];
 let arcTests: unknown[] = [];
+let arcTask = "";
+let arcIdentifiers: unknown = null;
+interface ArcDone {
+  task: string;
+  variants: number;
+  candidates: { grid: number[][]; votes: number; meanQ: number }[];
+  segments: number[];
+  elapsedMs: number;
+}
+const arcPending = new Map<number, { resolve: (d: ArcDone) => void; reject: (e: Error) => void }>();
 const pending = new Map<
   number,
   { onSegment: (s: SegmentMsg) => void; resolve: (d: DoneMsg) => void; reject: (e: Error) => void }
@@ -59,6 +69,9 @@ worker.onmessage = (e: MessageEvent) => {
     $<HTMLButtonElement>("solve").disabled = false;
     status("Ready.");
     loaded?.resolve(info);
+  } else if (m.type === "arc-done") {
+    arcPending.get(m.id)?.resolve(m.result);
+    arcPending.delete(m.id);
   } else if (m.type === "segment") pending.get(m.id)?.onSegment(m.event);
   else if (m.type === "done") {
     pending.get(m.id)?.resolve(m.result);
@@ -66,8 +79,9 @@ worker.onmessage = (e: MessageEvent) => {
   } else if (m.type === "error") {
     const err = new Error(m.message);
     if (m.id < 0) loaded?.reject(err);
-    else pending.get(m.id)?.reject(err);
+    else (pending.get(m.id) ?? arcPending.get(m.id))?.reject(err);
     pending.delete(m.id);
+    arcPending.delete(m.id);
     status(`Error${m.field ? ` (${m.field})` : ""}: ${m.message}`);
   }
 };
@@ -123,7 +137,55 @@ function currentPuzzle(): Puzzle {
   return { kind, puzzle: test?.input ?? [], puzzleId: Number($<HTMLInputElement>("arc-id").value) };
 }
 
+function solveArcVote(
+  task: string,
+  input: unknown,
+  identifiers: unknown,
+  maxThinkSteps: number,
+  halting: string,
+) {
+  const id = nextId++;
+  return new Promise<ArcDone>((resolve, reject) => {
+    arcPending.set(id, { resolve, reject });
+    worker.postMessage({ type: "arc", id, task, input, identifiers, maxThinkSteps, halting });
+  });
+}
+
+/** ARC with identifiers.json: the test input, then every voted candidate with its votes. */
+async function arcVoteFromUi(): Promise<null> {
+  const test = arcTests[Number($<HTMLSelectElement>("arc-test").value)] as { input: number[][] } | undefined;
+  const list = $("segments");
+  list.replaceChildren();
+  status("Solving every variant of the task…");
+  try {
+    const max = Number($<HTMLInputElement>("max-steps").value);
+    const halting = $<HTMLInputElement>("adaptive").checked ? "adaptive" : "fixed";
+    const r = await solveArcVote(arcTask, test?.input ?? [], arcIdentifiers, max, halting);
+    const item = (title: string, grid: number[][]) => {
+      const li = document.createElement("li");
+      const p = document.createElement("p");
+      p.textContent = title;
+      li.append(p, drawGrid(grid, new Set(), new Set(), true));
+      list.append(li);
+    };
+    item("Test input", test?.input ?? []);
+    r.candidates.forEach((c, i) =>
+      item(
+        `Candidate ${i + 1}: ${c.votes} of ${r.variants} votes, mean halt ${(100 * c.meanQ).toFixed(1)}%`,
+        c.grid,
+      ),
+    );
+    $("summary").textContent =
+      `${r.variants} variants voted (${r.elapsedMs.toFixed(0)} ms); attempts 1 and 2 are the first two candidates`;
+    status("Done.");
+  } catch (e) {
+    $("summary").textContent = (e as Error).message;
+  }
+  return null;
+}
+
 async function solveFromUi(): Promise<DoneMsg | null> {
+  if (kind === "arc" && arcIdentifiers) return arcVoteFromUi();
   const puzzle = currentPuzzle();
   const maxThinkSteps = Number($<HTMLInputElement>("max-steps").value);
   const halting = $<HTMLInputElement>("adaptive").checked ? "adaptive" : "fixed";
@@ -199,10 +261,21 @@ $<HTMLInputElement>("arc-file").addEventListener("change", async (e) => {
   try {
     const task = JSON.parse(await f.text()) as { test?: unknown[] };
     arcTests = Array.isArray(task.test) ? task.test : [];
+    arcTask = f.name.replace(/\.json$/i, "");
     $("arc-test").replaceChildren(...arcTests.map((_, i) => new Option(`test ${i}`, String(i))));
     status(`${f.name}: ${arcTests.length} test input(s)`);
   } catch (err) {
     status(`${f.name}: not an ARC task (${(err as Error).message})`);
+  }
+});
+$<HTMLInputElement>("arc-ids").addEventListener("change", async (e) => {
+  const f = (e.target as HTMLInputElement).files?.[0];
+  if (!f) return;
+  try {
+    arcIdentifiers = JSON.parse(await f.text());
+    status(`${f.name}: ${Array.isArray(arcIdentifiers) ? arcIdentifiers.length : 0} identifiers`);
+  } catch (err) {
+    status(`${f.name}: not JSON (${(err as Error).message})`);
   }
 });
 document.addEventListener("dragover", (e) => e.preventDefault());

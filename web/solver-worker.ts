@@ -2,12 +2,21 @@
  * The web app's model thread: loads a checkpoint and solves puzzles off the page's main thread, posting every
  * segment as it is computed. Kernels: WASM (a worker pool of its own when the page is cross-origin isolated).
  */
-import { createKernels, loadModel, PuzzleError, solveStream } from "../src/browser.js";
+import { createKernels, loadModel, PuzzleError, solveArcTask, solveStream } from "../src/browser.js";
 import type { HRMConfig, HRMModel, PuzzleInput, SelectedKernels } from "../src/browser.js";
 
 export type ToWorker =
   | { type: "load"; files: { name: string; bytes: Uint8Array }[] }
-  | { type: "solve"; id: number; puzzle: PuzzleInput; maxThinkSteps: number; halting: "adaptive" | "fixed" };
+  | { type: "solve"; id: number; puzzle: PuzzleInput; maxThinkSteps: number; halting: "adaptive" | "fixed" }
+  | {
+      type: "arc";
+      id: number;
+      task: string;
+      input: unknown;
+      identifiers: unknown;
+      maxThinkSteps: number;
+      halting: "adaptive" | "fixed";
+    };
 
 let kernels: Promise<SelectedKernels> | null = null;
 let model: HRMModel | null = null;
@@ -87,10 +96,20 @@ async function solve(m: Extract<ToWorker, { type: "solve" }>) {
   }
 }
 
+async function arc(m: Extract<ToWorker, { type: "arc" }>) {
+  if (!model) throw new Error("no model loaded");
+  const t0 = performance.now();
+  const r = solveArcTask(model, m.task, m.input, m.identifiers, {
+    maxThinkSteps: m.maxThinkSteps,
+    halting: m.halting,
+  });
+  post({ type: "arc-done", id: m.id, result: { ...r, elapsedMs: performance.now() - t0 } });
+}
+
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
-  const id = m.type === "solve" ? m.id : -1;
-  (m.type === "load" ? load(m.files) : solve(m)).catch((err: unknown) =>
+  const id = m.type === "load" ? -1 : m.id;
+  (m.type === "load" ? load(m.files) : m.type === "arc" ? arc(m) : solve(m)).catch((err: unknown) =>
     post({
       type: "error",
       id,
