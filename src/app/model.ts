@@ -81,13 +81,16 @@ export async function loadModel(bytes: Uint8Array, opts: LoadModelOptions = {}):
   };
 }
 
-/** Kinds by the official encodings: Sudoku n*n cells over 11 tokens (pad + 0-9), mazes n*n over 6 (pad +
- * "# SGo"), ARC a 30x30 canvas over 12 (pad, EOS, 10 colours). */
+/** Kinds by the official encodings: Sudoku n*n cells over n+2 tokens (pad, blank, 1..n: 11 for 9x9, 6 for 4x4, as
+ * the box-Sudoku builder writes; or 11 at any size), mazes n*n over 6 (pad + "# SGo"), ARC a 30x30 canvas over 12 (pad, EOS, 10
+ * colours). A 4x4 board over 6 tokens is taken as Sudoku (no maze builder makes 4x4 mazes). */
 function kindsFor(c: HRMConfig): PuzzleKind[] {
-  const square = Number.isInteger(Math.sqrt(c.seq_len));
+  const n = Math.round(Math.sqrt(c.seq_len));
+  const square = n * n === c.seq_len;
   const kinds: PuzzleKind[] = [];
-  if ([16, 36, 81].includes(c.seq_len) && c.vocab_size === 11) kinds.push("sudoku");
-  if (square && c.vocab_size === 6) kinds.push("maze");
+  const sudoku = [4, 6, 9].includes(n) && square && (c.vocab_size === n + 2 || c.vocab_size === 11);
+  if (sudoku) kinds.push("sudoku");
+  if (square && c.vocab_size === 6 && !sudoku) kinds.push("maze");
   if (c.seq_len === 900 && c.vocab_size === 12) kinds.push("arc");
   return kinds;
 }
