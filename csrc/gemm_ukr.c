@@ -52,8 +52,8 @@ hrm_ukr hrm_ukr_generic(void) {
 }
 
 #if defined(__wasm_simd128__)
-/* ---- WASM SIMD128: 6 x 8 (12 accumulators, 2 B vectors, 1 broadcast: within the 16 registers that engines
- * map v128 values to on x86-64 and arm64). With relaxed SIMD the multiply-add is one fused instruction where
+/* ---- WASM SIMD128: MR x 8 (MR x 2 accumulators, 2 B vectors, 1 broadcast: within the 16 registers that
+ * engines map v128 values to on x86-64 and arm64). With relaxed SIMD the multiply-add is one fused instruction where
  * the CPU has FMA; without it, a multiply then an add (the same products, rounded once more). ---- */
 #include <wasm_simd128.h>
 #ifdef __wasm_relaxed_simd__
@@ -63,8 +63,20 @@ hrm_ukr hrm_ukr_generic(void) {
 #define W_MADD(x, y, acc) wasm_f32x4_add(wasm_f32x4_mul(x, y), acc)
 #define W_NAME "wasm-simd128"
 #endif
-#define W_MR 4
-#define W_NR 16
+/* Tiles measured on the model's products (x·Wᵀ, 82x1536x512 and 512x512x512, 1 thread, Node 20 on an AMD EPYC
+ * with AVX-512, 2026-12-07): SIMD128 5x8 36/43 GFLOP/s (4x16 22/24, 6x8 22/25, 4x8 34/38, 8x8 26/28); relaxed
+ * 6x8 40/49 (4x16 25/29, 5x8 36/42, 4x8 39/45). Tiles of 16 or more accumulators spill: V8 gives v128 values
+ * 16 registers. W_MR/W_NR override them for such sweeps. */
+#ifndef W_MR
+#ifdef __wasm_relaxed_simd__
+#define W_MR 6
+#else
+#define W_MR 5
+#endif
+#endif
+#ifndef W_NR
+#define W_NR 8
+#endif
 #define W_NV (W_NR / 4)
 static inline __attribute__((always_inline)) void wasm_body(int kc, const float *a, const float *b, float *c,
                                                             long ldc, const float *src, long ars, long aps) {
