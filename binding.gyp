@@ -14,6 +14,7 @@
         "csrc/memory.c",
         "csrc/optim.c",
         "csrc/pack_x86.c",
+        "csrc/parallel_range.c",
         "csrc/peak.c",
         "csrc/small_gemm_x86.c",
         "csrc/softmax_x86.c",

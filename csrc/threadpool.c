@@ -145,30 +145,7 @@ void hrm_parallel_for(int ntasks, hrm_task_fn fn, void *ctx) {
   while (atomic_load_explicit(&P.finished, memory_order_acquire) < nth - 1) CPU_RELAX();
 }
 
-typedef struct {
-  hrm_range_fn fn;
-  void *ctx;
-  long n, chunk;
-} range_job;
-
-static void range_task(void *ctx, int task, int thread) {
-  range_job *r = ctx;
-  long b = task * r->chunk, e = b + r->chunk < r->n ? b + r->chunk : r->n;
-  if (b < e) r->fn(r->ctx, b, e, thread);
-}
-
-void hrm_parallel_range(long n, long grain, hrm_range_fn fn, void *ctx) {
-  if (n <= 0) return;
-  long tasks = n / (grain > 0 ? grain : 1);
-  long cap = 4L * hrm_num_threads();
-  if (tasks > cap) tasks = cap;
-  if (tasks <= 1) {
-    fn(ctx, 0, n, my_id);
-    return;
-  }
-  range_job r = {fn, ctx, n, (n + tasks - 1) / tasks};
-  hrm_parallel_for((int)((n + r.chunk - 1) / r.chunk), range_task, &r);
-}
+int hrm_thread_index(void) { return my_id; }
 
 static struct {
   void *p;

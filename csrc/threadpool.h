@@ -17,6 +17,9 @@ void hrm_set_num_threads(int n);
 /* Runs fn for every task index, the caller taking part; returns when all tasks are done. */
 void hrm_parallel_for(int ntasks, hrm_task_fn fn, void *ctx);
 
+/* The calling thread's pool index (0 for the caller of a region, and any thread outside one). */
+int hrm_thread_index(void);
+
 /* Runs fn over [0, n) cut into contiguous chunks of at least `grain` items (so tiny inputs stay on the
  * calling thread and skip the wake-up cost); about four chunks per thread for balance. */
 typedef void (*hrm_range_fn)(void *ctx, long begin, long end, int thread);

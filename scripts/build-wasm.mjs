@@ -20,6 +20,7 @@ const SOURCES = [
   "losses.c",
   "optim.c",
   "memory.c",
+  "parallel_range.c",
   "wasm/runtime.c",
 ];
 const EXPORTS = [

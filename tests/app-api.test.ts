@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { test } from "node:test";
 import {
   boxShapeFor,
-  buildArcDataset,
   decodeNpy,
   DEFAULT_CONFIG,
   encodeModelSafetensors,
@@ -19,7 +18,6 @@ import {
   isValidAnswer,
   loadModel,
   makeConfig,
-  parseTask,
   PuzzleError,
   selectKernels,
   solve,
@@ -32,7 +30,8 @@ import {
 import type { HRMConfig, SegmentEvent } from "../src/index.js";
 import { loadWasmBackendSync } from "../src/platform/wasm-node.js";
 import { compare, randn, Rng } from "./helpers.js";
-import { ARC_SAMPLE, OFFICIAL_FIXTURES } from "./support/fixtures.js";
+import { arcModelCase } from "./support/arc-model.js";
+import { OFFICIAL_FIXTURES } from "./support/fixtures.js";
 
 const TINY = join(OFFICIAL_FIXTURES, "tiny-rope");
 const npy = (f: string) => decodeNpy(readFileSync(join(TINY, f)));
@@ -229,32 +228,11 @@ test("puzzle encoders: clear errors naming the field, and exact validity", () =>
 });
 
 test("solveArcTask votes over every variant of the task the model knows, and names what is missing", async () => {
-  const challenges = JSON.parse(
-    readFileSync(join(ARC_SAMPLE, "arc-agi_training_challenges.json"), "utf8"),
-  ) as Record<string, unknown>;
-  const solutions = JSON.parse(
-    readFileSync(join(ARC_SAMPLE, "arc-agi_training_solutions.json"), "utf8"),
-  ) as Record<string, unknown[]>;
-  const name = Object.keys(challenges)[0];
-  const task = parseTask(challenges[name], name, "training", "sample", solutions[name]);
-  const data = buildArcDataset([task], { numAug: 3, testSubsets: ["training"] }, new Rng(3));
-  const config = makeConfig({
-    seq_len: 900,
-    vocab_size: 12,
-    num_puzzle_identifiers: data.identifiers.length,
-    hidden_size: 16,
-    num_heads: 2,
-    H_layers: 1,
-    L_layers: 1,
-    puzzle_emb_ndim: 16,
-    halt_max_steps: 2,
-    forward_dtype: "float32",
-  });
-  const model = await loadModel(encodeModelSafetensors(HRMParams.init(config, 0)), { kernels: ref });
+  const { modelBytes, task: name, input, identifiers } = arcModelCase();
+  const model = await loadModel(modelBytes, { kernels: ref });
   assert.deepEqual(model.kinds, ["arc"]);
-  const input = (challenges[name] as { test: { input: number[][] }[] }).test[0].input;
-  const r = solveArcTask(model, name, input, data.identifiers, { maxThinkSteps: 2, halting: "fixed" });
-  const variants = data.identifiers.filter((n, i) => i > 0 && n.startsWith(name)).length;
+  const r = solveArcTask(model, name, input, identifiers, { maxThinkSteps: 2, halting: "fixed" });
+  const variants = identifiers.filter((n, i) => i > 0 && n.startsWith(name)).length;
   assert.equal(r.variants, variants);
   assert.ok(variants >= 2, "the task has augmented variants");
   assert.equal(
@@ -265,7 +243,7 @@ test("solveArcTask votes over every variant of the task the model knows, and nam
   for (let i = 1; i < r.candidates.length; i++) assert.ok(r.candidates[i - 1].votes >= r.candidates[i].votes);
   assert.deepEqual(r.segments, new Array(variants).fill(2));
   assert.throws(
-    () => solveArcTask(model, "no-such-task", input, data.identifiers),
+    () => solveArcTask(model, "no-such-task", input, identifiers),
     (e: unknown) =>
       e instanceof PuzzleError && e.field === "task" && /not in identifiers.json/.test(e.message),
   );

@@ -3,70 +3,37 @@
  * WASM worker pool): it solves a shipped held-out puzzle through its controls with the same grid and segment
  * count as Node on the same checkpoint, follows the max-thinking-steps slider and the halting toggle, loads the
  * official tiny-rope .pt (with its config.json) through the file input and reproduces the fixture's eval
- * logits, labels every control, logs no console error, and leaves a screenshot in dist/tests/.
+ * logits, votes on an ARC task's variants in its ARC view as solveArcTask does, labels every control, logs no
+ * console error, and leaves a screenshot in dist/tests/.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import {
-  buildArcDataset,
-  decodeNpy,
-  encodeModelSafetensors,
-  HRMParams,
-  loadModel,
-  makeConfig,
-  parseTask,
-  Rng,
-  solve,
-  solveArcTask,
-  toFloat32,
-} from "../src/node.js";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { browserSkip, launchChromium, serveDir } from "./support/browser.js";
+import { decodeNpy, loadModel, solve, solveArcTask, toFloat32 } from "../src/node.js";
 import { compare } from "./helpers.js";
-import { ARC_SAMPLE, OFFICIAL_FIXTURES } from "./support/fixtures.js";
-
-/** A random ARC model over the first sample task's variants, with the task file and identifiers.json, in `dir`. */
-function arcCase(dir: string) {
-  const read = (f: string) =>
-    JSON.parse(readFileSync(join(ARC_SAMPLE, f), "utf8")) as Record<string, unknown>;
-  const challenges = read("arc-agi_training_challenges.json");
-  const solutions = read("arc-agi_training_solutions.json") as Record<string, unknown[]>;
-  const task = Object.keys(challenges)[0];
-  const data = buildArcDataset(
-    [parseTask(challenges[task], task, "training", "sample", solutions[task])],
-    { numAug: 3, testSubsets: ["training"] },
-    new Rng(3),
-  );
-  const config = makeConfig({
-    seq_len: 900,
-    vocab_size: 12,
-    num_puzzle_identifiers: data.identifiers.length,
-    hidden_size: 16,
-    num_heads: 2,
-    H_layers: 1,
-    L_layers: 1,
-    puzzle_emb_ndim: 16,
-    halt_max_steps: 2,
-    forward_dtype: "float32",
-  });
-  mkdirSync(dir, { recursive: true });
-  const files = {
-    model: join(dir, "arc.safetensors"),
-    taskFile: join(dir, `${task}.json`),
-    idsFile: join(dir, "identifiers.json"),
-  };
-  writeFileSync(files.model, encodeModelSafetensors(HRMParams.init(config, 0)));
-  writeFileSync(files.taskFile, JSON.stringify(challenges[task]));
-  writeFileSync(files.idsFile, JSON.stringify(data.identifiers));
-  const input = (challenges[task] as { test: { input: number[][] }[] }).test[0].input;
-  return { ...files, task, input, identifiers: data.identifiers };
-}
+import { arcModelCase } from "./support/arc-model.js";
+import { browserSkip, launchChromium, serveDir } from "./support/browser.js";
+import { OFFICIAL_FIXTURES } from "./support/fixtures.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const TINY = join(OFFICIAL_FIXTURES, "tiny-rope");
+
+/** The ARC model case (support/arc-model.ts) as files in `dir`, for the file inputs. */
+function arcCase(dir: string) {
+  const c = arcModelCase();
+  mkdirSync(dir, { recursive: true });
+  const files = {
+    model: join(dir, "arc.safetensors"),
+    taskFile: join(dir, `${c.task}.json`),
+    idsFile: join(dir, "identifiers.json"),
+  };
+  writeFileSync(files.model, c.modelBytes);
+  writeFileSync(files.taskFile, JSON.stringify(c.taskJson));
+  writeFileSync(files.idsFile, JSON.stringify(c.identifiers));
+  return { ...files, ...c };
+}
 
 type AppWindow = {
   hrmApp: {
