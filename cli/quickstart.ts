@@ -85,10 +85,11 @@ export async function runQuickstart(words: string[]): Promise<void> {
   }
   const data = "data/quickstart-sudoku-4x4-20k"; // named by recipe: a changed recipe builds afresh
   console.log("hrm-ts quick start: train HRM on 4x4 Sudoku, CPU only, about 8 minutes on 2 cores\n");
-  if (!getKernels().backendName.startsWith("native"))
+  const backend = getKernels().backendName;
+  if (!backend.startsWith("native"))
     console.warn(
-      "warning: the native addon is not in use, so this runs on the TypeScript kernels, which are about 10-20x " +
-        "slower (expect hours, see the ETA). Install a C compiler (gcc or clang, make, python3) and run npm install again.\n",
+      `warning: the native addon is not in use, so this runs on ${backend.startsWith("wasm") ? "the WASM kernels, several times" : "the TypeScript kernels, about 10-20x"} ` +
+        "slower (see the ETA). Install a C compiler (gcc or clang, make, python3) and run npm install again.\n",
     );
   if (!existsSync(join(data, "test", "dataset.json"))) {
     console.log(`1. building the dataset with the project's generator -> ${data}`);
