@@ -1,7 +1,8 @@
 /**
  * The package's type entries match its runtime entries per condition: a TypeScript project on Node (nodenext)
  * sees the Node entry's types (getKernels among them); a bundler project (no "node" condition) sees the
- * platform-neutral entry's, which has no getKernels, as at run time. Compiled with the project's own tsc, against
+ * platform-neutral entry's, which has no getKernels, as at run time; a browser bundler (the "browser" condition)
+ * sees the browser entry's, with createKernels as in the Node entry. Compiled with the project's own tsc, against
  * "hrm-ts" resolved through the package's exports (the consumer lives inside the package: self-reference).
  */
 import assert from "node:assert/strict";
@@ -13,8 +14,9 @@ import { fileURLToPath } from "node:url";
 
 const TSC = fileURLToPath(new URL("../../node_modules/typescript/bin/tsc", import.meta.url));
 
-function typecheck(dir: string, resolution: "nodenext" | "bundler"): string {
+function typecheck(dir: string, resolution: "nodenext" | "bundler", conditions: string[] = []): string {
   const options = {
+    ...(conditions.length ? { customConditions: conditions } : {}),
     module: resolution === "nodenext" ? "nodenext" : "esnext",
     moduleResolution: resolution,
     target: "es2022",
@@ -43,6 +45,15 @@ test("the types entry follows the runtime entry: Node sees getKernels, a bundler
       'import { makeConfig } from "hrm-ts";\nexport const c = makeConfig({});\n',
     );
     assert.equal(typecheck(dir, "bundler"), "", "bundler: the neutral entry's types");
+    // The app API and createKernels by one name: the Node entry, and a browser bundler (the "browser" condition).
+    writeFileSync(
+      join(dir, "use.ts"),
+      'import { createKernels, loadModel, solve } from "hrm-ts";\n' +
+        "export const go = async (b: Uint8Array) => solve(await loadModel(b, { kernels: await createKernels() }), " +
+        '{ kind: "sudoku", puzzle: "1..." }, { maxThinkSteps: 4, halting: "adaptive" });\n',
+    );
+    assert.equal(typecheck(dir, "nodenext"), "", "Node: createKernels, loadModel, solve");
+    assert.equal(typecheck(dir, "bundler", ["browser"]), "", "browser bundler: the browser entry's types");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
