@@ -51,7 +51,6 @@ const EXPORTS = [
   "hrm_adam_atan2",
   "hrm_num_threads",
   "hrm_wasm_worker",
-  "hrm_wasm_shutdown",
   "hrm_wasm_registered",
   "hrm_wasm_close_registration",
   "hrm_wasm_failed_flag",

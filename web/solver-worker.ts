@@ -2,7 +2,14 @@
  * The web app's model thread: loads a checkpoint and solves puzzles off the page's main thread, posting every
  * segment as it is computed. Kernels: WASM (a worker pool of its own when the page is cross-origin isolated).
  */
-import { createKernels, loadModel, PuzzleError, solveArcTask, solveStream } from "../src/browser.js";
+import {
+  createKernels,
+  DEFAULT_CONFIG,
+  loadModel,
+  PuzzleError,
+  solveArcTask,
+  solveStream,
+} from "../src/browser.js";
 import type { HRMConfig, HRMModel, PuzzleInput, SelectedKernels } from "../src/browser.js";
 
 export type ToWorker =
@@ -31,25 +38,7 @@ async function load(files: { name: string; bytes: Uint8Array }[]) {
   let config: Partial<HRMConfig> | undefined;
   if (json) {
     const all = JSON.parse(new TextDecoder().decode(json.bytes)) as Record<string, unknown>;
-    const keys = [
-      "seq_len",
-      "vocab_size",
-      "hidden_size",
-      "num_heads",
-      "expansion",
-      "H_layers",
-      "L_layers",
-      "H_cycles",
-      "L_cycles",
-      "pos_encodings",
-      "puzzle_emb_ndim",
-      "num_puzzle_identifiers",
-      "halt_max_steps",
-      "forward_dtype",
-      "rms_norm_eps",
-      "rope_theta",
-      "loss_type",
-    ];
+    const keys = Object.keys(DEFAULT_CONFIG); // its notes (seed, derived, ...) are not config
     config = Object.fromEntries(Object.entries(all).filter(([k]) => keys.includes(k))) as Partial<HRMConfig>;
   }
   kernels ??= createKernels({ wasmBase: new URL("./wasm/", self.location.href) });

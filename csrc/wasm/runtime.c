@@ -108,7 +108,6 @@ static struct {
   atomic_int next_task;
   atomic_int finished;      /* workers done with the current region */
   atomic_int worker_failed; /* set by JavaScript when a worker's code trapped (out of memory): see below */
-  int quit;
   int ntasks;
   hrm_task_fn fn;
   void *ctx;
@@ -132,18 +131,17 @@ static void run_tasks(int thread) {
   }
 }
 
-/* A worker's life: called by JavaScript on a worker thread whose stack is [lo, hi); returns 1 at shutdown, or 0
- * at once when registration has closed (a worker that started too late never joins, so every region keeps the
- * thread count it started with) or the pool is full. Workers take thread indices 1, 2, ... as they check in. */
-int hrm_wasm_worker(uintptr_t lo, uintptr_t hi) {
+/* A worker's life: called by JavaScript on a worker thread, on its own stack and TLS block (set up before the
+ * call); it then serves parallel regions until the thread ends. Returns 0 at once when registration has closed (a
+ * worker that started too late never joins, so every region keeps the thread count it started with) or the pool
+ * is full. Workers take thread indices 1, 2, ... as they check in. */
+int hrm_wasm_worker(void) {
   lock(&reg_lock);
   int id = atomic_load_explicit(&P.registered, memory_order_relaxed) + 1;
   if (P.closed || id >= MAX_THREADS) {
     unlock(&reg_lock);
     return 0;
   }
-  (void)lo;
-  (void)hi;
   my_id = id;
   in_region = 1;
   int seen = atomic_load_explicit(&P.gen, memory_order_acquire);
@@ -158,7 +156,6 @@ int hrm_wasm_worker(uintptr_t lo, uintptr_t hi) {
 #endif
     }
     seen = atomic_load_explicit(&P.gen, memory_order_acquire);
-    if (P.quit) return 1;
     run_tasks(id);
     atomic_fetch_add_explicit(&P.finished, 1, memory_order_release);
   }
@@ -171,11 +168,6 @@ static void wake_all(void) {
 #endif
 }
 
-/* Asks every worker to return from hrm_wasm_worker (before JavaScript ends them). */
-void hrm_wasm_shutdown(void) {
-  P.quit = 1;
-  wake_all();
-}
 /* The address JavaScript sets to 1 when a worker dies (a trap, e.g. its scratch did not fit in the memory): the
  * caller then traps too instead of waiting for it forever, and the backend reports the failure. */
 int *hrm_wasm_failed_flag(void) { return (int *)&P.worker_failed; }

@@ -5,11 +5,11 @@
  * votes, then higher mean sigmoid(q_halt)). Returns the ranked candidates; the first two are pass@2's attempts.
  */
 import { parseVariantName, toCanvas, toGrid, transformGrid } from "../data/arc.js";
-import { MAX_HALT_STEPS } from "../model/config.js";
 import { ArcVotes, gridKey, keyToGrid } from "../train/arc-vote.js";
 import { solveRows } from "../train/solve.js";
 import type { HRMModel } from "./model.js";
 import { PuzzleError } from "./puzzles.js";
+import { thinkingOptions } from "./solve.js";
 
 export interface ArcCandidate {
   grid: number[][];
@@ -60,9 +60,7 @@ export function solveArcTask(
       "task",
       `task "${task}" is not in identifiers.json: the model has no puzzle embedding for it`,
     );
-  const maxSteps = opts.maxThinkSteps ?? model.config.halt_max_steps;
-  if (!Number.isInteger(maxSteps) || maxSteps < 1 || maxSteps > MAX_HALT_STEPS)
-    throw new PuzzleError("maxThinkSteps", `maxThinkSteps must be an integer in 1..${MAX_HALT_STEPS}`);
+  const { maxSteps, adaptive } = thinkingOptions(model, opts);
   const L = model.config.seq_len;
   const inputs = new Int32Array(variants.length * L);
   variants.forEach((v, i) => inputs.set(toCanvas(transformGrid(grid, v.tid, v.colours), 0, 0), i * L));
@@ -70,7 +68,7 @@ export function solveArcTask(
     model.inner,
     inputs,
     Int32Array.from(variants, (v) => v.id),
-    { maxSteps, adaptive: (opts.halting ?? "adaptive") === "adaptive" },
+    { maxSteps, adaptive },
   );
   const votes = new ArcVotes();
   variants.forEach((v, i) =>

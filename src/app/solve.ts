@@ -79,7 +79,15 @@ export function preparePuzzle(model: HRMModel, puzzle: PuzzleInput, opts: SolveO
       "puzzleId",
       `puzzleId ${p.puzzleId} is not below the model's ${c.num_puzzle_identifiers} identifiers`,
     );
-  const maxSteps = opts.maxThinkSteps ?? c.halt_max_steps;
+  return { p, ...thinkingOptions(model, opts) };
+}
+
+/** maxThinkSteps (default: the model's halt_max_steps) and halting, checked; errors name the field. */
+export function thinkingOptions(
+  model: HRMModel,
+  opts: Pick<SolveOptions, "maxThinkSteps" | "halting">,
+): { maxSteps: number; adaptive: boolean } {
+  const maxSteps = opts.maxThinkSteps ?? model.config.halt_max_steps;
   if (!Number.isInteger(maxSteps) || maxSteps < 1 || maxSteps > MAX_HALT_STEPS)
     throw new PuzzleError(
       "maxThinkSteps",
@@ -88,7 +96,7 @@ export function preparePuzzle(model: HRMModel, puzzle: PuzzleInput, opts: SolveO
   const halting = opts.halting ?? "adaptive";
   if (halting !== "adaptive" && halting !== "fixed")
     throw new PuzzleError("halting", `halting must be "adaptive" or "fixed", got ${String(halting)}`);
-  return { p, maxSteps, adaptive: halting === "adaptive" };
+  return { maxSteps, adaptive: halting === "adaptive" };
 }
 
 /** The segments as they come; the iterator's return value is the final answer. */

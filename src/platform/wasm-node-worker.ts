@@ -5,11 +5,10 @@
 import { workerData } from "node:worker_threads";
 import { runWasmWorker } from "../kernels/wasm/index.js";
 
-const { module, memory, lo, hi, tls } = workerData as {
+const { module, memory, stackTop, tls } = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  lo: number;
-  hi: number;
+  stackTop: number;
   tls: number;
 };
-runWasmWorker(new WebAssembly.Instance(module, { env: { memory } }), memory, lo, hi, tls);
+runWasmWorker(new WebAssembly.Instance(module, { env: { memory } }), memory, stackTop, tls);

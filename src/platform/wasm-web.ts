@@ -38,12 +38,12 @@ const CHECK_IN_MS = 5000;
 
 // A pool worker: instantiate the module on the shared memory, take its own stack, run the pool loop.
 const WORKER_SOURCE = `onmessage = (e) => {
-  const { module, memory, lo, hi, tls } = e.data;
+  const { module, memory, stackTop, tls } = e.data;
   const inst = new WebAssembly.Instance(module, { env: { memory } });
-  inst.exports.__stack_pointer.value = hi;
+  inst.exports.__stack_pointer.value = stackTop;
   inst.exports.__wasm_init_tls(tls);
   try {
-    inst.exports.hrm_wasm_worker(lo, hi);
+    inst.exports.hrm_wasm_worker();
   } catch (err) {
     Atomics.store(new Int32Array(memory.buffer), inst.exports.hrm_wasm_failed_flag() >> 2, 1);
     throw err;

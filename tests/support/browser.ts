@@ -4,10 +4,10 @@
  * worker pool exist), and an esbuild bundle for the browser. Without Chromium the tests skip and print the
  * install command; with CI=true a missing browser is a failure.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { createServer } from "node:http";
+import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "playwright-core";
 
 const CANDIDATES = [process.env.HRM_CHROMIUM, "/usr/bin/chromium", "/usr/bin/chromium-browser"].filter(
@@ -38,43 +38,19 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json",
-  ".wasm": "application/wasm",
-  ".png": "image/png",
-  ".svg": "image/svg+xml",
-};
+type Server = import("node:http").Server;
+const SCRIPTS = fileURLToPath(new URL("../../../scripts/", import.meta.url)); // dist/tests/support -> scripts
 
-/** Serves `dir` on an ephemeral loopback port. `isolated` adds the COOP/COEP headers. */
+/** Serves `dir` on an ephemeral loopback port with the app's own server (scripts/serve-web.mjs); `isolated` adds
+ * the COOP/COEP headers. */
 export async function serveDir(
   dir: string,
   isolated: boolean,
 ): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)).replace(
-      /^(\.\.[/\\])+/,
-      "",
-    );
-    let file = join(dir, path);
-    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, "index.html");
-    if (!file.startsWith(dir) || !existsSync(file)) {
-      res.writeHead(404).end("not found");
-      return;
-    }
-    const headers: Record<string, string> = {
-      "content-type": TYPES[extname(file)] ?? "application/octet-stream",
-    };
-    if (isolated) {
-      headers["cross-origin-opener-policy"] = "same-origin";
-      headers["cross-origin-embedder-policy"] = "require-corp";
-    }
-    res.writeHead(200, headers).end(readFileSync(file));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { serveStatic } = (await import(join(SCRIPTS, "serve-web.mjs"))) as {
+    serveStatic(d: string, o: { isolated: boolean }): Promise<Server>;
+  };
+  const server = await serveStatic(dir, { isolated });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,

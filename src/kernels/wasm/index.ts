@@ -10,7 +10,7 @@
  */
 /* eslint-disable prefer-rest-params -- each kernel keeps the contract's named parameters (readable, typed) and hands
    the whole argument list to the marshaller, which checks every buffer against the dims. */
-import type { Backend, FloatArray, KernelName, Kernels, MatmulPrecision } from "../api.js";
+import type { Backend, KernelName, Kernels } from "../api.js";
 import { KERNEL_NAMES } from "../api.js";
 
 /** What the module exports (see EXPORTS in scripts/build-wasm.mjs); pointers and `long` are 32-bit. */
@@ -41,10 +41,9 @@ export interface WasmExports {
   hrm_bce_bwd(...a: number[]): void;
   hrm_adam_atan2(...a: number[]): void;
   hrm_num_threads(): number;
-  hrm_wasm_worker(lo: number, hi: number): number;
+  hrm_wasm_worker(): number;
   hrm_wasm_close_registration(): number;
   hrm_wasm_failed_flag(): number;
-  hrm_wasm_shutdown(): void;
   hrm_wasm_registered(): number;
   hrm_wasm_kernel_name(): number;
 }
@@ -104,7 +103,7 @@ export function markWorkerFailed(memory: WebAssembly.Memory, failedFlag: number)
 export const WORKER_STACK_BYTES = 1 << 20;
 
 /** A worker's stack and thread-local block, from the module's heap (on the caller, before the worker starts). */
-export function workerMemory(instance: WebAssembly.Instance): { lo: number; hi: number; tls: number } | null {
+export function workerMemory(instance: WebAssembly.Instance): { stackTop: number; tls: number } | null {
   const ex = instance.exports as unknown as WasmExports & {
     __tls_size: WebAssembly.Global;
     __tls_align: WebAssembly.Global;
@@ -113,27 +112,26 @@ export function workerMemory(instance: WebAssembly.Instance): { lo: number; hi: 
   const align = Math.max(16, Number(ex.__tls_align.value));
   const raw = ex.malloc(Number(ex.__tls_size.value) + align);
   if (!lo || !raw) return null;
-  return { lo, hi: lo + WORKER_STACK_BYTES, tls: Math.ceil(raw / align) * align };
+  return { stackTop: lo + WORKER_STACK_BYTES, tls: Math.ceil(raw / align) * align };
 }
 
-/** A worker's life inside the module: its own stack [lo, hi), then the pool loop. Called on the worker thread
- * with an instance of the same module on the same memory; returns true at shutdown, false at once when the
- * pool had closed before this worker checked in. */
+/** A worker's life inside the module: its own stack (growing down from stackTop) and TLS block, then the pool
+ * loop, which does not return; it returns at once (false) when the pool had closed before this worker checked in.
+ * Called on the worker thread with an instance of the same module on the same memory. */
 export function runWasmWorker(
   instance: WebAssembly.Instance,
   memory: WebAssembly.Memory,
-  lo: number,
-  hi: number,
+  stackTop: number,
   tls: number,
 ): boolean {
   const ex = instance.exports as unknown as WasmExports & {
     __stack_pointer: WebAssembly.Global;
     __wasm_init_tls(p: number): void;
   };
-  ex.__stack_pointer.value = hi;
+  ex.__stack_pointer.value = stackTop;
   ex.__wasm_init_tls(tls);
   try {
-    return ex.hrm_wasm_worker(lo, hi) === 1;
+    return ex.hrm_wasm_worker() === 1;
   } catch (e) {
     markWorkerFailed(memory, ex.hrm_wasm_failed_flag());
     throw e;
@@ -621,5 +619,3 @@ export function makeWasmBackend(
     },
   };
 }
-
-export type { FloatArray, MatmulPrecision };
