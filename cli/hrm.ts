@@ -4,6 +4,7 @@ import { ARC_SCHEMA, buildArc, buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEM
 import { EVAL_SCHEMA, runEval } from "./eval.js";
 import { EXPORT_SCHEMA, runExport } from "./export.js";
 import { writeReport } from "./report.js";
+import { parseServeWords, runServe, SERVE_HELP, SERVE_SCHEMA } from "./serve.js";
 import { runSolve, SOLVE_HELP } from "./solve.js";
 import { runQuickstart } from "./quickstart.js";
 import { runTrain, trainConfigYaml, trainUsage } from "./train.js";
@@ -23,6 +24,7 @@ const HELP = `usage: hrm <command> ...     (hrm --version; options as key=value 
   report <run dir>                       training curves (SVG) and report.html for a run
   export checkpoint=<ours> output=<file.pt>   our checkpoint as the official .pt (+ all_config.yaml beside it)
   solve sudoku|maze|arc <puzzle> checkpoint=<file> [--trace]   solve one puzzle, check the answer
+  serve checkpoint=<file> [port=8080 token=...]   the HTTP inference API (dynamic batching, /metrics)
 run "hrm <command> <kind> --help" (or -h) for the options`;
 
 const BUILDERS: Record<string, [Schema, (o: Options) => void]> = {
@@ -50,14 +52,25 @@ function showOptions(o: Options): string {
     .join("\n");
 }
 
+/** hrm serve's models and options, resolved (for --dry-run). */
+function showServe(words: string[]): string {
+  const { models, o } = parseServeWords(words);
+  const lines = [...models].map(([name, file]) => `model.${name}=${file}`);
+  return [...lines, showOptions({ ...o, checkpoint: undefined, token: o.token ? "(set)" : undefined })].join(
+    "\n",
+  );
+}
+
 async function main(raw: string[]): Promise<void> {
   const dryRun = raw.includes("--dry-run");
   const argv = normalize(raw.filter((w) => w !== "--dry-run"));
   const [cmd, kind, ...rest] = argv;
   if (cmd === "--version" || cmd === "-V") return console.log(`hrm-ts ${version()}`);
   if (!cmd || cmd === "--help") return console.log(HELP);
-  if (dryRun && !["build-dataset", "train", "eval"].includes(cmd))
-    throw new CliError(`--dry-run: "${cmd}" has no config to show (build-dataset, train and eval have)`);
+  if (dryRun && !["build-dataset", "train", "eval", "serve"].includes(cmd))
+    throw new CliError(
+      `--dry-run: "${cmd}" has no config to show (build-dataset, train, eval and serve have)`,
+    );
   if (cmd === "build-dataset") {
     if (kind === "--help")
       return console.log(`usage: hrm build-dataset <${Object.keys(BUILDERS).join("|")}> [key=value ...]`);
@@ -86,6 +99,12 @@ async function main(raw: string[]): Promise<void> {
     if (!kind || kind === "--help" || rest.includes("--help")) return console.log(SOLVE_HELP);
     runSolve([kind, ...rest]);
     return;
+  }
+  if (cmd === "serve") {
+    const words = [kind, ...rest].filter((w): w is string => w !== undefined);
+    if (words.includes("--help")) return console.log(`${SERVE_HELP}\n${usage("serve", SERVE_SCHEMA)}`);
+    if (dryRun) return console.log(showServe(words));
+    return runServe(words);
   }
   if (cmd === "report") {
     if (!kind || kind === "--help") return console.log("usage: hrm report <run dir>");

@@ -79,8 +79,8 @@ export interface Workspace {
   emb: Float32Array; // [T, D] input embeddings
   inj: Float32Array; // [T, D] z_H + emb for the L level
   shared: BlockActs;
-  savedL: SavedLevel;
-  savedH: SavedLevel;
+  readonly savedL: SavedLevel;
+  readonly savedH: SavedLevel;
   logitsAll: Float32Array; // [T, V] lm_head over every position (puzzle positions dropped after)
   qIn: Float32Array; // [B, D] z_H at position 0
   qOut: Float32Array; // [B, 2]
@@ -100,7 +100,11 @@ export class HRMInner {
   readonly rope: Rope | null;
   readonly H: BlockWeights[];
   readonly L: BlockWeights[];
-  private ws: Workspace | null = null;
+  /** Workspaces by batch size, most recently used last (see keepWorkspaces). */
+  private wss = new Map<number, Workspace>();
+  /** How many batch sizes keep their workspace (1: training and evaluation, one size; a server running
+   * several bucket sizes keeps one per bucket instead of reallocating at every change). */
+  keepWorkspaces = 1;
   /** H and L with pre-packed weight copies (packed at the start of a small-batch forward; inside frozen(), once). */
   private packed: { H: BlockWeights[]; L: BlockWeights[] } | null = null;
   /** Largest B*S for which a forward outside frozen() pre-packs its level weights (inside, any B*S); 0: never. */
@@ -133,9 +137,22 @@ export class HRMInner {
     this.L = level("L_level", c.L_layers);
   }
 
-  /** The buffers for batch size B (allocated on first use, then reused). */
+  /** The buffers for batch size B (allocated on first use, then reused; see keepWorkspaces). */
   workspace(B: number): Workspace {
-    if (this.ws && this.ws.B === B) return this.ws;
+    const hit = this.wss.get(B);
+    if (hit) {
+      this.wss.delete(B);
+      this.wss.set(B, hit);
+      return hit;
+    }
+    const ws = this.makeWorkspace(B);
+    this.wss.set(B, ws);
+    for (const old of this.wss.keys())
+      if (this.wss.size > Math.max(1, this.keepWorkspaces)) this.wss.delete(old);
+    return ws;
+  }
+
+  private makeWorkspace(B: number): Workspace {
     const c = this.config;
     const dims = modelDims(c, B);
     const T = B * dims.S;
@@ -161,22 +178,29 @@ export class HRMInner {
       levelIn,
       acts: Array.from({ length: layers }, (_, i) => allocSavedActs(dims, shared, save, i < layers - 1)),
     });
-    this.ws = {
+    // The backward's records are made at the first forward that keeps them: inference never does (at batch
+    // 64 of the paper's model they are 3/4 of the workspace).
+    let savedL: SavedLevel | null = null;
+    let savedH: SavedLevel | null = null;
+    return {
       B,
       dims,
       region,
       emb,
       inj,
       shared,
-      savedL: saved(levelInL, c.L_layers),
-      savedH: saved(levelInH, c.H_layers),
+      get savedL() {
+        return (savedL ??= saved(levelInL, c.L_layers));
+      },
+      get savedH() {
+        return (savedH ??= saved(levelInH, c.H_layers));
+      },
       logitsAll,
       qIn,
       qOut,
       zHNext,
       zLNext,
     };
-    return this.ws;
   }
 
   /** emb[B, S, D] = embed_scale * (puzzle rows | token rows) (+ learned positions, scaled by 1/sqrt 2). */
@@ -266,12 +290,23 @@ export class HRMInner {
    * the parameters.
    */
   frozen<T>(fn: () => T): T {
-    this.frozenDepth++;
+    const thaw = this.freeze();
     try {
       return fn();
     } finally {
-      if (--this.frozenDepth === 0) this.packedValid = false;
+      thaw();
     }
+  }
+
+  /** frozen() for holders that span awaits (a server, for as long as it serves): returns the release. */
+  freeze(): () => void {
+    this.frozenDepth++;
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      if (--this.frozenDepth === 0) this.packedValid = false;
+    };
   }
 
   /**

@@ -3,15 +3,16 @@
  * each sequence stops as soon as its Q-head says halt (q_halt > q_continue, the training rule without
  * exploration) or at `maxSteps`. Batches are streamed the way the ACT carry works in training: a row that
  * halts is refilled with the next test example at the next segment, so compute follows the segments
- * actually used and the wall-clock speed-up is real, not just counted.
+ * actually used and the wall-clock speed-up is real, not just counted (the batching is rows.ts's, shared with
+ * hrm serve).
  */
 import { IGNORE_LABEL_ID } from "../kernels/api.js";
 import type { DatasetMetadata, PuzzleSet } from "../data/format.js";
 import { testBatches } from "../data/sampler.js";
-import { actForward, initialCarry } from "../model/act.js";
 import type { HRMInner } from "../model/inner.js";
-import { argmaxRows } from "./outputs.js";
 import type { Reduced } from "./metrics.js";
+import type { RowJob } from "./rows.js";
+import { RowBatcher } from "./rows.js";
 
 export interface Predictions {
   /** [N, seq_len] argmax tokens at the segment each example stopped. */
@@ -72,7 +73,6 @@ function adaptiveLoop(
   setName: string,
 ): AdaptiveResult {
   const L = meta.seq_len;
-  const V = inner.config.vocab_size;
   const data = flattenTestSet(set, meta);
   const N = data.puzzle_identifiers.length;
   const pred: Predictions = {
@@ -81,50 +81,25 @@ function adaptiveLoop(
     qHalt: new Float32Array(N),
     steps: new Int32Array(N),
   };
-  const carry = initialCarry(inner, B);
-  const rowExample = new Int32Array(B).fill(-1); // which example each row holds (-1: idle)
-  const batch = {
-    inputs: new Int32Array(B * L).fill(meta.pad_id),
-    labels: new Int32Array(B * L).fill(IGNORE_LABEL_ID),
-    puzzle_identifiers: new Int32Array(B).fill(meta.blank_identifier_id),
-  };
+  const rows = new RowBatcher<RowJob & { e: number }>(inner, B, {
+    sizes: "fixed",
+    padId: meta.pad_id,
+    blankId: meta.blank_identifier_id,
+  });
   let next = 0;
-  let done = 0;
-  let rounds = 0;
-  while (done < N) {
-    for (let r = 0; r < B; r++) {
-      if (!carry.halted[r]) continue;
-      rowExample[r] = next < N ? next++ : -1;
-      const e = rowExample[r];
-      if (e >= 0) {
-        batch.inputs.set(data.inputs.subarray(e * L, (e + 1) * L), r * L);
-        batch.puzzle_identifiers[r] = data.puzzle_identifiers[e];
-      } else {
-        batch.inputs.fill(meta.pad_id, r * L, (r + 1) * L);
-        batch.puzzle_identifiers[r] = meta.blank_identifier_id;
-      }
+  while (next < N || rows.active > 0) {
+    while (rows.free > 0 && next < N) {
+      const e = next++;
+      const tokens = data.inputs.subarray(e * L, (e + 1) * L);
+      rows.add({ e, tokens, puzzleId: data.puzzle_identifiers[e], maxSteps, adaptive: true });
     }
-    const out = actForward(inner, carry, batch, { training: false, evalSteps: maxSteps });
-    rounds++;
-    for (let r = 0; r < B; r++) {
-      const e = rowExample[r];
-      // actForward halted the rows at maxSteps; the Q-head may stop them earlier.
-      const halt = carry.halted[r] === 1 || out.qHalt[r] > out.qContinue[r];
-      carry.halted[r] = halt ? 1 : 0;
-      if (!halt || e < 0) continue;
-      argmaxRows(
-        out.logits.subarray(r * L * V, (r + 1) * L * V),
-        L,
-        V,
-        pred.preds.subarray(e * L, (e + 1) * L),
-      );
-      pred.qHalt[e] = out.qHalt[r];
-      pred.steps[e] = carry.steps[r];
-      rowExample[r] = -1;
-      done++;
+    for (const d of rows.step()) {
+      pred.preds.set(d.preds, d.job.e * L);
+      pred.qHalt[d.job.e] = d.qHalt;
+      pred.steps[d.job.e] = d.steps;
     }
   }
-  return { metrics: predictionMetrics(pred, L, setName), predictions: pred, segmentsRun: rounds * B };
+  return { metrics: predictionMetrics(pred, L, setName), predictions: pred, segmentsRun: rows.rowsRun };
 }
 
 /** accuracy, exact_accuracy, q_halt_accuracy and steps over examples with labels (official definitions). */

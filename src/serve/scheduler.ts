@@ -1,0 +1,189 @@
+/**
+ * Dynamic batching for one served model: requests queue, and one batch runs at a time on RowBatcher (the
+ * continuous batching of adaptive evaluation). Each segment takes queued puzzles into free rows, so rows that
+ * halt are answered at once and refilled; each row keeps its own request's max_think_steps and halting. When
+ * the batch is empty the first puzzle waits up to maxWaitMs for others to fill it. Between two segments the
+ * event loop runs (new requests are parsed and queued there), so nothing blocks it for more than a segment.
+ */
+import type { HRMModel } from "../app/model.js";
+import type { Answer, EncodedPuzzle } from "../app/puzzles.js";
+import { decodeAnswer, isValidAnswer } from "../app/puzzles.js";
+import type { RowJob, RowSegment } from "../train/rows.js";
+import { RowBatcher } from "../train/rows.js";
+import type { ServeMetrics } from "./metrics.js";
+
+export interface SegmentReport {
+  segment: number;
+  answer: Answer;
+  q_halt: number;
+  q_continue: number;
+  halted: boolean;
+  valid: boolean;
+}
+
+export interface SolveResult {
+  answer: Answer;
+  segments: number;
+  q_halt: number[];
+  valid: boolean;
+}
+
+export interface Job extends RowJob {
+  puzzle: EncodedPuzzle;
+  /** Called with every segment of a traced request. */
+  trace?: (s: SegmentReport) => void;
+  done: (r: SolveResult) => void;
+  /** The model could not run the batch (a kernel error): the request gets 500. */
+  fail: (e: Error) => void;
+  qHalts: number[];
+}
+
+/** The queue is full: the request gets 503 with Retry-After. */
+export class QueueFullError extends Error {}
+
+export interface SchedulerOptions {
+  maxBatch: number;
+  maxWaitMs: number;
+  maxQueue: number;
+}
+
+/** Lets pending I/O run: setImmediate where there is one (Node; setTimeout(0) waits >= 1 ms there). */
+const yieldToLoop = (): Promise<void> =>
+  new Promise((r) => (typeof setImmediate === "function" ? setImmediate(r) : setTimeout(r, 0)));
+
+export class ModelScheduler {
+  private readonly queue: Job[] = [];
+  private readonly rows: RowBatcher<Job>;
+  /** True from the first submit until the loop finds nothing to do (set in the loop's own tick, so a submit
+   * never sees a loop that is about to end). */
+  private looping = false;
+  private running: Promise<void> = Promise.resolve();
+  private wake: (() => void) | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly model: HRMModel,
+    readonly opts: SchedulerOptions,
+    private readonly metrics: ServeMetrics,
+  ) {
+    this.rows = new RowBatcher<Job>(model.inner, opts.maxBatch);
+    metrics.queueDepth.track({ model: name }, () => this.queue.length);
+    metrics.active.track({ model: name }, () => this.rows.active);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Room for n more puzzles in the queue. */
+  hasRoom(n: number): boolean {
+    return this.queue.length + n <= this.opts.maxQueue;
+  }
+
+  submit(jobs: Job[]): void {
+    if (!this.hasRoom(jobs.length))
+      throw new QueueFullError(
+        `the queue of model "${this.name}" is full (${this.queue.length} of max_queue=${this.opts.maxQueue} waiting)`,
+      );
+    this.queue.push(...jobs);
+    if (this.wake && this.queue.length >= this.opts.maxBatch) this.wake();
+    if (!this.looping) {
+      this.looping = true;
+      this.running = this.run().catch((e: unknown) => {
+        const err = e instanceof Error ? e : new Error(String(e));
+        for (const j of [...this.rows.jobs(), ...this.queue.splice(0)]) {
+          this.rows.remove(j);
+          j.fail(err);
+        }
+      });
+    }
+  }
+
+  /** Takes a job out of the queue or the batch (a request that timed out or whose client left). */
+  cancel(job: Job): void {
+    const i = this.queue.indexOf(job);
+    if (i >= 0) this.queue.splice(i, 1);
+    else this.rows.remove(job);
+  }
+
+  /** Resolves when nothing is queued or running. */
+  async idle(): Promise<void> {
+    while (this.looping) await this.running;
+  }
+
+  private async run(): Promise<void> {
+    const thaw = this.model.inner.freeze(); // weights never change while serving: pack them once
+    try {
+      await yieldToLoop(); // never inside submit(): the caller finishes its tick, and same-tick requests join
+      while (this.queue.length > 0 || this.rows.active > 0) {
+        if (this.rows.active === 0 && this.opts.maxWaitMs > 0 && this.queue.length < this.opts.maxBatch)
+          await this.fill();
+        while (this.rows.free > 0 && this.queue.length > 0) this.rows.add(this.queue.shift()!);
+        if (this.rows.active > 0) this.guardedSegment();
+        await yieldToLoop();
+      }
+    } finally {
+      thaw();
+      this.looping = false;
+    }
+  }
+
+  /** Waits up to maxWaitMs, or until a full batch is queued. */
+  private fill(): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, this.opts.maxWaitMs);
+      const self = this;
+      function done() {
+        clearTimeout(t);
+        self.wake = null;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** A segment that throws fails every puzzle in the batch and the queue, and the model goes on serving. */
+  private guardedSegment(): void {
+    const batch = this.rows.jobs();
+    try {
+      this.segment();
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      for (const j of [...batch, ...this.queue.splice(0)]) {
+        this.rows.remove(j);
+        j.fail(err);
+      }
+    }
+  }
+
+  private segment(): void {
+    this.metrics.batchRows.observe(this.rows.active, { model: this.name });
+    const finished = this.rows.step(
+      (s) => this.onSegment(s),
+      (j) => j.trace !== undefined,
+    );
+    for (const f of finished) {
+      const j = f.job;
+      this.metrics.segments.observe(f.steps, { model: this.name });
+      j.done({
+        answer: decodeAnswer(j.puzzle, f.preds),
+        segments: f.steps,
+        q_halt: j.qHalts,
+        valid: isValidAnswer(j.puzzle, f.preds),
+      });
+    }
+  }
+
+  private onSegment(s: RowSegment<Job>): void {
+    s.job.qHalts.push(s.qHalt);
+    if (!s.job.trace || !s.preds) return;
+    s.job.trace({
+      segment: s.segment,
+      answer: decodeAnswer(s.job.puzzle, s.preds),
+      q_halt: s.qHalt,
+      q_continue: s.qContinue,
+      halted: s.halted,
+      valid: isValidAnswer(s.job.puzzle, s.preds),
+    });
+  }
+}
