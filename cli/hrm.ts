@@ -97,7 +97,7 @@ async function main(raw: string[]): Promise<void> {
   }
   if (cmd === "solve") {
     if (!kind || kind === "--help" || rest.includes("--help")) return console.log(SOLVE_HELP);
-    runSolve([kind, ...rest]);
+    await runSolve([kind, ...rest]);
     return;
   }
   if (cmd === "serve") {

@@ -23,6 +23,9 @@ import { solveRows } from "../src/train/solve.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions } from "./parse.js";
 import { MAX_HALT_STEPS } from "../src/model/config.js";
+import { loadModel } from "../src/app/model.js";
+import type { Halting } from "../src/app/solve.js";
+import { solve } from "../src/app/solve.js";
 
 export const SOLVE_SCHEMA: Schema = {
   checkpoint: {
@@ -39,11 +42,12 @@ export const SOLVE_SCHEMA: Schema = {
   data_path: { type: "string", doc: "arc: the dataset the model was trained on (for identifiers.json)" },
 };
 
-export const SOLVE_HELP = `usage: hrm solve sudoku <puzzle> checkpoint=<file> [--trace] [key=value ...]
-       hrm solve maze <file> checkpoint=<file> [--trace]
+export const SOLVE_HELP = `usage: hrm solve sudoku <puzzle> checkpoint=<file> [--trace | --json] [key=value ...]
+       hrm solve maze <file> checkpoint=<file> [--trace | --json]
        hrm solve arc <task.json> checkpoint=<file> data_path=<dataset dir> [--trace]
   <puzzle>: 16, 36 or 81 characters, digits with 0 or . for blanks (row by row)
-  <file>: the maze as lines of "# SGo" (wall, open, start, goal), as in the official CSV`;
+  <file>: the maze as lines of "# SGo" (wall, open, start, goal), as in the official CSV
+  --json: one line {"answer", "segments", "q_halt", "valid"}, as hrm serve answers`;
 
 function load(o: Options) {
   if (!o.checkpoint) throw new CliError("hrm solve needs checkpoint=<file.safetensors>");
@@ -199,15 +203,35 @@ function solveArc(file: string, o: Options, traceOn: boolean): boolean {
   return allRight;
 }
 
-export function runSolve(words: string[]): boolean {
+/** --json: the app API's solve, printed as hrm serve answers (answer, segments, q_halt, valid). */
+async function solveJson(kind: "sudoku" | "maze", target: string, o: Options): Promise<boolean> {
+  const ck = o.checkpoint as string | undefined;
+  if (!ck) throw new CliError("hrm solve needs checkpoint=<file.safetensors>");
+  const model = await loadModel(readBytes(ck), { kernels: getKernels(), name: ck });
+  const puzzle = kind === "maze" ? readText(target) : target;
+  const r = await solve(
+    model,
+    { kind, puzzle },
+    { maxThinkSteps: o.max_steps as number | undefined, halting: o.halting as Halting },
+  );
+  console.log(JSON.stringify({ answer: r.answer, segments: r.segments, q_halt: r.qHalt, valid: r.valid }));
+  return r.valid;
+}
+
+export async function runSolve(words: string[]): Promise<boolean> {
   const [kind, target, ...rest] = words;
   const traceOn = rest.includes("--trace");
+  const json = rest.includes("--json");
   const o = parseOptions(
-    rest.filter((w) => w !== "--trace"),
+    rest.filter((w) => w !== "--trace" && w !== "--json"),
     SOLVE_SCHEMA,
   );
   if (!target)
     throw new CliError(`hrm solve ${kind}: the puzzle is missing (hrm solve --help shows the forms)`);
+  if (json && traceOn)
+    throw new CliError("hrm solve: --json and --trace do not mix (hrm serve streams traces)");
+  if (json && (kind === "sudoku" || kind === "maze")) return solveJson(kind, target, o);
+  if (json) throw new CliError("hrm solve: --json is for sudoku and maze");
   if (kind === "sudoku") return solveSudoku(target, o, traceOn);
   if (kind === "maze") return solveMaze(target, o, traceOn);
   if (kind === "arc") return solveArc(target, o, traceOn);
