@@ -1,10 +1,11 @@
 /**
- * npm run bench [-- --json] [-- --quick] [-- --only=kernels|model|pytorch|wasm] [-- --pytorch]: kernel and model
+ * npm run bench [-- --json] [-- --quick] [-- --only=kernels|model|pytorch|wasm|serve] [-- --pytorch]: kernel and model
  * benchmarks (not a test); --pytorch adds hrm-ts vs the official step in PyTorch (bench/pytorch.ts).
  * Prints the measured FP32 FMA peak, GEMM GFLOP/s for native (1 and all threads) and ref, each fused
  * kernel's time, and the per-call overhead. Every GEMM is spot-checked against float64 before it is timed.
  * Then the model benchmark (bench/model.ts): training and evaluation throughput, MFU, memory, kernel profile.
  * --only=wasm: the WASM backend against native, in Node and in Chromium (bench/wasm.ts).
+ * --only=serve: hrm serve under autocannon load, and a 100,000-request soak (bench/serve.ts).
  * --json also writes one JSON object per line to bench/results/bench-<time>.jsonl.
  * Buffers come from allocFloat32, as the model's do (2 MB pages where the addon can advise them).
  */
@@ -14,6 +15,7 @@ import { IGNORE_LABEL_ID, loadNativeAddon, refKernels } from "../src/node.js";
 import { allocFloat32 } from "../src/util/memory.js";
 import { benchModels } from "./model.js";
 import { benchPytorch } from "./pytorch.js";
+import { benchServe } from "./serve.js";
 import { benchWasm } from "./wasm.js";
 import { table, timeIt, timeTiny } from "./timing.js";
 
@@ -363,9 +365,14 @@ function benchEpilogues(native: NativeAddon): void {
 }
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
-if (only !== undefined && !["kernels", "model", "pytorch", "wasm"].includes(only)) {
-  console.error(`bench: --only=${only}: expected kernels, model, pytorch or wasm`);
+if (only !== undefined && !["kernels", "model", "pytorch", "wasm", "serve"].includes(only)) {
+  console.error(`bench: --only=${only}: expected kernels, model, pytorch, wasm or serve`);
   process.exit(2);
+}
+if (only === "serve") {
+  await benchServe(quick, records);
+  finish();
+  process.exit(process.exitCode ?? 0);
 }
 if (only === "wasm") {
   await benchWasm(quick, records);

@@ -61,7 +61,7 @@ function gemmChild(budget: number): void {
   console.log(JSON.stringify(out));
 }
 
-function paperModel(): Uint8Array {
+export function paperModel(): Uint8Array {
   const config = makeConfig({
     seq_len: 81,
     vocab_size: 11,

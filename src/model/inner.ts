@@ -21,7 +21,15 @@ import type { Derived, HRMConfig } from "./config.js";
 import { derive } from "./config.js";
 import type { HRMParams } from "./params.js";
 import { ropeTables } from "./rope.js";
-import { carvedFloats, carveFloats, floatArena } from "../util/memory.js";
+import type { Region } from "../util/memory.js";
+import {
+  arenaBytes,
+  carveArenas,
+  carvedFloats,
+  carveFloats,
+  floatArena,
+  reserveRegion,
+} from "../util/memory.js";
 
 /** Official constant for the learned-position scaling (1/sqrt(2) to keep the forward variance). */
 export const LEARNED_POS_SCALE = 0.707106781;
@@ -100,11 +108,10 @@ export class HRMInner {
   readonly rope: Rope | null;
   readonly H: BlockWeights[];
   readonly L: BlockWeights[];
-  /** Workspaces by batch size, most recently used last (see keepWorkspaces). */
-  private wss = new Map<number, Workspace>();
-  /** How many batch sizes keep their workspace (1: training and evaluation, one size; a server running
-   * several bucket sizes keeps one per bucket instead of reallocating at every change). */
-  keepWorkspaces = 1;
+  /** The workspace of the last batch size used outside the reserved ones. */
+  private ws: Workspace | null = null;
+  /** See reserveWorkspaces. */
+  private reserved: { capacity: number; region: Region; views: Map<number, Workspace> } | null = null;
   /** H and L with pre-packed weight copies (packed at the start of a small-batch forward; inside frozen(), once). */
   private packed: { H: BlockWeights[]; L: BlockWeights[] } | null = null;
   /** Largest B*S for which a forward outside frozen() pre-packs its level weights (inside, any B*S); 0: never. */
@@ -137,19 +144,29 @@ export class HRMInner {
     this.L = level("L_level", c.L_layers);
   }
 
-  /** The buffers for batch size B (allocated on first use, then reused; see keepWorkspaces). */
+  /** The buffers for batch size B (allocated on first use, then reused; see reserveWorkspaces). */
   workspace(B: number): Workspace {
-    const hit = this.wss.get(B);
-    if (hit) {
-      this.wss.delete(B);
-      this.wss.set(B, hit);
-      return hit;
+    const r = this.reserved;
+    if (r && B <= r.capacity) {
+      let v = r.views.get(B);
+      if (!v) r.views.set(B, (v = carveArenas(r.region, () => this.makeWorkspace(B))));
+      return v;
     }
-    const ws = this.makeWorkspace(B);
-    this.wss.set(B, ws);
-    for (const old of this.wss.keys())
-      if (this.wss.size > Math.max(1, this.keepWorkspaces)) this.wss.delete(old);
-    return ws;
+    if (this.ws?.B !== B) this.ws = this.makeWorkspace(B);
+    return this.ws;
+  }
+
+  /**
+   * Serves every batch size up to `capacity` from one region, the size of capacity's workspace: a batch size's
+   * workspace is views of it, made once. For a caller whose batch size changes from forward to forward (a
+   * server's continuous batching): no allocation per change, and the memory of one workspace, not of one
+   * per size. Sound because one inner runs one forward at a time and a forward reads nothing a previous one
+   * left in the workspace. The backward's records (see makeWorkspace) are still allocated apart.
+   */
+  reserveWorkspaces(capacity: number): void {
+    if (this.reserved && this.reserved.capacity >= capacity) return;
+    const bytes = arenaBytes(() => this.makeWorkspace(capacity));
+    this.reserved = { capacity, region: reserveRegion(bytes), views: new Map() };
   }
 
   private makeWorkspace(B: number): Workspace {

@@ -17,7 +17,7 @@ export interface ServeConfig {
   token?: string;
   /** Most puzzles in one forward batch. */
   maxBatch: number;
-  /** How long the first puzzle of an empty batch waits for others. */
+  /** How long a batch with free rows waits for puzzles to fill them (see ModelScheduler.fill). */
   maxWaitMs: number;
   /** Most puzzles waiting per model; past it, 503. */
   maxQueue: number;
@@ -30,7 +30,7 @@ export interface ServeConfig {
 
 export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   maxBatch: 64,
-  maxWaitMs: 0,
+  maxWaitMs: 5,
   maxQueue: 1024,
   maxBodyBytes: 1 << 20,
   timeoutMs: 60_000,
@@ -109,6 +109,7 @@ export class ServeApi {
   async drain(): Promise<void> {
     this.draining = true;
     await Promise.all([...this.schedulers.values()].map((s) => s.idle()));
+    for (const s of this.schedulers.values()) s.release();
   }
 
   get isDraining(): boolean {

@@ -2,8 +2,8 @@
  * Dynamic batching for one served model: requests queue, and one batch runs at a time on RowBatcher (the
  * continuous batching of adaptive evaluation). Each segment takes queued puzzles into free rows, so rows that
  * halt are answered at once and refilled; each row keeps its own request's max_think_steps and halting. When
- * the batch is empty the first puzzle waits up to maxWaitMs for others to fill it. Between two segments the
- * event loop runs (new requests are parsed and queued there), so nothing blocks it for more than a segment.
+ * rows have left a running batch, the next segment waits up to maxWaitMs for puzzles to fill it (see fill). Between two segments the event loop runs (new requests are parsed and queued there),
+ * so nothing blocks it for more than a segment.
  */
 import type { HRMModel } from "../app/model.js";
 import type { Answer, EncodedPuzzle } from "../app/puzzles.js";
@@ -48,6 +48,7 @@ export interface SchedulerOptions {
 }
 
 /** Lets pending I/O run: setImmediate where there is one (Node; setTimeout(0) waits >= 1 ms there). */
+const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
 const yieldToLoop = (): Promise<void> =>
   new Promise((r) => (typeof setImmediate === "function" ? setImmediate(r) : setTimeout(r, 0)));
 
@@ -59,6 +60,8 @@ export class ModelScheduler {
   private looping = false;
   private running: Promise<void> = Promise.resolve();
   private wake: (() => void) | null = null;
+  private lastSegmentMs = 0;
+  private readonly thaw: () => void;
 
   constructor(
     readonly name: string,
@@ -67,6 +70,8 @@ export class ModelScheduler {
     private readonly metrics: ServeMetrics,
   ) {
     this.rows = new RowBatcher<Job>(model.inner, opts.maxBatch);
+    // The weights never change while serving: pack them once, not at every request that finds the model idle.
+    this.thaw = model.inner.freeze();
     metrics.queueDepth.track({ model: name }, () => this.queue.length);
     metrics.active.track({ model: name }, () => this.rows.active);
   }
@@ -86,7 +91,7 @@ export class ModelScheduler {
         `the queue of model "${this.name}" is full (${this.queue.length} of max_queue=${this.opts.maxQueue} waiting)`,
       );
     this.queue.push(...jobs);
-    if (this.wake && this.queue.length >= this.opts.maxBatch) this.wake();
+    if (this.wake && this.queue.length >= this.rows.free) this.wake();
     if (!this.looping) {
       this.looping = true;
       this.running = this.run().catch((e: unknown) => {
@@ -111,52 +116,65 @@ export class ModelScheduler {
     while (this.looping) await this.running;
   }
 
+  /** After idle(): lets the model's packed weight copies go (the model may be trained or served again). */
+  release(): void {
+    this.thaw();
+  }
+
   private async run(): Promise<void> {
-    const thaw = this.model.inner.freeze(); // weights never change while serving: pack them once
+    let finished = false; // rows left the batch in the last segment: replacements may be on their way
     try {
       await yieldToLoop(); // never inside submit(): the caller finishes its tick, and same-tick requests join
       while (this.queue.length > 0 || this.rows.active > 0) {
-        if (this.rows.active === 0 && this.opts.maxWaitMs > 0 && this.queue.length < this.opts.maxBatch)
-          await this.fill();
+        // Refill only: an empty batch starts at once (a lone client would pay every wait in full).
+        if (finished && this.rows.active > 0 && this.queue.length < this.rows.free) await this.fill();
         while (this.rows.free > 0 && this.queue.length > 0) this.rows.add(this.queue.shift()!);
-        if (this.rows.active > 0) this.guardedSegment();
+        const t0 = now();
+        finished = this.guardedSegment() > 0;
+        this.lastSegmentMs = now() - t0;
         await yieldToLoop();
       }
     } finally {
-      thaw();
       this.looping = false;
     }
   }
 
-  /** Waits up to maxWaitMs, or until a full batch is queued. */
+  /**
+   * Waits for queued puzzles to fill the free rows: at most maxWaitMs, and at most a quarter of the last
+   * segment's time (a wait costs every row in the batch; for a small model it would cost more than it saves).
+   * A client whose answer was just written sends its next request within a millisecond or two on loopback.
+   */
   private fill(): Promise<void> {
+    const ms = Math.min(this.opts.maxWaitMs, this.lastSegmentMs > 0 ? this.lastSegmentMs / 4 : Infinity);
+    if (ms < 1) return Promise.resolve(); // timers are whole milliseconds
     return new Promise((resolve) => {
-      const t = setTimeout(done, this.opts.maxWaitMs);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(t);
-        self.wake = null;
+        this.wake = null;
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
       this.wake = done;
     });
   }
 
   /** A segment that throws fails every puzzle in the batch and the queue, and the model goes on serving. */
-  private guardedSegment(): void {
+  /** Returns the rows that finished. */
+  private guardedSegment(): number {
     const batch = this.rows.jobs();
     try {
-      this.segment();
+      return this.segment();
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       for (const j of [...batch, ...this.queue.splice(0)]) {
         this.rows.remove(j);
         j.fail(err);
       }
+      return batch.length;
     }
   }
 
-  private segment(): void {
+  private segment(): number {
     this.metrics.batchRows.observe(this.rows.active, { model: this.name });
     const finished = this.rows.step(
       (s) => this.onSegment(s),
@@ -172,6 +190,7 @@ export class ModelScheduler {
         valid: isValidAnswer(j.puzzle, f.preds),
       });
     }
+    return finished.length;
   }
 
   private onSegment(s: RowSegment<Job>): void {

@@ -3,10 +3,10 @@
  * run together, each with its own example, segment limit and halting rule. A row stops when it reaches its
  * limit or (adaptive) when its Q-head says halt (q_halt > q_continue); it is handed back at once and its slot
  * takes the next example before the next segment, as the ACT carry does in training.
- * Active rows are kept packed at the front of the carry. A segment runs on them rounded up to a power of two
- * (`sizes: "buckets"`: a lone puzzle costs a batch of 1, not of `capacity`, and at most log2(capacity) + 1
- * workspaces exist) or on all `capacity` rows (`sizes: "fixed"`, the official evaluation's batch); the
- * rows past the active ones hold padding and are ignored.
+ * Active rows are kept packed at the front of the carry. A segment runs on exactly the active rows
+ * (`sizes: "active"`, the default: a lone puzzle costs a batch of 1, not of `capacity`; every batch size's
+ * workspace is a view of one, see HRMInner.reserveWorkspaces) or on all `capacity` rows (`sizes: "fixed"`,
+ * the official evaluation's batch, where the rows past the active ones hold padding and are ignored).
  */
 import { IGNORE_LABEL_ID } from "../kernels/api.js";
 import type { Carry } from "../model/act.js";
@@ -37,7 +37,7 @@ export interface RowSegment<J> {
 }
 
 export interface RowBatcherOptions {
-  sizes?: "buckets" | "fixed";
+  sizes?: "active" | "fixed";
   /** Token and puzzle identifier of the padding rows (the dataset's pad_id and blank identifier). */
   padId?: number;
   blankId?: number;
@@ -72,10 +72,7 @@ export class RowBatcher<J extends RowJob> {
       puzzle_identifiers: new Int32Array(capacity).fill(this.blankId),
     };
     this.slots = new Array<J | null>(capacity).fill(null);
-    if (!this.fixed) {
-      const buckets = Math.ceil(Math.log2(capacity)) + 1;
-      inner.keepWorkspaces = Math.max(inner.keepWorkspaces, buckets);
-    }
+    if (!this.fixed) inner.reserveWorkspaces(capacity);
   }
 
   get active(): number {
@@ -127,7 +124,7 @@ export class RowBatcher<J extends RowJob> {
     const c = this.inner.config;
     const L = c.seq_len;
     const V = c.vocab_size;
-    const B = this.fixed ? this.capacity : Math.min(this.capacity, 2 ** Math.ceil(Math.log2(this.n)));
+    const B = this.fixed ? this.capacity : this.n;
     for (let r = this.n; r < B; r++) this.padRow(r);
     const out = actForward(this.inner, this.view(B), this.slice(B), { training: false, evalSteps: Infinity });
     this.rowsRun += B;

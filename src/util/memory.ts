@@ -20,6 +20,18 @@ const MIN_ARENA_BYTES = 4 << 20;
 const ALIGN_BYTES = 64;
 
 let advisor: HugePageAdvisor | null = null;
+/** Set inside carveArenas: arenas are carved from this region instead of allocated. */
+let source: Region | null = null;
+/** Set inside arenaBytes: the bytes of the arenas made so far. */
+let counted: { bytes: number } | null = null;
+
+/** Bytes [offset, end) of one buffer; `at` is the next free byte. */
+export interface Region {
+  buffer: ArrayBuffer;
+  offset: number;
+  end: number;
+  at: number;
+}
 
 /** Installs (or with null removes) the platform's huge-page advisor for arenas allocated from now on. */
 export function setHugePageAdvisor(a: HugePageAdvisor | null): void {
@@ -35,6 +47,8 @@ function arena(byteLengths: readonly number[]): { buffer: ArrayBuffer; offset: n
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`arena: bad byte length ${n}`);
   const padded = byteLengths.map((n) => Math.ceil(n / ALIGN_BYTES) * ALIGN_BYTES);
   const bytes = padded.reduce((s, n) => s + n, 0);
+  if (counted) counted.bytes += bytes;
+  if (source) return carve(source, padded, bytes);
   if (!advisor || bytes < MIN_ARENA_BYTES)
     return byteLengths.map((n) => ({ buffer: new ArrayBuffer(n), offset: 0 }));
   const buffer = new ArrayBuffer(bytes + HUGE_PAGE); // room to start at a 2 MB boundary
@@ -84,4 +98,50 @@ export function carveFloats(region: Float32Array, lengths: readonly number[]): F
 export function carvedFloats(lengths: readonly number[]): number {
   const align = ALIGN_BYTES / 4;
   return lengths.reduce((s, n) => s + Math.ceil(n / align) * align, 0);
+}
+
+function carve(r: Region, padded: number[], bytes: number): { buffer: ArrayBuffer; offset: number }[] {
+  if (r.at + bytes > r.end)
+    throw new RangeError(`carveArenas: ${bytes} more bytes do not fit in the ${r.end - r.offset} reserved`);
+  new Uint8Array(r.buffer, r.at, bytes).fill(0); // as fresh memory would be
+  return padded.map((n) => {
+    const part = { buffer: r.buffer, offset: r.at };
+    r.at += n;
+    return part;
+  });
+}
+
+/** A region of `bytes` bytes (on 2 MB pages where an advisor is installed) for carveArenas. */
+export function reserveRegion(bytes: number): Region {
+  const [part] = arena([bytes]);
+  return { buffer: part.buffer, offset: part.offset, end: part.offset + bytes, at: part.offset };
+}
+
+/**
+ * Runs fn with every arena it makes carved, one after another and zeroed, from the start of region `r`
+ * instead of allocated. For sets of buffers that are never in use at the same time as another set carved
+ * from the same region: the workspaces of different batch sizes of one model, which runs one forward at a
+ * time (see HRMInner.reserveWorkspaces). Throws when they do not fit.
+ */
+export function carveArenas<T>(r: Region, fn: () => T): T {
+  const outer = source;
+  source = r;
+  r.at = r.offset;
+  try {
+    return fn();
+  } finally {
+    source = outer;
+  }
+}
+
+/** The bytes of the arenas that fn makes (allocated as usual, and dropped with fn's result). */
+export function arenaBytes(fn: () => unknown): number {
+  const outer = counted;
+  counted = { bytes: 0 };
+  try {
+    fn();
+    return counted.bytes;
+  } finally {
+    counted = outer;
+  }
 }
