@@ -104,6 +104,17 @@ async function load(url: string, s: Subject, connections: number, seconds: numbe
   };
 }
 
+/** Waits until the server has nothing queued or running (its /metrics gauges). */
+async function idle(url: string): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    const m = await (await fetch(`${url}/metrics`)).text();
+    if (!/^hrm_(queue_depth|active_rows)\{[^}]*\} [1-9]/m.test(m)) return;
+    if (Date.now() - start > 300_000) throw new Error("the server did not go idle");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : NaN;
@@ -196,6 +207,7 @@ export async function benchServe(quick: boolean, records: Record<string, unknown
           for (const c of [1, 8, 64]) {
             const o = await offline(s, c, quick ? 1000 : 3000, threads);
             await load(url, s, c, 1); // warm-up
+            await idle(url); // autocannon leaves the warm-up's last requests behind; they must not queue ahead
             // At least 5 offline batches' time, so that the window holds several rounds of the batch.
             const l = await load(url, s, c, Math.max(s.seconds, Math.ceil((5 * o.batchMs) / 1000)));
             const single = c === 1 ? `p99/solve ${(l.p99 / o.batchMs).toFixed(2)}x` : "";

@@ -81,6 +81,8 @@ export type { AdaptiveResult } from "./train/adaptive.js";
 export { evaluateAdaptive } from "./train/adaptive.js";
 export type { SegmentView, SolveResult } from "./train/solve.js";
 export { solveRows } from "./train/solve.js";
+export type { RowBatcherOptions, RowJob, RowSegment } from "./train/rows.js";
+export { RowBatcher } from "./train/rows.js";
 export type { RunConfig } from "./train/config.js";
 export {
   archConfig,
@@ -106,6 +108,9 @@ export {
 } from "./app/puzzles.js";
 export type { Halting, SegmentEvent, SolveAnswer, SolveOptions } from "./app/solve.js";
 export { preparePuzzle, solve, solveStream } from "./app/solve.js";
+export type { ApiReply, ApiRequest, ServeConfig } from "./serve/api.js";
+export { DEFAULT_SERVE_CONFIG, ServeApi } from "./serve/api.js";
+export { ApiError } from "./serve/protocol.js";
 export type { ArcAnswer, ArcCandidate } from "./app/arc.js";
 export { solveArcTask } from "./app/arc.js";
 // The WASM backend (platform-neutral part; the entries for Node and browsers load it).

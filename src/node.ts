@@ -16,6 +16,8 @@ import { setHugePageAdvisor } from "./util/memory.js";
 export * from "./index.js";
 export { backendMode, kernelThreadsNote, loadNativeAddon, loadWasmBackend } from "./platform/node.js";
 export { loadWasmBackendSync } from "./platform/wasm-node.js";
+export type { HrmServer, ServeHandler, ServerOptions } from "./platform/http-server.js";
+export { createServeHandler, startServer } from "./platform/http-server.js";
 
 let cached: SelectedKernels | null = null;
 

@@ -17,8 +17,8 @@ import { encodeModelSafetensors } from "../src/model/checkpoint.js";
 import { makeConfig } from "../src/model/config.js";
 import { HRMParams } from "../src/model/params.js";
 import { getKernels } from "../src/node.js";
-import type { HrmServer } from "../src/platform/http-server.js";
-import { startServer } from "../src/platform/http-server.js";
+import type { HrmServer } from "../src/node.js";
+import { startServer } from "../src/node.js";
 import { Rng } from "../src/util/rng.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -489,4 +489,56 @@ test("hrm serve: command-line errors are one line; --dry-run shows the resolved 
   assert.match(d.stdout, /^model\.a=.*sudoku-4x4\.safetensors$/m);
   assert.match(d.stdout, /^max_batch=8$/m);
   assert.match(d.stdout, /^token=\(set\)$/m);
+});
+
+test("createServeHandler mounts in an app's own node:http server", async () => {
+  const { createServer } = await import("node:http");
+  const { createServeHandler } = await import("../src/node.js");
+  const handler = createServeHandler({ sudoku: models.get("sudoku")! });
+  const app = createServer((req, res) => {
+    if (req.url?.startsWith("/hrm/")) {
+      req.url = req.url.slice(4); // the API under /hrm
+      handler(req, res);
+    } else res.end("the app's own page");
+  });
+  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+  try {
+    assert.equal(await (await fetch(`${url}/`)).text(), "the app's own page");
+    const r = await post("/hrm/v1/solve", { kind: "sudoku", puzzle: PUZZLES[7] }, {}, url);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json().model, "sudoku");
+    assert.equal(handler.api.metrics.requests.get({ endpoint: "/v1/solve", status: "200" }), 1);
+  } finally {
+    app.closeAllConnections();
+    await new Promise((r) => app.close(r));
+  }
+});
+
+test("serve: a client that goes away takes its puzzle out of the batch", async () => {
+  const ac = new AbortController();
+  const req = fetch(`${srv.url}/v1/solve`, {
+    method: "POST",
+    body: JSON.stringify({
+      model: "sudoku",
+      kind: "sudoku",
+      puzzle: PUZZLES[9],
+      max_think_steps: 32,
+      halting: "fixed",
+    }),
+    signal: ac.signal,
+  });
+  const gauge = async () =>
+    Number(
+      /^hrm_active_rows\{model="sudoku"\} (\d+)$/m.exec(
+        await (await fetch(`${srv.url}/metrics`)).text(),
+      )?.[1],
+    );
+  for (let i = 0; i < 100 && (await gauge()) === 0; i++) await new Promise((r) => setTimeout(r, 1));
+  ac.abort();
+  await assert.rejects(req);
+  for (let i = 0; i < 200 && (await gauge()) !== 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(await gauge(), 0);
+  const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+  assert.match(metrics, /^hrm_requests_total\{endpoint="\/v1\/solve",status="499"\} 1$/m);
 });

@@ -71,8 +71,10 @@ export function createServeHandler(
       if (counted) return;
       counted = true;
       inflight--;
-      if (!res.writableFinished) ac.abort();
-      api.metrics.requests.inc({ endpoint, status: String(res.statusCode) });
+      if (!res.writableFinished) ac.abort(); // the client left: its puzzles leave the batch
+      // 499 (as nginx logs it): the client closed the connection before the reply was sent.
+      const status = res.headersSent ? String(res.statusCode) : "499";
+      api.metrics.requests.inc({ endpoint, status });
       api.metrics.latency.observe((performance.now() - t0) / 1000, { endpoint });
     };
     res.on("close", finish);
