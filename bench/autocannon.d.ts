@@ -30,5 +30,6 @@ declare module "autocannon" {
     non2xx: number;
   }
   function autocannon(opts: Options): Promise<Result>;
+  // eslint-disable-next-line no-restricted-syntax -- autocannon is a default export
   export default autocannon;
 }
