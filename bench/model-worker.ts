@@ -17,7 +17,7 @@ import {
   Rng,
   TrainStep,
 } from "../src/node.js";
-import { evalFlops, hrmFlops } from "../src/train/flops.js";
+import { evalFlops, hrmFlops } from "../src/model/flops.js";
 
 /**
  * This process's peak resident memory. On Linux, from VmHWM: getrusage's maxRSS survives fork + exec, so a

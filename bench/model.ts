@@ -2,7 +2,7 @@
  * The model part of `npm run bench`: official training steps and evaluation runs on the issue's
  * configurations (full, small, arc; eval at batch 32 and 1), each case in its own process
  * (bench/model-worker.js) for a clean peak-RSS reading and thread count. Prints examples/s, analytic
- * GFLOP/s (src/train/flops.ts), MFU against the float32 FMA peak read around each case (bfloat16 rows too,
+ * GFLOP/s (src/model/flops.ts), MFU against the float32 FMA peak read around each case (bfloat16 rows too,
  * so theirs can exceed 1), peak memory, the bfloat16 speed-up, the 1-thread vs all-threads ratio, memory
  * when cycles/halt steps double, and the time per kernel per step.
  */

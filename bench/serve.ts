@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { loadModel } from "../src/app/model.js";
 import { getKernels, loadNativeAddon } from "../src/node.js";
-import { solveRows } from "../src/train/solve.js";
+import { solveRows } from "../src/eval/solve.js";
 import { table, timeIt } from "./timing.js";
 import { paperModel } from "./wasm.js";
 

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { encodeNpy } from "../src/io/npy.js";
 import { writeFileAtomic } from "../src/platform/files.js";
-import type { OutputCollector } from "../src/train/outputs.js";
+import type { OutputCollector } from "../src/eval/outputs.js";
 
 export function saveOutputs(dir: string, collect: OutputCollector): string[] {
   const files: string[] = [];

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { writeFileAtomic } from "../src/platform/files.js";
 import { MetricsLog } from "../src/platform/run-dir.js";
-import { reportCharts, reportHtml } from "../src/train/report.js";
+import { reportCharts, reportHtml } from "../src/report/report.js";
 import { CliError } from "./parse.js";
 
 /** Writes <runDir>/report/*.svg and <runDir>/report.html; returns the HTML path. */

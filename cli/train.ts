@@ -30,14 +30,15 @@ import { archConfig, nestConfig, resolveRunConfig, RUN_SPEC, trainConfig } from 
 import type { Reduced } from "../src/train/metrics.js";
 import type { IteratorPosition } from "../src/train/state.js";
 import { encodeTrainState, restoreTrainState } from "../src/train/state.js";
-import { evaluate, Trainer } from "../src/train/trainer.js";
+import { evaluate } from "../src/eval/evaluate.js";
+import { Trainer } from "../src/train/trainer.js";
 import { dumpYaml } from "../src/util/yaml.js";
 import { progress, ProgressBar } from "./progress.js";
 import { CliError } from "./parse.js";
 import { writeReport } from "./report.js";
 import { saveOutputs } from "./outputs.js";
-import type { OutputKey } from "../src/train/outputs.js";
-import { OutputCollector } from "../src/train/outputs.js";
+import type { OutputKey } from "../src/eval/outputs.js";
+import { OutputCollector } from "../src/eval/outputs.js";
 
 export function trainUsage(): string {
   const width = Math.max(...Object.keys(RUN_SPEC).map((k) => k.length));

@@ -76,13 +76,14 @@ export { signSgdUpdate } from "./optim/sign-sgd.js";
 export { TrainStep } from "./train/step.js";
 // Training and evaluation (the official loop's pieces) and the run config with the official names.
 export type { TrainConfig } from "./train/trainer.js";
-export { evaluate, evaluateSweep, Trainer } from "./train/trainer.js";
-export type { AdaptiveResult } from "./train/adaptive.js";
-export { evaluateAdaptive } from "./train/adaptive.js";
-export type { SegmentView, SolveResult } from "./train/solve.js";
-export { solveRows } from "./train/solve.js";
-export type { RowBatcherOptions, RowJob, RowSegment } from "./train/rows.js";
-export { RowBatcher } from "./train/rows.js";
+export { Trainer } from "./train/trainer.js";
+export { evaluate, evaluateSweep } from "./eval/evaluate.js";
+export type { AdaptiveResult } from "./eval/adaptive.js";
+export { evaluateAdaptive } from "./eval/adaptive.js";
+export type { SegmentView, SolveResult } from "./eval/solve.js";
+export { solveRows } from "./eval/solve.js";
+export type { RowBatcherOptions, RowJob, RowSegment } from "./eval/rows.js";
+export { RowBatcher } from "./eval/rows.js";
 export type { RunConfig } from "./train/config.js";
 export {
   archConfig,

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Grid } from "../src/data/arc.js";
 import { toCanvas, transformGrid, variantName } from "../src/data/arc.js";
-import { ArcVotes, cropCanvas, gridKey, scoreArc, submission, truthFromRows } from "../src/train/arc-vote.js";
+import { ArcVotes, cropCanvas, gridKey, scoreArc, submission, truthFromRows } from "../src/eval/arc-vote.js";
 
 const g = (rows: number[][]): Grid => ({
   h: rows.length,

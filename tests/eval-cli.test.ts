@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { SetBuilder } from "../src/data/format.js";
 import { selectKernels } from "../src/kernels/select.js";
 import { HRMInner } from "../src/model/inner.js";
-import { evaluate } from "../src/train/trainer.js";
+import { evaluate } from "../src/eval/evaluate.js";
 import { writeSplit } from "../src/platform/files.js";
 import { Fixture, OFFICIAL_FIXTURES } from "./support/fixtures.js";
 

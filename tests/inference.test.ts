@@ -20,8 +20,8 @@ import { HRMInner } from "../src/model/inner.js";
 import { HRMParams } from "../src/model/params.js";
 import { writeFileAtomic } from "../src/platform/files.js";
 import { writeIdentifiers, writeSplit } from "../src/platform/files.js";
-import { evaluateAdaptive, predictionMetrics } from "../src/train/adaptive.js";
-import { solveRows } from "../src/train/solve.js";
+import { evaluateAdaptive, predictionMetrics } from "../src/eval/adaptive.js";
+import { solveRows } from "../src/eval/solve.js";
 import { Rng } from "../src/util/rng.js";
 
 const HRM = fileURLToPath(new URL("../cli/hrm.js", import.meta.url));

@@ -11,9 +11,9 @@ import { makeConfig } from "../src/model/config.js";
 import { HRMInner } from "../src/model/inner.js";
 import { HRMParams } from "../src/model/params.js";
 import { getKernels } from "../src/node.js";
-import type { RowJob } from "../src/train/rows.js";
-import { RowBatcher } from "../src/train/rows.js";
-import { solveRows } from "../src/train/solve.js";
+import type { RowJob } from "../src/eval/rows.js";
+import { RowBatcher } from "../src/eval/rows.js";
+import { solveRows } from "../src/eval/solve.js";
 import { Rng } from "../src/util/rng.js";
 
 const config = makeConfig({

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatDuration, formatProgress } from "../cli/progress.js";
 import { archConfig, nestConfig, resolveRunConfig } from "../src/train/config.js";
-import type { MetricRecord } from "../src/train/report.js";
-import { lineChartSvg, niceTicks, reportCharts, reportHtml } from "../src/train/report.js";
+import type { MetricRecord } from "../src/report/report.js";
+import { lineChartSvg, niceTicks, reportCharts, reportHtml } from "../src/report/report.js";
 import { dumpYaml, parseYaml } from "../src/util/yaml.js";
 
 const OFFICIAL_PRETRAIN = `# ARC training config

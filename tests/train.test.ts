@@ -9,10 +9,11 @@ import { makeConfig } from "../src/model/config.js";
 import { HRMInner } from "../src/model/inner.js";
 import { HRMParams } from "../src/model/params.js";
 import { loadNativeAddon } from "../src/platform/node.js";
-import { hrmFlops } from "../src/train/flops.js";
+import { hrmFlops } from "../src/model/flops.js";
 import { reduceTrainMetrics } from "../src/train/metrics.js";
 import { cosineScheduleWithWarmup, estimateTotalSteps } from "../src/train/schedule.js";
-import { evaluate, Trainer } from "../src/train/trainer.js";
+import { evaluate } from "../src/eval/evaluate.js";
+import { Trainer } from "../src/train/trainer.js";
 import { Rng } from "../src/util/rng.js";
 
 test("official LR schedule and total-step estimate", () => {

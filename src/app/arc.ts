@@ -5,8 +5,8 @@
  * votes, then higher mean sigmoid(q_halt)). Returns the ranked candidates; the first two are pass@2's attempts.
  */
 import { parseVariantName, toCanvas, toGrid, transformGrid } from "../data/arc.js";
-import { ArcVotes, gridKey, keyToGrid } from "../train/arc-vote.js";
-import { solveRows } from "../train/solve.js";
+import { ArcVotes, gridKey, keyToGrid } from "../eval/arc-vote.js";
+import { solveRows } from "../eval/solve.js";
 import type { HRMModel } from "./model.js";
 import { PuzzleError } from "./puzzles.js";
 import { thinkingOptions } from "./solve.js";

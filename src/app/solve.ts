@@ -7,7 +7,7 @@
  * always runs maxThinkSteps. The default limit is the model's halt_max_steps.
  */
 import { MAX_HALT_STEPS } from "../model/config.js";
-import { solveSegments } from "../train/solve.js";
+import { solveSegments } from "../eval/solve.js";
 import type { HRMModel } from "./model.js";
 import type { Answer, EncodedPuzzle, PuzzleInput } from "./puzzles.js";
 import { decodeAnswer, encodePuzzle, isValidAnswer, PuzzleError } from "./puzzles.js";

@@ -8,8 +8,8 @@
 import type { HRMModel } from "../app/model.js";
 import type { Answer, EncodedPuzzle } from "../app/puzzles.js";
 import { decodeAnswer, isValidAnswer } from "../app/puzzles.js";
-import type { RowJob, RowSegment } from "../train/rows.js";
-import { RowBatcher } from "../train/rows.js";
+import type { RowJob, RowSegment } from "../eval/rows.js";
+import { RowBatcher } from "../eval/rows.js";
 import type { ServeMetrics } from "./metrics.js";
 
 export interface SegmentReport {

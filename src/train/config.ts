@@ -10,7 +10,7 @@ import { ConfigError, DEFAULT_CONFIG, makeConfig } from "../model/config.js";
 import type { YamlValue } from "../util/yaml.js";
 import { parseYaml } from "../util/yaml.js";
 import { clip, describe } from "../io/limits.js";
-import { OUTPUT_KEYS } from "./outputs.js";
+import { OUTPUT_KEYS } from "../eval/outputs.js";
 import type { TrainConfig } from "./trainer.js";
 
 export class RunConfigError extends Error {}

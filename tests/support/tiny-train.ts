@@ -8,7 +8,8 @@ import { makeConfig } from "../../src/model/config.js";
 import { HRMInner } from "../../src/model/inner.js";
 import { HRMParams } from "../../src/model/params.js";
 import { boxShapeFor, buildBoxSudokuDataset } from "../../src/data/sudoku-box.js";
-import { evaluate, Trainer } from "../../src/train/trainer.js";
+import { evaluate } from "../../src/eval/evaluate.js";
+import { Trainer } from "../../src/train/trainer.js";
 import { Rng } from "../../src/util/rng.js";
 
 export interface TinyRunResult {

@@ -15,8 +15,8 @@
  * These are model FLOPs (MFU): what the backward recomputes where keeping it would cost too much memory
  * (gate_up's output, attention's; see chooseSaved) is work the implementation chooses, so it is not counted.
  */
-import type { HRMConfig } from "../model/config.js";
-import { derive } from "../model/config.js";
+import type { HRMConfig } from "./config.js";
+import { derive } from "./config.js";
 
 export interface FlopCounts {
   block: number;

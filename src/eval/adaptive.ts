@@ -10,7 +10,7 @@ import { IGNORE_LABEL_ID } from "../kernels/api.js";
 import type { DatasetMetadata, PuzzleSet } from "../data/format.js";
 import { testBatches } from "../data/sampler.js";
 import type { HRMInner } from "../model/inner.js";
-import type { Reduced } from "./metrics.js";
+import type { Reduced } from "../train/metrics.js";
 import type { RowJob } from "./rows.js";
 import { RowBatcher } from "./rows.js";
 
