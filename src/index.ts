@@ -77,6 +77,8 @@ export { TrainStep } from "./train/step.js";
 // Training and evaluation (the official loop's pieces) and the run config with the official names.
 export type { TrainConfig } from "./train/trainer.js";
 export { Trainer } from "./train/trainer.js";
+export type { DatasetSplit, TrainHooks, TrainOptions, TrainOutcome } from "./train/loop.js";
+export { newTrainer, NonFiniteError, train } from "./train/loop.js";
 export { evaluate, evaluateSweep } from "./eval/evaluate.js";
 export type { AdaptiveResult } from "./eval/adaptive.js";
 export { evaluateAdaptive } from "./eval/adaptive.js";
@@ -88,6 +90,7 @@ export type { RunConfig } from "./train/config.js";
 export {
   archConfig,
   nestConfig,
+  makeRunConfig,
   resolveRunConfig,
   RUN_SPEC,
   RunConfigError,

@@ -18,6 +18,15 @@ export { backendMode, kernelThreadsNote, loadNativeAddon, loadWasmBackend } from
 export { loadWasmBackendSync } from "./platform/wasm-node.js";
 export type { HrmServer, ServeHandler, ServerOptions } from "./platform/http-server.js";
 export { createServeHandler, startServer } from "./platform/http-server.js";
+export type { RunDir } from "./platform/train-run.js";
+export {
+  openRunDir,
+  RunDirError,
+  runDirHooks,
+  saveOutputs,
+  saveRunCheckpoint,
+  writeReport,
+} from "./platform/train-run.js";
 
 let cached: SelectedKernels | null = null;
 

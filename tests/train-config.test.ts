@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatDuration, formatProgress } from "../cli/progress.js";
-import { archConfig, nestConfig, resolveRunConfig } from "../src/train/config.js";
+import { archConfig, makeRunConfig, nestConfig, resolveRunConfig } from "../src/train/config.js";
 import type { MetricRecord } from "../src/report/report.js";
 import { lineChartSvg, niceTicks, reportCharts, reportHtml } from "../src/report/report.js";
 import { dumpYaml, parseYaml } from "../src/util/yaml.js";
@@ -193,4 +193,38 @@ test("report: nice ticks, SVG charts with every series, HTML with the last evalu
   assert.match(html, /Last evaluation \(step 2\)/);
   assert.match(html, /<td>all\/exact_accuracy<\/td><td>0.25<\/td>/);
   assert.equal((html.match(/<svg/g) ?? []).length, 4);
+});
+
+test("makeRunConfig: nested or dotted official names over the defaults, checked like a file", () => {
+  const nested = makeRunConfig({
+    lr: 1e-3,
+    epochs: 20,
+    eval_interval: 10,
+    arch: { L_cycles: 4, loss: { loss_type: "softmax_cross_entropy" } },
+  });
+  const dotted = makeRunConfig({
+    lr: 1e-3,
+    epochs: 20,
+    eval_interval: 10,
+    "arch.L_cycles": 4,
+    "arch.loss.loss_type": "softmax_cross_entropy",
+  });
+  assert.deepEqual(nested, dotted);
+  assert.deepEqual(
+    dotted,
+    resolveRunConfig([
+      "lr=1e-3",
+      "epochs=20",
+      "eval_interval=10",
+      "arch.L_cycles=4",
+      "arch.loss.loss_type=softmax_cross_entropy",
+    ]),
+  );
+  assert.equal(makeRunConfig().global_batch_size, 768, "the official default");
+  assert.throws(() => makeRunConfig({ arch: { L_cycle: 2 } }), /config: unknown key "arch\.L_cycle"/);
+  assert.throws(() => makeRunConfig({ lr: "fast" }), /config: lr="fast": expected a number/);
+  assert.throws(
+    () => makeRunConfig({ epochs: 10, eval_interval: 3 }),
+    /config: eval_interval=3: must divide epochs \(10\)/,
+  );
 });

@@ -227,6 +227,23 @@ export function resolveRunConfig(
   return cfg;
 }
 
+/**
+ * The run config from values with the official names, over the official defaults: nested as in
+ * all_config.yaml (`{ lr: 1e-3, arch: { L_cycles: 4 } }`) or dotted (`{ "arch.L_cycles": 4 }`). Checked as
+ * resolveRunConfig checks a file; errors name the key.
+ */
+export function makeRunConfig(values: { [k: string]: YamlValue } = {}): RunConfig {
+  const cfg: RunConfig = Object.fromEntries(Object.entries(RUN_SPEC).map(([k, v]) => [k, v.default]));
+  const origin: Origins = new Map();
+  for (const [k, v] of Object.entries(flatten(values))) {
+    cfg[k] = check(k, v, "config");
+    origin.set(k, "config");
+  }
+  interpolate(cfg, origin);
+  validate(cfg, origin);
+  return cfg;
+}
+
 /** Checks values against each other and their ranges; errors name where the value was set. */
 function validate(cfg: RunConfig, origin: Origins): void {
   const num = (k: string) => cfg[k] as number;
