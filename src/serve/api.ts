@@ -81,6 +81,8 @@ export class ServeApi {
   readonly config: ServeConfig;
   private readonly schedulers = new Map<string, ModelScheduler>();
   private draining = false;
+  /** Solve requests being read and checked, not yet queued. */
+  private arriving = 0;
 
   constructor(
     readonly models: ReadonlyMap<string, HRMModel>,
@@ -145,8 +147,15 @@ export class ServeApi {
         body: this.metrics.render(),
       };
     if (path === "/v1/models") return json(200, { models: this.describeModels() });
-    const body = parseJsonBody(await req.readBody(this.config.maxBodyBytes));
-    return this.solve(req, body, path === "/v1/solve/batch");
+    // From here until its puzzles are queued (or it fails) the request is arriving: see ModelScheduler.
+    const start = now();
+    this.arriving++;
+    try {
+      const body = parseJsonBody(await req.readBody(this.config.maxBodyBytes));
+      return this.solve(req, body, path === "/v1/solve/batch", start);
+    } finally {
+      this.arriving--;
+    }
   }
 
   private authorize(req: ApiRequest): void {
@@ -180,8 +189,12 @@ export class ServeApi {
     }));
   }
 
-  private async solve(req: ApiRequest, body: Record<string, unknown>, batch: boolean): Promise<ApiReply> {
-    const start = now();
+  private async solve(
+    req: ApiRequest,
+    body: Record<string, unknown>,
+    batch: boolean,
+    start: number,
+  ): Promise<ApiReply> {
     const r = parseSolveRequest(
       body,
       this.models,

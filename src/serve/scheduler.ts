@@ -68,6 +68,8 @@ export class ModelScheduler {
     readonly model: HRMModel,
     readonly opts: SchedulerOptions,
     private readonly metrics: ServeMetrics,
+    /** Requests being read (any model): a refill waits for them too, within the same bound. */
+    private readonly arriving: () => number = () => 0,
   ) {
     this.rows = new RowBatcher<Job>(model.inner, opts.maxBatch);
     // The weights never change while serving: pack them once, not at every request that finds the model idle.
@@ -127,7 +129,8 @@ export class ModelScheduler {
       await yieldToLoop(); // never inside submit(): the caller finishes its tick, and same-tick requests join
       while (this.queue.length > 0 || this.rows.active > 0) {
         // Refill only: an empty batch starts at once (a lone client would pay every wait in full).
-        if (finished && this.rows.active > 0 && this.queue.length < this.rows.free) await this.fill();
+        if (this.rows.active > 0 && this.queue.length < this.rows.free && (finished || this.arriving() > 0))
+          await this.fill(finished);
         while (this.rows.free > 0 && this.queue.length > 0) this.rows.add(this.queue.shift()!);
         const t0 = now();
         finished = this.guardedSegment() > 0;
@@ -140,25 +143,30 @@ export class ModelScheduler {
   }
 
   /**
-   * Waits for queued puzzles to fill the free rows: at most maxWaitMs, and at most a quarter of the last
-   * segment's time (a wait costs every row in the batch; for a small model it would cost more than it saves).
-   * A client whose answer was just written sends its next request within a millisecond or two on loopback.
+   * Waits for puzzles to fill the free rows: at most maxWaitMs, and at most a quarter of the last segment's
+   * time (a wait costs every row in the batch; for a small model it would cost more than it saves). Requests
+   * that arrived during the segment are still being read; with `replacements` (rows just finished), the
+   * clients whose answers were just written send their next requests within a millisecond or two.
    */
-  private fill(): Promise<void> {
+  private async fill(replacements: boolean): Promise<void> {
     const ms = Math.min(this.opts.maxWaitMs, this.lastSegmentMs > 0 ? this.lastSegmentMs / 4 : Infinity);
-    if (ms < 1) return Promise.resolve(); // timers are whole milliseconds
-    return new Promise((resolve) => {
+    const deadline = now() + ms;
+    // Requests whose bytes are still being read (several turns of the event loop each): until they are
+    // queued. The queue filling the free rows ends the wait at once.
+    while (this.arriving() > 0 && this.queue.length < this.rows.free && now() < deadline) await yieldToLoop();
+    const left = deadline - now();
+    if (!replacements || left < 1 || this.queue.length >= this.rows.free) return; // timers: whole ms
+    await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(t);
         this.wake = null;
         resolve();
       };
-      const t = setTimeout(done, ms);
+      const t = setTimeout(done, left);
       this.wake = done;
     });
   }
 
-  /** A segment that throws fails every puzzle in the batch and the queue, and the model goes on serving. */
   /** Returns the rows that finished. */
   private guardedSegment(): number {
     const batch = this.rows.jobs();
