@@ -15,7 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+import type { HRMModel } from "../src/app/model.js";
 import { loadModel } from "../src/app/model.js";
+import { solve } from "../src/app/solve.js";
 import { getKernels, loadNativeAddon } from "../src/node.js";
 import { solveRows } from "../src/eval/solve.js";
 import { table, timeIt } from "./timing.js";
@@ -63,7 +65,7 @@ const body = (s: Subject, puzzle: string) =>
 /** Offline: solveRows on B puzzles at once; puzzles per second and the time of one batch. */
 async function offline(s: Subject, B: number, budgetMs: number, threads: number) {
   loadNativeAddon()?.setNumThreads(threads);
-  const model = await loadModel(readFileSync(s.file), { kernels: getKernels() });
+  const model = await modelOf(s.file);
   const inner = model.inner;
   const L = inner.config.seq_len;
   const inputs = new Int32Array(B * L);
@@ -80,6 +82,13 @@ async function offline(s: Subject, B: number, budgetMs: number, threads: number)
   );
   return { perSecond: (1000 * B) / t.medianMs, batchMs: t.medianMs };
 }
+
+const models = new Map<string, Promise<HRMModel>>();
+/** Each model file loaded once (the kernel thread count is the addon's, set per measurement). */
+const modelOf = (file: string) => {
+  if (!models.has(file)) models.set(file, loadModel(readFileSync(file), { kernels: getKernels() }));
+  return models.get(file)!;
+};
 
 async function load(url: string, s: Subject, connections: number, seconds: number) {
   const r = await autocannon({
@@ -122,8 +131,7 @@ function rssKb(pid: number): number {
 
 /** 100,000 requests, valid and invalid mixed; each answer checked; RSS sampled every second. */
 async function soak(s: Subject, amount: number) {
-  const model = await loadModel(readFileSync(s.file), { kernels: getKernels() });
-  const { solve } = await import("../src/app/solve.js");
+  const model = await modelOf(s.file);
   const want = new Map<string, string>();
   for (const p of s.puzzles) {
     const a = await solve(model, { kind: "sudoku", puzzle: p }, { maxThinkSteps: s.steps, halting: "fixed" });

@@ -25,7 +25,7 @@ import type { Reduced } from "../src/train/metrics.js";
 import type { OutputKey } from "../src/eval/outputs.js";
 import { OUTPUT_KEYS, OutputCollector } from "../src/eval/outputs.js";
 import { evaluate, evaluateSweep } from "../src/eval/evaluate.js";
-import { saveOutputs } from "./outputs.js";
+import { saveOutputs } from "../src/platform/train-run.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError } from "./parse.js";
 

@@ -3,7 +3,7 @@
 import { ARC_SCHEMA, buildArc, buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
 import { EVAL_SCHEMA, runEval } from "./eval.js";
 import { EXPORT_SCHEMA, runExport } from "./export.js";
-import { writeReport } from "./report.js";
+import { writeReport } from "../src/platform/train-run.js";
 import { parseServeWords, runServe, SERVE_HELP, SERVE_SCHEMA } from "./serve.js";
 import { runSolve, SOLVE_HELP } from "./solve.js";
 import { runQuickstart } from "./quickstart.js";

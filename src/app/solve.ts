@@ -8,6 +8,7 @@
  */
 import { MAX_HALT_STEPS } from "../model/config.js";
 import { solveSegments } from "../eval/solve.js";
+import { now } from "../util/clock.js";
 import type { HRMModel } from "./model.js";
 import type { Answer, EncodedPuzzle, PuzzleInput } from "./puzzles.js";
 import { decodeAnswer, encodePuzzle, isValidAnswer, PuzzleError } from "./puzzles.js";
@@ -52,7 +53,6 @@ export interface SolveAnswer {
   elapsedMs: number;
 }
 
-const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
 const breathe = () => new Promise<void>((r) => setTimeout(r, 0));
 
 /** Checks the options and the puzzle against the model; errors name the field. */

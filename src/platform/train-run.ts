@@ -12,15 +12,15 @@ import { encodeNpy } from "../io/npy.js";
 import { readTorchCheckpoint } from "../io/torch.js";
 import { decodeModelSafetensors, encodeModelSafetensors, loadStateDict } from "../model/checkpoint.js";
 import type { HRMConfig } from "../model/config.js";
-import { HRMInner } from "../model/inner.js";
 import { HRMParams } from "../model/params.js";
 import { reportCharts, reportHtml } from "../report/report.js";
 import type { RunConfig } from "../train/config.js";
-import { archConfig, nestConfig, trainConfig } from "../train/config.js";
+import { archConfig, nestConfig } from "../train/config.js";
 import type { DatasetSplit, TrainHooks } from "../train/loop.js";
+import { makeTrainer } from "../train/loop.js";
 import type { IteratorPosition } from "../train/state.js";
 import { encodeTrainState, restoreTrainState } from "../train/state.js";
-import { Trainer } from "../train/trainer.js";
+import type { Trainer } from "../train/trainer.js";
 import { dumpYaml } from "../util/yaml.js";
 import { readBytes, readSplit, writeFileAtomic } from "./files.js";
 import {
@@ -106,15 +106,15 @@ function openLocked(
     }
   }
   const init = cfg.init_from as string | null;
-  let params: HRMParams;
+  let params: HRMParams | undefined; // undefined: the config's seeded initialisation
   if (ckpt) {
     const file = join(ckpt, "model.safetensors");
     params = decodeModelSafetensors(readBytes(file), file, hrm); // refuses a config that contradicts it
   } else if (init) {
     params = initialWeights(init, hrm);
     notes.push(`initialised from ${init}: its weights, with fresh optimiser state from step 0`);
-  } else params = HRMParams.init(hrm, cfg.seed as number);
-  const trainer = new Trainer(new HRMInner(params, kernels), trainConfig(cfg), train.metadata);
+  }
+  const trainer = makeTrainer(cfg, train.metadata, kernels, params);
   let position: IteratorPosition = { iter: 0, batch: 0 };
   if (ckpt) {
     const file = join(ckpt, "train_state.safetensors");

@@ -7,6 +7,7 @@
 import type { HRMModel } from "../app/model.js";
 import type { EncodedPuzzle } from "../app/puzzles.js";
 import { MAX_HALT_STEPS } from "../model/config.js";
+import { now } from "../util/clock.js";
 import { ServeMetrics } from "./metrics.js";
 import { ApiError, parseJsonBody, parseSolveRequest } from "./protocol.js";
 import type { Job, SegmentReport, SolveResult } from "./scheduler.js";
@@ -59,7 +60,6 @@ const json = (status: number, v: unknown, headers: Record<string, string> = {}):
   headers: { "content-type": JSON_TYPE, ...headers },
   body: `${JSON.stringify(v)}\n`,
 });
-const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
 const ROUTES: Record<string, string> = {
   "/v1/solve": "POST",
   "/v1/solve/batch": "POST",

@@ -10,6 +10,7 @@ import type { Answer, EncodedPuzzle } from "../app/puzzles.js";
 import { decodeAnswer, isValidAnswer } from "../app/puzzles.js";
 import type { RowJob, RowSegment } from "../eval/rows.js";
 import { RowBatcher } from "../eval/rows.js";
+import { now } from "../util/clock.js";
 import type { ServeMetrics } from "./metrics.js";
 
 export interface SegmentReport {
@@ -48,7 +49,6 @@ export interface SchedulerOptions {
 }
 
 /** Lets pending I/O run: setImmediate where there is one (Node; setTimeout(0) waits >= 1 ms there). */
-const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
 const yieldToLoop = (): Promise<void> =>
   new Promise((r) => (typeof setImmediate === "function" ? setImmediate(r) : setTimeout(r, 0)));
 
@@ -96,13 +96,7 @@ export class ModelScheduler {
     if (this.wake && this.queue.length >= this.rows.free) this.wake();
     if (!this.looping) {
       this.looping = true;
-      this.running = this.run().catch((e: unknown) => {
-        const err = e instanceof Error ? e : new Error(String(e));
-        for (const j of [...this.rows.jobs(), ...this.queue.splice(0)]) {
-          this.rows.remove(j);
-          j.fail(err);
-        }
-      });
+      this.running = this.run().catch((e: unknown) => this.failAll(e, this.rows.jobs()));
     }
   }
 
@@ -173,12 +167,17 @@ export class ModelScheduler {
     try {
       return this.segment();
     } catch (e) {
-      const err = e instanceof Error ? e : new Error(String(e));
-      for (const j of [...batch, ...this.queue.splice(0)]) {
-        this.rows.remove(j);
-        j.fail(err);
-      }
+      this.failAll(e, batch);
       return batch.length;
+    }
+  }
+
+  /** Fails `batch` and everything queued with `e`, and takes them out (the model goes on serving). */
+  private failAll(e: unknown, batch: Job[]): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    for (const j of [...batch, ...this.queue.splice(0)]) {
+      this.rows.remove(j);
+      j.fail(err);
     }
   }
 

@@ -82,13 +82,21 @@ export class NonFiniteError extends Error {
   }
 }
 
-/** The trainer a fresh run starts with: the config's architecture at the dataset's sizes, seeded weights. */
+/** A trainer for the config at the dataset's sizes, on `params` (default: the config's seeded initialisation). */
+export function makeTrainer(
+  config: RunConfig,
+  trainMeta: DatasetMetadata,
+  kernels: SelectedKernels,
+  params?: HRMParams,
+): Trainer {
+  const weights = params ?? HRMParams.init(archConfig(config, trainMeta), config.seed as number);
+  return new Trainer(new HRMInner(weights, kernels), trainConfig(config), trainMeta);
+}
+
+/** The trainer a fresh run starts with (makeTrainer on the platform's fastest kernels unless given). */
 export async function newTrainer(opts: TrainOptions): Promise<Trainer> {
-  const { config, train } = opts;
-  const hrm = archConfig(config, train.metadata);
-  const params = opts.params ?? HRMParams.init(hrm, config.seed as number);
   const kernels = opts.kernels ?? (await defaultKernels());
-  return new Trainer(new HRMInner(params, kernels), trainConfig(config), train.metadata);
+  return makeTrainer(opts.config, opts.train.metadata, kernels, opts.params);
 }
 
 /** Runs the loop to total_steps, or until hooks.shouldStop(). */
