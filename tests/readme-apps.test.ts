@@ -27,9 +27,14 @@ function snippets(): { browser: string; node: string } {
   return { browser: blocks[0], node: blocks[1] };
 }
 
+/** The snippet's result line (answer, segments, valid); the onSegment lines also end in a boolean. */
+function isResult(line: string): boolean {
+  return !line.startsWith("segment ") && /(true|false)$/.test(line.trim());
+}
+
 /** The last line the snippet logs: answer, segments, valid. */
 function summary(lines: string[]): string {
-  const last = lines.filter((l) => /(true|false)$/.test(l.trim())).pop();
+  const last = lines.filter(isResult).pop();
   assert.ok(last, `no result line in:\n${lines.join("\n")}`);
   return last.trim();
 }
@@ -87,11 +92,7 @@ test(
         try {
           await page.goto(server.url);
           const deadline = Date.now() + 60_000;
-          while (
-            !lines.some((l) => /(true|false)$/.test(l.trim())) &&
-            !errors.length &&
-            Date.now() < deadline
-          )
+          while (!lines.some(isResult) && !errors.length && Date.now() < deadline)
             await new Promise((r) => setTimeout(r, 50));
           assert.deepEqual(errors, [], "no console errors");
           const threads = await page.evaluate(
