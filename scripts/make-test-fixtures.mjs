@@ -1,16 +1,16 @@
 #!/usr/bin/env node
 /**
- * Rebuilds tests/fixtures/ from the workspace's full copies: the official HRM fixtures (trimmed of the arrays no
- * test reads), a sample of ARC tasks in the Kaggle "combined" layout, and a sample of the Sudoku CSV.
+ * Rebuilds tests/fixtures/ from the workspace's full copies: the official HRM and TRM fixtures (trimmed of the
+ * arrays no test reads), a sample of ARC tasks in the Kaggle "combined" layout, and a sample of the Sudoku CSV.
  *
- *   node scripts/make-test-fixtures.mjs <hrm-official-dir> <arc-dir> <sudoku-csv> [out=tests/fixtures]
+ *   node scripts/make-test-fixtures.mjs <hrm-official-dir> <arc-dir> <sudoku-csv> [out=tests/fixtures] [trm-official-dir]
  *
  * The selection is deterministic (file order), so rerunning on the same inputs gives the same bytes.
  */
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 
-const [hrmDir, arcDir, sudokuCsv, out = "tests/fixtures"] = process.argv.slice(2);
+const [hrmDir, arcDir, sudokuCsv, out = "tests/fixtures", trmDir] = process.argv.slice(2);
 if (!hrmDir || !arcDir || !sudokuCsv) {
   console.error("usage: node scripts/make-test-fixtures.mjs <hrm-official-dir> <arc-dir> <sudoku-csv> [out]");
   process.exit(2);
@@ -32,17 +32,17 @@ function walk(dir) {
   });
 }
 
-function copyHrm() {
-  const dest = join(out, "hrm-official");
+function copyOfficial(src, name) {
+  const dest = join(out, name);
   let bytes = 0;
-  for (const file of walk(hrmDir)) {
-    const rel = relative(hrmDir, file);
+  for (const file of walk(src)) {
+    const rel = relative(src, file);
     if (TRIMMED.some((t) => rel.endsWith(`/${t}`))) continue;
     mkdirSync(dirname(join(dest, rel)), { recursive: true });
     copyFileSync(file, join(dest, rel));
     bytes += statSync(file).size;
   }
-  console.log(`hrm-official: ${(bytes / 2 ** 20).toFixed(1)} MiB`);
+  console.log(`${name}: ${(bytes / 2 ** 20).toFixed(1)} MiB`);
 }
 
 const ARC_SETS = ["training", "evaluation", "concept", "training2", "evaluation2"];
@@ -84,6 +84,7 @@ function copySudoku() {
   console.log("sudoku: 1000 rows");
 }
 
-copyHrm();
+copyOfficial(hrmDir, "hrm-official");
+if (trmDir) copyOfficial(trmDir, "trm-official");
 copyArc();
 copySudoku();

@@ -45,7 +45,7 @@ const small: Partial<HRMConfig> = {
 
 test("config: official derived sizes and clear validation errors", () => {
   const full = makeConfig({});
-  assert.deepEqual(derive(full), { headDim: 64, puzzleEmbLen: 1, seqTotal: 82, inter: 1536 });
+  assert.deepEqual(derive(full), { headDim: 64, puzzleEmbLen: 1, seqTotal: 82, inter: 1536, interT: 0 });
   assert.equal(derive(makeConfig({ hidden_size: 64, num_heads: 4 })).inter, 256);
   assert.throws(
     () => makeConfig({ hidden_size: 100, num_heads: 8 }),

@@ -4,7 +4,8 @@
  * H_init/L_init with the new batch's row; one inner forward; steps += 1; halting. In training (and
  * halt_max_steps > 1) a row also halts when q_halt > q_continue, unless exploration drew a minimum step count
  * in [2, halt_max_steps] it has not reached; the Q-continue target comes from one more no-grad inner forward
- * on the new carry. Evaluation runs halt_max_steps segments (or opts.evalSteps).
+ * on the new carry. TRM with no_ACT_continue (its default) halts when q_halt > 0 instead, with no target
+ * forward. Evaluation runs halt_max_steps segments (or opts.evalSteps).
  */
 import type { Rng } from "../util/rng.js";
 import { floatArena } from "../util/memory.js";
@@ -117,7 +118,7 @@ export function actForward(inner: HRMInner, carry: Carry, batch: Batch, opts: Ac
   }
   if (!opts.training || c.halt_max_steps <= 1) return out;
   for (let b = 0; b < carry.B; b++) {
-    let halt = isLast[b] || out.qHalt[b] > out.qContinue[b];
+    let halt = isLast[b] || (c.no_ACT_continue ? out.qHalt[b] > 0 : out.qHalt[b] > out.qContinue[b]);
     if (c.halt_exploration_prob > 0) {
       if (!opts.rng) throw new Error("actForward: training with halt_exploration_prob > 0 needs an rng");
       const explore = opts.rng.uniform() < c.halt_exploration_prob;
@@ -126,6 +127,7 @@ export function actForward(inner: HRMInner, carry: Carry, batch: Batch, opts: Ac
     }
     carry.halted[b] = halt ? 1 : 0;
   }
+  if (c.no_ACT_continue) return out;
   // Bootstrapped target: the next segment's Q values from the new carry (a copy: that forward is discarded,
   // so it computes only what the Q values need).
   const ws = inner.workspace(carry.B);

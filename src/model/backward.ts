@@ -1,7 +1,10 @@
 /**
- * Backward of one ACT segment through the 1-step gradient: loss head -> heads -> last H call -> last L call
+ * Backward of one ACT segment. HRM, the 1-step gradient: loss head -> heads -> last H call -> last L call
  * -> input embeddings. Only those two level calls carry gradient (the official code runs every earlier
- * cycle under no_grad and detaches the carry), so memory does not grow with H_cycles/L_cycles.
+ * cycle under no_grad and detaches the carry), so memory does not grow with H_cycles/L_cycles. TRM: heads ->
+ * the z_H call -> each of the last cycle's L_cycles z_L calls in reverse, the input embeddings collecting
+ * the gradient of every one (exact backpropagation through the last full cycle; memory grows with L_cycles),
+ * and each weight's gradient summed over its L_cycles + 1 uses.
  * Each "param" tensor's gradient goes to a GradientSink: by default the `grads` table (every gradient kept
  * until the caller reads it), or one that applies the optimiser to each tensor as soon as its gradient is
  * complete (TrainStep), so that no full copy of the model's gradients exists. The puzzle embedding's gradient
@@ -13,6 +16,8 @@ import { sigmoidF32 } from "./act.js";
 import type { BlockActs, BlockWeights, Dims } from "./block.js";
 import type { HRMInner, SavedLevel, Workspace } from "./inner.js";
 import { backwardScratchLengths, LEARNED_POS_SCALE } from "./inner.js";
+import type { MlpTScratch } from "./mlp-t.js";
+import { mlpTBackward } from "./mlp-t.js";
 import type { LossResult } from "./loss.js";
 import type { ParamSpec } from "./params.js";
 import { carveFloats, floatArena } from "../util/memory.js";
@@ -74,6 +79,10 @@ interface Scratch {
   dqkv: Float32Array; // [T, 3D]
   dact: Float32Array; // [T, F]
   dlogitsAll: Float32Array; // [T, V]
+  /** TRM: the input embeddings' gradient, summed over the last cycle's z_L calls [T, D]. */
+  dx: Float32Array;
+  /** TRM mlp_t blocks. */
+  t: MlpTScratch;
 }
 
 export class HRMBackward {
@@ -103,7 +112,10 @@ export class HRMBackward {
     const [dA, datt, dlogitsAll, ownDact] = carveFloats(ws.region, lengths);
     const { qkv: dqkv, h1: dh1, out: dB } = shared;
     const dact = ownDact ?? dqkv.subarray(0, d.B * d.S * d.F);
-    this.s = { shared, dA, dB, dh1, datt, dqkv, dact, dlogitsAll };
+    const trm = this.inner.config.architecture === "trm";
+    const TT = d.FT > 0 ? d.B * d.D : 0;
+    const [dx, dh1t, dactT, dxt] = floatArena([trm ? d.B * d.S * d.D : 0, TT * d.S, TT * d.FT, TT * d.S]);
+    this.s = { shared, dA, dB, dh1, datt, dqkv, dact, dlogitsAll, dx, t: { dh1t, dactT, dxt } };
     this.puzzleGrad = new Float32Array(d.B * this.inner.config.puzzle_emb_ndim);
     return this.s;
   }
@@ -196,11 +208,34 @@ export class HRMBackward {
     }
     this.sink!.done("q_head.bias");
 
+    if (c.architecture === "trm") {
+      this.trmBackward(ws, d);
+      this.embeddingBackward(carry, s.dx, d);
+      return;
+    }
     // H level: its injection is z_L (new), so the level-input gradient flows on into the L level's output.
     this.levelBackward(inner.H, ws.savedH, d, "H_level");
     this.levelBackward(inner.L, ws.savedL, d, "L_level");
     // s.dA now holds d(level input of L) = d(z_H + input_embeddings): z_H is detached, so this is d emb.
     this.embeddingBackward(carry, s.dA, d);
+  }
+
+  /**
+   * TRM's last cycle, in: s.dA = d z_H. The z_H call's input is z_H (detached, from before the cycle) + z_L,
+   * so its input gradient is d z_L; each z_L call's input z_L + z_H + x passes it on to the previous z_L
+   * (detached before the first) and adds it to d x. Out: s.dx = d x.
+   */
+  private trmBackward(ws: Workspace, d: Dims): void {
+    const s = this.s!;
+    const rec = ws.savedT;
+    const n = d.B * d.S * d.D;
+    const L = this.inner.L;
+    this.levelBackward(L, rec[rec.length - 1], d, "L_level");
+    s.dx.fill(0);
+    for (let j = rec.length - 2; j >= 0; j--) {
+      this.levelBackward(L, rec[j], d, "L_level");
+      this.inner.k.add(s.dx, s.dx, s.dA, 1, 1, n);
+    }
   }
 
   /** In: s.dA = d(level output). Out: s.dA = d(level input). */
@@ -236,6 +271,13 @@ export class HRMBackward {
     k.swigluBackward(dgu, s.dact, a.gu, T, F);
     back("mlp.gate_up_proj.weight", s.dh1, dgu, a.h1, w.gateUp, D, 2 * F);
     k.add(s.dh1, s.dh1, s.dB, 1, 1, T * D);
+    if (d.FT > 0) {
+      mlpTBackward(k, w, a, x, s.dh1, s.dA, d, s.t, (name, fn) => {
+        fn(this.sink!.gradient(`${prefix}.${name}`));
+        this.sink!.done(`${prefix}.${name}`);
+      });
+      return;
+    }
     k.rmsnormBackward(s.dB, s.dh1, a.h1, a.rstd1, T, D); // dB = d r1 = d x (residual) = d tmp
     if (!kept.attention) k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD); // same bits as the forward's
     back("self_attn.o_proj.weight", s.datt, s.dB, a.att, w.o, D, D);

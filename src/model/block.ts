@@ -1,6 +1,7 @@
 /**
- * One HRM transformer block (official HierarchicalReasoningModel_ACTV1Block, post-norm):
+ * One transformer block (official HierarchicalReasoningModel_ACTV1Block / TRM's block, post-norm):
  *   h1  = rms_norm(x + o_proj(attention(rope(qkv_proj(x)))))
+ *         (TRM mlp_t: h1 = rms_norm over positions of xᵀ + SwiGLU_t(xᵀ), transposed back; see mlp-t.ts)
  *   out = rms_norm(h1 + down_proj(silu(gate) * up)),  (gate | up) = gate_up_proj(h1)
  * and a reasoning level: input injection (x = z + injection) then its blocks in order. o_proj and down_proj
  * each run with the residual add after them, and gate_up with SwiGLU, as one kernel.
@@ -9,10 +10,14 @@
  */
 import type { Kernels, MatmulPrecision } from "../kernels/api.js";
 import { byteArena, floatArena } from "../util/memory.js";
+import { mlpTForward } from "./mlp-t.js";
 
 export interface BlockWeights {
-  qkv: Float32Array; // [3D, D]
-  o: Float32Array; // [D, D]
+  qkv: Float32Array; // [3D, D] (empty in a TRM mlp_t block)
+  o: Float32Array; // [D, D] (empty in a TRM mlp_t block)
+  /** TRM mlp_t: the sequence-axis SwiGLU's weights, [2FT, S] and [S, FT]. */
+  tGateUp?: Float32Array;
+  tDown?: Float32Array;
   gateUp: Float32Array; // [2F, D]
   down: Float32Array; // [D, F]
   /** The same weights pre-packed (Kernels.packLinear) for this forward pass, when the caller packed them. */
@@ -21,9 +26,13 @@ export interface BlockWeights {
 
 type WeightName = "qkv" | "o" | "gateUp" | "down";
 
-/** [I, O] of each block weight (weight [O, I]): the one place the four shapes are written. */
+/**
+ * [I, O] of each block weight (weight [O, I]): the one place the four shapes are written. An mlp_t block has
+ * no qkv and o ([0, 0]: nothing packed); its sequence-axis weights are used unpacked.
+ */
 function weightShapes(d: Dims): Record<WeightName, [number, number]> {
-  return { qkv: [d.D, 3 * d.D], o: [d.D, d.D], gateUp: [d.D, 2 * d.F], down: [d.F, d.D] };
+  const att = d.FT > 0 ? 0 : d.D;
+  return { qkv: [att, 3 * att], o: [att, att], gateUp: [d.D, 2 * d.F], down: [d.F, d.D] };
 }
 
 /** out[T,O] = inp[T,I]·w[name]ᵀ, from the pre-packed copy when there is one. */
@@ -83,14 +92,14 @@ export function packBlockWeights(
   d: Dims,
 ): void {
   for (const [name, [I, O]] of Object.entries(weightShapes(d)) as [WeightName, [number, number]][])
-    k.packLinear(into[name], w[name], I, O, d.precision);
+    if (I > 0) k.packLinear(into[name], w[name], I, O, d.precision);
 }
 
 /** Buffers for packBlockWeights. */
 export function allocPackedBlock(k: Kernels, d: Dims): NonNullable<BlockWeights["packed"]> {
   const s = weightShapes(d);
   const [qkv, o, gateUp, down] = byteArena(
-    [s.qkv, s.o, s.gateUp, s.down].map(([I, O]) => k.linearPackedBytes(I, O, d.precision)),
+    [s.qkv, s.o, s.gateUp, s.down].map(([I, O]) => (I > 0 ? k.linearPackedBytes(I, O, d.precision) : 0)),
   );
   return { qkv, o, gateUp, down };
 }
@@ -105,6 +114,8 @@ export interface Dims {
   eps: number;
   /** Every linear layer's matmul precision (the config's forward_dtype). */
   precision: MatmulPrecision;
+  /** TRM mlp_t: the sequence-axis SwiGLU's inner size; 0 for attention blocks. */
+  FT: number;
 }
 
 /**
@@ -124,6 +135,16 @@ export interface BlockActs {
   act: Float32Array; // [T, F]
   out: Float32Array; // [T, D] block output
   rstd2: Float32Array; // [T]
+  /**
+   * TRM mlp_t blocks (length 0 otherwise), on the transposed state [B, D, S]: xt = xᵀ and h1t = h1ᵀ (the
+   * backward transposes them again), guT [B*D, 2FT] (a record for the backward keeps it), actT [B*D, FT] and
+   * rstdT [B*D] (kept).
+   */
+  xt: Float32Array;
+  guT: Float32Array;
+  actT: Float32Array;
+  h1t: Float32Array;
+  rstdT: Float32Array;
   /** A record for the backward (null: the no-grad record, which keeps nothing), and what it keeps. */
   saved: SaveChoice | null;
 }
@@ -138,10 +159,11 @@ export interface SaveChoice {
   act: boolean;
 }
 
-/** Bytes one record spends on each recomputable activation it keeps. */
+/** Bytes one record spends on each recomputable activation it keeps (mlp_t blocks have no attention). */
 export function saveCosts(d: Dims): Record<keyof SaveChoice, number> {
   const T = d.B * d.S;
-  return { gu: 4 * T * 2 * d.F, attention: 4 * (d.B * d.NH * d.S * d.S + T * d.D), act: 4 * T * d.F };
+  const attention = d.FT > 0 ? 0 : 4 * (d.B * d.NH * d.S * d.S + T * d.D);
+  return { gu: 4 * T * 2 * d.F, attention, act: 4 * T * d.F };
 }
 
 /**
@@ -162,21 +184,39 @@ export function chooseSaved(d: Dims, blocks: number, maxBytes: number): SaveChoi
   return { gu, attention, act: gu && take(cost.act) };
 }
 
+interface Own {
+  probs: boolean;
+  att: boolean;
+  gu: boolean;
+  act: boolean;
+  out: boolean;
+  /** mlp_t blocks: xt, h1t and actT (the no-grad record's; records for the backward share them), and guT. */
+  tShared: boolean;
+  guT: boolean;
+}
+
 /** A record's own buffers: everything but the recomputable ones `own` leaves out (length 0 there). */
-function actBuffers(d: Dims, own: { probs: boolean; att: boolean; gu: boolean; act: boolean; out: boolean }) {
+function actBuffers(d: Dims, own: Own) {
   const T = d.B * d.S;
-  const [qkv, probs, att, h1, rstd1, gu, act, out, rstd2] = floatArena([
-    3 * T * d.D,
-    own.probs ? d.B * d.NH * d.S * d.S : 0,
-    own.att ? T * d.D : 0,
+  const att = d.FT === 0;
+  const TT = d.B * d.D; // rows of the transposed state
+  const [qkv, probs, attOut, h1, rstd1, gu, act, out, rstd2, xt, guT, actT, h1t, rstdT] = floatArena([
+    att ? 3 * T * d.D : 0,
+    att && own.probs ? d.B * d.NH * d.S * d.S : 0,
+    att && own.att ? T * d.D : 0,
     T * d.D,
-    T,
+    att ? T : 0,
     own.gu ? 2 * T * d.F : 0,
     own.act ? T * d.F : 0,
     own.out ? T * d.D : 0,
     T,
+    !att && own.tShared ? TT * d.S : 0,
+    !att && own.guT ? 2 * TT * d.FT : 0,
+    !att && own.tShared ? TT * d.FT : 0,
+    !att && own.tShared ? TT * d.S : 0,
+    att ? 0 : TT,
   ]);
-  return { qkv, probs, att, h1, rstd1, gu, act, out, rstd2 };
+  return { qkv, probs, att: attOut, h1, rstd1, gu, act, out, rstd2, xt, guT, actT, h1t, rstdT };
 }
 
 /**
@@ -186,7 +226,7 @@ function actBuffers(d: Dims, own: { probs: boolean; att: boolean; gu: boolean; a
  */
 export function allocNoGradActs(d: Dims, forSaved: SaveChoice): BlockActs {
   const own = { probs: !forSaved.attention, att: true, gu: !forSaved.gu, act: true, out: true };
-  return { ...actBuffers(d, own), saved: null };
+  return { ...actBuffers(d, { ...own, tShared: true, guT: false }), saved: null };
 }
 
 /**
@@ -200,9 +240,14 @@ export function allocSavedActs(d: Dims, shared: BlockActs, save: SaveChoice, own
     gu: save.gu,
     act: save.act,
     out: ownOut,
+    tShared: false,
+    guT: true, // an mlp_t block's guT: 2FT/S of the state per block, small beside attention's probabilities
   });
   return {
     ...a,
+    xt: shared.xt,
+    actT: shared.actT,
+    h1t: shared.h1t,
     probs: save.attention ? a.probs : shared.probs,
     att: save.attention ? a.att : shared.att,
     gu: save.gu ? a.gu : shared.gu,
@@ -252,8 +297,11 @@ export function blockForward(
 ): void {
   const { B, S, D, F, eps, precision: p } = d;
   const T = B * S;
-  qkvAttention(k, w, x, a, d, rope);
-  linearResidualNorm(k, w, "o", a.h1, a.rstd1, x, a.att, T, D, D, eps, p);
+  if (d.FT > 0) mlpTForward(k, w, x, a, d);
+  else {
+    qkvAttention(k, w, x, a, d, rope);
+    linearResidualNorm(k, w, "o", a.h1, a.rstd1, x, a.att, T, D, D, eps, p);
+  }
   if (a.saved?.gu) {
     linear(k, w, "gateUp", a.gu, a.h1, T, D, 2 * F, p);
     k.swigluForward(a.act, a.gu, T, F);
@@ -278,6 +326,7 @@ export function blockForwardFirstRows(
   rope: Rope | null,
 ): void {
   if (a.saved) throw new Error("blockForwardFirstRows: a record for the backward needs every row");
+  if (d.FT > 0) throw new Error("blockForwardFirstRows: an mlp_t block mixes every row in its norm");
   const { B, S, D, F, eps, precision: p } = d;
   qkvAttention(k, w, x, a, d, rope);
   // The B rows, gathered into the record's buffers that are free now: qkv is read, out unused in place.
@@ -301,7 +350,8 @@ export function blockForwardFirstRows(
  * `levelIn` and every block's activations in its own record, for the backward; without, one shared record.
  * The last block writes z itself, which its record then holds as its `out`: the backward reads the level's
  * output from the carry, so a caller must not change z between this forward and that backward (11 MB fewer
- * at batch 32 of the paper's model than a copy per level).
+ * at batch 32 of the paper's model than a copy per level). With `ownOut` (TRM, whose later calls overwrite z)
+ * the last record keeps its own output and z gets a copy.
  */
 export function levelForward(
   k: Kernels,
@@ -311,24 +361,26 @@ export function levelForward(
   d: Dims,
   rope: Rope | null,
   shared: BlockActs,
-  saved?: { levelIn: Float32Array; acts: BlockActs[] },
+  saved?: { levelIn: Float32Array; acts: BlockActs[]; ownOut?: boolean },
   firstRowsOnly = false,
 ): void {
   const n = d.B * d.S * d.D;
   if (!saved) {
     k.add(z, z, injection, 1, 1, n);
     layers.forEach((w, i) => {
-      if (firstRowsOnly && i === layers.length - 1) blockForwardFirstRows(k, w, z, shared, d, rope);
+      if (firstRowsOnly && i === layers.length - 1 && d.FT === 0)
+        blockForwardFirstRows(k, w, z, shared, d, rope);
       else blockForward(k, w, z, z, shared, d, rope);
     });
     return;
   }
   k.add(saved.levelIn, z, injection, 1, 1, n);
   if (layers.length === 0) z.set(saved.levelIn);
-  else saved.acts[layers.length - 1].out = z; // z was read into levelIn: the last block may overwrite it
+  else if (!saved.ownOut) saved.acts[layers.length - 1].out = z; // z is in levelIn: the last block may overwrite it
   let x = saved.levelIn;
   layers.forEach((w, i) => {
     blockForward(k, w, x, saved.acts[i].out, saved.acts[i], d, rope);
     x = saved.acts[i].out;
   });
+  if (saved.ownOut && layers.length > 0) z.set(x);
 }

@@ -1,9 +1,14 @@
 /**
- * HRM architecture config with the official names and defaults (HierarchicalReasoningModel_ACTV1Config plus
- * the loss type), validation with clear errors, and the sizes derived from it.
+ * The model config with the official names and defaults: HRM's HierarchicalReasoningModel_ACTV1Config, TRM's
+ * TinyRecursiveReasoningModel_ACTV1Config (`architecture: "trm"`: its three extra keys and its trm.yaml
+ * defaults), plus the loss type; validation with clear errors, and the sizes derived from it.
  */
 
+export type Architecture = "hrm" | "trm";
+
 export interface HRMConfig {
+  /** "hrm" (two levels, the 1-step gradient) or "trm" (one network, backprop through the last full cycle). */
+  architecture: Architecture;
   batch_size: number;
   seq_len: number;
   /** Width of the per-puzzle embedding; 0 disables it. Occupies ceil(puzzle_emb_ndim / hidden_size) positions. */
@@ -18,7 +23,8 @@ export interface HRMConfig {
   /** SwiGLU width factor; the inner size is round(expansion * hidden * 2/3) rounded up to a multiple of 256. */
   expansion: number;
   num_heads: number;
-  pos_encodings: "rope" | "learned";
+  /** "none" only for TRM (its mlp_t configs). */
+  pos_encodings: "rope" | "learned" | "none";
   rms_norm_eps: number;
   rope_theta: number;
   halt_max_steps: number;
@@ -26,6 +32,12 @@ export interface HRMConfig {
   /** "bfloat16" (official default) or "float32"; see the model docs for how bfloat16 is computed here. */
   forward_dtype: "bfloat16" | "float32";
   loss_type: "stablemax_cross_entropy" | "softmax_cross_entropy";
+  /** TRM: positions for the puzzle embedding; 0 = ceil(puzzle_emb_ndim / hidden_size), HRM's rule (HRM: 0). */
+  puzzle_emb_len: number;
+  /** TRM: each block mixes positions with a SwiGLU over the sequence axis instead of attention (HRM: false). */
+  mlp_t: boolean;
+  /** TRM: halt when q_halt > 0, with no Q-continue target or loss; false = HRM's rule (HRM: false). */
+  no_ACT_continue: boolean;
 }
 
 /** Official defaults where the official config has them (hrm_v1.yaml for the architecture sizes). */
@@ -49,7 +61,29 @@ export const DEFAULT_CONFIG: HRMConfig = {
   halt_exploration_prob: 0.1,
   forward_dtype: "bfloat16",
   loss_type: "stablemax_cross_entropy",
+  architecture: "hrm",
+  puzzle_emb_len: 0,
+  mlp_t: false,
+  no_ACT_continue: false,
 };
+
+/** TRM's defaults: the official arch/trm.yaml over the shared ones. */
+export const TRM_DEFAULT_CONFIG: HRMConfig = {
+  ...DEFAULT_CONFIG,
+  architecture: "trm",
+  H_cycles: 3,
+  L_cycles: 6,
+  H_layers: 0,
+  L_layers: 2,
+  puzzle_emb_len: 16,
+  mlp_t: false,
+  no_ACT_continue: true,
+};
+
+/** The defaults of an architecture. */
+export function defaultConfig(architecture: Architecture = "hrm"): HRMConfig {
+  return architecture === "trm" ? TRM_DEFAULT_CONFIG : DEFAULT_CONFIG;
+}
 
 export class ConfigError extends Error {}
 
@@ -61,6 +95,8 @@ export interface Derived {
   seqTotal: number;
   /** SwiGLU inner size. */
   inter: number;
+  /** TRM mlp_t: the sequence-axis SwiGLU's inner size (0 without mlp_t). */
+  interT: number;
 }
 
 /** Python's round(): halves go to the even neighbour. */
@@ -69,10 +105,21 @@ function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/** The official SwiGLU inner size for a width: round(expansion * width * 2/3), up to a multiple of 256. */
+export function swigluInter(expansion: number, width: number): number {
+  return Math.ceil(roundHalfEven((expansion * width * 2) / 3) / 256) * 256;
+}
+
 export function derive(c: HRMConfig): Derived {
-  const puzzleEmbLen = Math.ceil(c.puzzle_emb_ndim / c.hidden_size);
-  const inter = Math.ceil(roundHalfEven((c.expansion * c.hidden_size * 2) / 3) / 256) * 256;
-  return { headDim: c.hidden_size / c.num_heads, puzzleEmbLen, seqTotal: c.seq_len + puzzleEmbLen, inter };
+  const puzzleEmbLen = c.puzzle_emb_len > 0 ? c.puzzle_emb_len : Math.ceil(c.puzzle_emb_ndim / c.hidden_size);
+  const seqTotal = c.seq_len + puzzleEmbLen;
+  return {
+    headDim: c.hidden_size / c.num_heads,
+    puzzleEmbLen,
+    seqTotal,
+    inter: swigluInter(c.expansion, c.hidden_size),
+    interT: c.mlp_t ? swigluInter(c.expansion, seqTotal) : 0,
+  };
 }
 
 const INT_KEYS = [
@@ -88,6 +135,7 @@ const INT_KEYS = [
   "hidden_size",
   "num_heads",
   "halt_max_steps",
+  "puzzle_emb_len",
 ] as const;
 
 /**
@@ -111,14 +159,22 @@ export const CONFIG_LIMITS: Partial<Record<keyof HRMConfig, number>> = {
   expansion: 64,
   num_heads: 4096,
   halt_max_steps: MAX_HALT_STEPS,
+  puzzle_emb_len: 65536,
 };
 
-/** Merges `partial` over the defaults and validates; every error names the key and the value. */
+/**
+ * Merges `partial` over the defaults of its architecture (HRM's unless it says "trm") and validates; every
+ * error names the key and the value.
+ */
 export function makeConfig(partial: Partial<HRMConfig> = {}): HRMConfig {
   for (const k of Object.keys(partial))
     if (!(k in DEFAULT_CONFIG))
       throw new ConfigError(`unknown config key "${k}" (known: ${Object.keys(DEFAULT_CONFIG).join(", ")})`);
-  const c = { ...DEFAULT_CONFIG, ...partial };
+  if (partial.architecture !== undefined && partial.architecture !== "hrm" && partial.architecture !== "trm")
+    throw new ConfigError(
+      `config architecture = ${JSON.stringify(partial.architecture)}: must be "hrm" or "trm"`,
+    );
+  const c = { ...defaultConfig(partial.architecture), ...partial };
   const bad = (k: string, why: string): never => {
     throw new ConfigError(
       `config ${k} = ${JSON.stringify((c as unknown as Record<string, unknown>)[k])}: ${why}`,
@@ -147,8 +203,7 @@ export function makeConfig(partial: Partial<HRMConfig> = {}): HRMConfig {
   if (!(c.rope_theta > 0)) bad("rope_theta", "must be positive");
   if (!(c.halt_exploration_prob >= 0 && c.halt_exploration_prob <= 1))
     bad("halt_exploration_prob", "must be in [0, 1]");
-  if (c.pos_encodings !== "rope" && c.pos_encodings !== "learned")
-    bad("pos_encodings", 'must be "rope" or "learned"');
+  checkArchitectureKeys(c, bad);
   if (c.forward_dtype !== "bfloat16" && c.forward_dtype !== "float32")
     bad("forward_dtype", 'must be "bfloat16" or "float32"');
   if (c.loss_type !== "stablemax_cross_entropy" && c.loss_type !== "softmax_cross_entropy")
@@ -156,4 +211,26 @@ export function makeConfig(partial: Partial<HRMConfig> = {}): HRMConfig {
   if (c.puzzle_emb_ndim > 0 && c.num_puzzle_identifiers < 1)
     bad("num_puzzle_identifiers", "must be at least 1 with a puzzle embedding");
   return c;
+}
+
+/** The keys whose meaning depends on the architecture. */
+function checkArchitectureKeys(c: HRMConfig, bad: (k: string, why: string) => never): void {
+  const pos = c.architecture === "trm" ? ["rope", "learned", "none"] : ["rope", "learned"];
+  if (!pos.includes(c.pos_encodings))
+    bad("pos_encodings", `must be ${pos.map((p) => `"${p}"`).join(" or ")}`);
+  for (const k of ["mlp_t", "no_ACT_continue"] as const)
+    if (typeof c[k] !== "boolean") bad(k, "must be true or false");
+  if (c.architecture === "hrm") {
+    for (const k of ["mlp_t", "no_ACT_continue"] as const)
+      if (c[k]) bad(k, "is a TRM option (architecture trm)");
+    if (c.puzzle_emb_len !== 0)
+      bad("puzzle_emb_len", "is a TRM option (HRM uses ceil(puzzle_emb_ndim / hidden_size))");
+  } else {
+    if (c.L_layers < 1) bad("L_layers", "must be at least 1 (TRM's one network)");
+    if (c.puzzle_emb_ndim > c.puzzle_emb_len * c.hidden_size && c.puzzle_emb_len > 0)
+      bad(
+        "puzzle_emb_len",
+        `must hold puzzle_emb_ndim (${c.puzzle_emb_ndim}): at least ${Math.ceil(c.puzzle_emb_ndim / c.hidden_size)} positions`,
+      );
+  }
 }

@@ -1,10 +1,14 @@
 /**
- * The inner HRM (official HierarchicalReasoningModel_ACTV1_Inner): input embedding, the H/L recursion with
- * input injection and the 1-step gradient, and the output heads.
+ * The inner model (official HierarchicalReasoningModel_ACTV1_Inner, or TRM's TinyRecursiveReasoningModel_
+ * ACTV1_Inner): input embedding, the recursion with input injection, and the output heads.
+ * HRM, two levels and the 1-step gradient:
  *   no-grad:  for h < H_cycles, l < L_cycles, except the very last (h, l):  z_L = L(z_L, z_H + x)
  *             and for every h but the last:                                  z_H = H(z_H, z_L)
  *   grad:     z_L = L(z_L, z_H + x);  z_H = H(z_H, z_L)   (activations kept, see Workspace.saved*)
- *   outputs:  logits = lm_head(z_H)[:, P:],  (q_halt, q_continue) = q_head(z_H[:, 0])
+ * TRM, one network L for both states, the last full cycle differentiated:
+ *   no-grad:  H_cycles - 1 times { L_cycles times z_L = L(z_L, z_H + x);  z_H = L(z_H, z_L) }
+ *   grad:     L_cycles times z_L = L(z_L, z_H + x);  z_H = L(z_H, z_L)   (Workspace.savedT, one per call)
+ * outputs:    logits = lm_head(z_H)[:, P:],  (q_halt, q_continue) = q_head(z_H[:, 0])
  * Buffers are allocated once per batch size and reused; only the returned outputs are fresh arrays.
  */
 import type { Kernels } from "../kernels/api.js";
@@ -55,12 +59,15 @@ export function modelDims(c: HRMConfig, B: number): Dims {
     F: derived.inter,
     eps: c.rms_norm_eps,
     precision: c.forward_dtype,
+    FT: derived.interT,
   };
 }
 
 export interface SavedLevel {
   levelIn: Float32Array; // [T, D] z + injection
   acts: BlockActs[];
+  /** The last block keeps its own output (TRM: later calls overwrite the carry); else it is the carry. */
+  ownOut?: boolean;
 }
 
 /**
@@ -71,7 +78,8 @@ export interface SavedLevel {
 export function backwardScratchLengths(d: Dims, V: number): number[] {
   const T = d.B * d.S;
   const lengths = [T * d.D, T * d.D, T * V];
-  return d.F <= 3 * d.D ? lengths : [...lengths, T * d.F];
+  // An mlp_t block has no qkv to borrow.
+  return d.F <= 3 * d.D && d.FT === 0 ? lengths : [...lengths, T * d.F];
 }
 
 export interface Workspace {
@@ -89,6 +97,8 @@ export interface Workspace {
   shared: BlockActs;
   readonly savedL: SavedLevel;
   readonly savedH: SavedLevel;
+  /** TRM: one record per differentiated call of the last cycle: L_cycles z_L updates, then the z_H update. */
+  readonly savedT: SavedLevel[];
   logitsAll: Float32Array; // [T, V] lm_head over every position (puzzle positions dropped after)
   qIn: Float32Array; // [B, D] z_H at position 0
   qOut: Float32Array; // [B, 2]
@@ -133,14 +143,30 @@ export class HRMInner {
       c.pos_encodings === "rope"
         ? ropeTables(this.derived.seqTotal, this.derived.headDim, c.rope_theta)
         : null;
-    const level = (name: string, n: number) =>
-      Array.from({ length: n }, (_, i) => ({
-        qkv: params.get(`${name}.layers.${i}.self_attn.qkv_proj.weight`),
-        o: params.get(`${name}.layers.${i}.self_attn.o_proj.weight`),
-        gateUp: params.get(`${name}.layers.${i}.mlp.gate_up_proj.weight`),
-        down: params.get(`${name}.layers.${i}.mlp.down_proj.weight`),
-      }));
-    this.H = level("H_level", c.H_layers);
+    const none = new Float32Array(0);
+    const level = (name: string, n: number): BlockWeights[] =>
+      Array.from({ length: n }, (_, i) => {
+        const p = `${name}.layers.${i}`;
+        const mlp = {
+          gateUp: params.get(`${p}.mlp.gate_up_proj.weight`),
+          down: params.get(`${p}.mlp.down_proj.weight`),
+        };
+        if (c.mlp_t)
+          return {
+            qkv: none,
+            o: none,
+            tGateUp: params.get(`${p}.mlp_t.gate_up_proj.weight`),
+            tDown: params.get(`${p}.mlp_t.down_proj.weight`),
+            ...mlp,
+          };
+        return {
+          qkv: params.get(`${p}.self_attn.qkv_proj.weight`),
+          o: params.get(`${p}.self_attn.o_proj.weight`),
+          ...mlp,
+        };
+      });
+    // TRM has no H level: its one network is L_level.
+    this.H = c.architecture === "trm" ? [] : level("H_level", c.H_layers);
     this.L = level("L_level", c.L_layers);
   }
 
@@ -173,7 +199,8 @@ export class HRMInner {
     const c = this.config;
     const dims = modelDims(c, B);
     const T = B * dims.S;
-    const blocks = c.L_layers + c.H_layers;
+    const trm = c.architecture === "trm";
+    const blocks = trm ? (c.L_cycles + 1) * c.L_layers : c.L_layers + c.H_layers;
     const save = chooseSaved(dims, blocks, this.saveRecomputableMaxBytes);
     const shared = allocNoGradActs(dims, save);
     const TD = T * dims.D;
@@ -191,14 +218,22 @@ export class HRMInner {
       B * 2,
     ]);
     const [emb, inj, zHNext, zLNext] = carveFloats(region, temps);
-    const saved = (levelIn: Float32Array, layers: number): SavedLevel => ({
+    const saved = (levelIn: Float32Array, layers: number, ownOut = false): SavedLevel => ({
       levelIn,
-      acts: Array.from({ length: layers }, (_, i) => allocSavedActs(dims, shared, save, i < layers - 1)),
+      acts: Array.from({ length: layers }, (_, i) =>
+        allocSavedActs(dims, shared, save, ownOut || i < layers - 1),
+      ),
+      ownOut,
     });
     // The backward's records are made at the first forward that keeps them: inference never does (at batch
     // 64 of the paper's model they are 3/4 of the workspace).
     let savedL: SavedLevel | null = null;
     let savedH: SavedLevel | null = null;
+    let savedT: SavedLevel[] | null = null;
+    const trmRecords = () =>
+      Array.from({ length: c.L_cycles + 1 }, (_, i) =>
+        saved(i === 0 ? levelInL : i === c.L_cycles ? levelInH : floatArena([TD])[0], c.L_layers, true),
+      );
     return {
       B,
       dims,
@@ -211,6 +246,9 @@ export class HRMInner {
       },
       get savedH() {
         return (savedH ??= saved(levelInH, c.H_layers));
+      },
+      get savedT() {
+        return (savedT ??= trm ? trmRecords() : []);
       },
       logitsAll,
       qIn,
@@ -286,6 +324,10 @@ export class HRMInner {
     const k = this.k;
     const { H, L } = this.levels(d);
     this.inputEmbeddings(ws.emb, inputs, puzzleIds, B);
+    if (c.architecture === "trm") {
+      this.trmRecursion(zH, zL, L, ws, grad, qOnly);
+      return this.heads(zH, ws, qOnly);
+    }
     for (let h = 0; h < c.H_cycles; h++) {
       for (let l = 0; l < c.L_cycles; l++) {
         if (h === c.H_cycles - 1 && l === c.L_cycles - 1) continue;
@@ -299,6 +341,32 @@ export class HRMInner {
     levelForward(k, L, zL, ws.inj, d, this.rope, ws.shared, grad ? ws.savedL : undefined);
     levelForward(k, H, zH, zL, d, this.rope, ws.shared, grad ? ws.savedH : undefined, qOnly);
     return this.heads(zH, ws, qOnly);
+  }
+
+  /**
+   * TRM's cycles with its one network: z_H stays fixed through a cycle's L_cycles z_L updates, so their
+   * injection z_H + x is formed once per cycle. With `grad` the last cycle's L_cycles + 1 calls keep their
+   * activations (ws.savedT); with `qOnly` the very last call updates only z_H[:, 0] (attention blocks).
+   */
+  private trmRecursion(
+    zH: Float32Array,
+    zL: Float32Array,
+    L: BlockWeights[],
+    ws: Workspace,
+    grad: boolean,
+    qOnly: boolean,
+  ): void {
+    const c = this.config;
+    const d = ws.dims;
+    const n = d.B * d.S * d.D;
+    const rope = this.rope;
+    for (let h = 0; h < c.H_cycles; h++) {
+      const rec = grad && h === c.H_cycles - 1 ? ws.savedT : null;
+      this.k.add(ws.inj, zH, ws.emb, 1, 1, n);
+      for (let l = 0; l < c.L_cycles; l++) levelForward(this.k, L, zL, ws.inj, d, rope, ws.shared, rec?.[l]);
+      const last = h === c.H_cycles - 1;
+      levelForward(this.k, L, zH, zL, d, rope, ws.shared, rec?.[c.L_cycles], qOnly && last);
+    }
   }
 
   /**

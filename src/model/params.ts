@@ -1,5 +1,5 @@
 /**
- * The HRM parameter table: every tensor with its official state-dict name (relative to model.inner) and shape,
+ * The parameter table of HRM or TRM: every tensor with its official state-dict name (relative to model.inner) and shape,
  * held in one flat Float32Array with a named view each (llm.c style), plus the official initialisation.
  * `kind`: "param" is trained by AdamATan2, "sparse" (the puzzle embedding) by sign-SGD, "buffer" (H_init,
  * L_init) is not trained.
@@ -18,17 +18,35 @@ export interface ParamSpec {
   fill?: number;
 }
 
-/** Block weight names of one level, in official order. */
-function levelSpecs(level: "H" | "L", layers: number, D: number, F: number): ParamSpec[] {
+/** A SwiGLU's two weights (width W, inner size F), official names and init. */
+function swigluSpecs(prefix: string, W: number, F: number): ParamSpec[] {
+  return [
+    { name: `${prefix}.gate_up_proj.weight`, shape: [2 * F, W], kind: "param", std: 1 / Math.sqrt(W) },
+    { name: `${prefix}.down_proj.weight`, shape: [W, F], kind: "param", std: 1 / Math.sqrt(F) },
+  ];
+}
+
+/**
+ * Block weight names of one level, in official order: attention (or TRM's mlp_t, a SwiGLU of width S and inner
+ * size FT over the sequence axis), then the MLP.
+ */
+function levelSpecs(
+  level: "H" | "L",
+  layers: number,
+  D: number,
+  F: number,
+  mlpT?: { S: number; FT: number },
+) {
   const out: ParamSpec[] = [];
   for (let i = 0; i < layers; i++) {
     const p = `${level}_level.layers.${i}`;
-    out.push(
-      { name: `${p}.self_attn.qkv_proj.weight`, shape: [3 * D, D], kind: "param", std: 1 / Math.sqrt(D) },
-      { name: `${p}.self_attn.o_proj.weight`, shape: [D, D], kind: "param", std: 1 / Math.sqrt(D) },
-      { name: `${p}.mlp.gate_up_proj.weight`, shape: [2 * F, D], kind: "param", std: 1 / Math.sqrt(D) },
-      { name: `${p}.mlp.down_proj.weight`, shape: [D, F], kind: "param", std: 1 / Math.sqrt(F) },
-    );
+    if (mlpT) out.push(...swigluSpecs(`${p}.mlp_t`, mlpT.S, mlpT.FT));
+    else
+      out.push(
+        { name: `${p}.self_attn.qkv_proj.weight`, shape: [3 * D, D], kind: "param", std: 1 / Math.sqrt(D) },
+        { name: `${p}.self_attn.o_proj.weight`, shape: [D, D], kind: "param", std: 1 / Math.sqrt(D) },
+      );
+    out.push(...swigluSpecs(`${p}.mlp`, D, F));
   }
   return out;
 }
@@ -36,7 +54,7 @@ function levelSpecs(level: "H" | "L", layers: number, D: number, F: number): Par
 /** All tensors in official state-dict order. */
 export function paramSpecs(c: HRMConfig): ParamSpec[] {
   const D = c.hidden_size;
-  const { inter, seqTotal } = derive(c);
+  const { inter, interT, seqTotal } = derive(c);
   const specs: ParamSpec[] = [
     { name: "H_init", shape: [D], kind: "buffer", std: 1 },
     { name: "L_init", shape: [D], kind: "buffer", std: 1 },
@@ -59,6 +77,12 @@ export function paramSpecs(c: HRMConfig): ParamSpec[] {
       kind: "param",
       std: 1 / Math.sqrt(D),
     });
+  // TRM has one network, L_level (its H_layers is ignored, as in the official code).
+  if (c.architecture === "trm")
+    return [
+      ...specs,
+      ...levelSpecs("L", c.L_layers, D, inter, c.mlp_t ? { S: seqTotal, FT: interT } : undefined),
+    ];
   return [...specs, ...levelSpecs("H", c.H_layers, D, inter), ...levelSpecs("L", c.L_layers, D, inter)];
 }
 

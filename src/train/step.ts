@@ -108,7 +108,9 @@ export class TrainStep {
       opts.adam,
       inner.k,
     );
-    this.sink = opts.keepGrads ? null : new AdamSink(this.adam, this.paramNames);
+    // TRM's backward uses each weight L_cycles + 1 times: its gradients are summed in the table first.
+    const perTensor = !opts.keepGrads && inner.config.architecture !== "trm";
+    this.sink = perTensor ? new AdamSink(this.adam, this.paramNames) : null;
   }
 
   /** Runs one step; `lr` and `puzzleLr` override the constant rates (for schedules). */

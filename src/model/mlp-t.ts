@@ -1,0 +1,86 @@
+/**
+ * TRM's mlp_t sub-layer, the attention replacement of its MLP variant (official TRM block with mlp_t): the
+ * state is transposed to [B, D, S], a SwiGLU of width S mixes positions, the residual is added and the RMS
+ * norm is taken over the last axis (positions, at that point), and the result is transposed back:
+ *   h1 = (rms_norm(xᵀ + down_t(silu(gate_t) * up_t)))ᵀ,  (gate_t | up_t) = gate_up_t(xᵀ)
+ * The matmuls and the norm are the MLP's kernels on B*D rows of width S; only the transposes are new.
+ */
+import type { Kernels } from "../kernels/api.js";
+import type { BlockActs, BlockWeights, Dims } from "./block.js";
+
+/** dst[b] = src[b]ᵀ for B matrices src[b] [R, C] (dst[b] [C, R]). */
+export function transposeBatched(
+  dst: Float32Array,
+  src: Float32Array,
+  B: number,
+  R: number,
+  C: number,
+): void {
+  const n = R * C;
+  for (let b = 0; b < B; b++) {
+    const o = b * n;
+    for (let r = 0; r < R; r++) {
+      const row = o + r * C;
+      for (let c = 0; c < C; c++) dst[o + c * R + r] = src[row + c];
+    }
+  }
+}
+
+function weights(w: BlockWeights): { gateUp: Float32Array; down: Float32Array } {
+  if (!w.tGateUp || !w.tDown) throw new Error("an mlp_t block needs its mlp_t weights");
+  return { gateUp: w.tGateUp, down: w.tDown };
+}
+
+/** a.h1 [T, D] from x [T, D]; a record for the backward keeps guT and rstdT. */
+export function mlpTForward(k: Kernels, w: BlockWeights, x: Float32Array, a: BlockActs, d: Dims): void {
+  const { B, S, D, FT, eps, precision: p } = d;
+  const TT = B * D;
+  const t = weights(w);
+  transposeBatched(a.xt, x, B, S, D);
+  if (a.saved) {
+    k.linearForward(a.guT, a.xt, t.gateUp, TT, S, 2 * FT, p);
+    k.swigluForward(a.actT, a.guT, TT, FT);
+  } else k.linearSwigluForward(a.actT, a.xt, t.gateUp, TT, S, FT, p);
+  k.linearResidualRmsnormForward(a.h1t, a.rstdT, a.xt, a.actT, t.down, TT, FT, S, eps, p);
+  transposeBatched(a.h1, a.h1t, B, D, S);
+}
+
+/** The backward's buffers for mlp_t blocks (on the transposed state). */
+export interface MlpTScratch {
+  dh1t: Float32Array; // [B*D, S]
+  dactT: Float32Array; // [B*D, FT]
+  dxt: Float32Array; // [B*D, S]
+}
+
+/**
+ * In: dh1 [T, D] = d(h1), x the block input. Out: dx [T, D] = d(x), residual included. Gradients go through
+ * grad(name, fn), which runs fn with the buffer to add that weight's gradient into.
+ */
+export function mlpTBackward(
+  k: Kernels,
+  w: BlockWeights,
+  a: BlockActs,
+  x: Float32Array,
+  dh1: Float32Array,
+  dx: Float32Array,
+  d: Dims,
+  s: MlpTScratch,
+  grad: (name: "mlp_t.down_proj.weight" | "mlp_t.gate_up_proj.weight", fn: (g: Float32Array) => void) => void,
+): void {
+  const { B, S, D, FT, precision: p } = d;
+  const TT = B * D;
+  const t = weights(w);
+  transposeBatched(s.dh1t, dh1, B, S, D);
+  transposeBatched(a.h1t, a.h1, B, S, D);
+  k.rmsnormBackward(s.dh1t, s.dh1t, a.h1t, a.rstdT, TT, S); // now d(xᵀ + mlp_t(xᵀ))
+  k.swigluForward(a.actT, a.guT, TT, FT);
+  grad("mlp_t.down_proj.weight", (g) => k.linearBackward(s.dactT, g, s.dh1t, a.actT, t.down, TT, FT, S, p));
+  const dguT = a.guT; // in place: guT is not read again
+  k.swigluBackward(dguT, s.dactT, a.guT, TT, FT);
+  transposeBatched(a.xt, x, B, S, D);
+  grad("mlp_t.gate_up_proj.weight", (g) =>
+    k.linearBackward(s.dxt, g, dguT, a.xt, t.gateUp, TT, S, 2 * FT, p),
+  );
+  k.add(s.dxt, s.dxt, s.dh1t, 1, 1, TT * S);
+  transposeBatched(dx, s.dxt, B, D, S);
+}
