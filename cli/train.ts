@@ -88,7 +88,7 @@ async function trainRun(r: RunDir, opts: { quiet?: boolean }): Promise<TrainResu
     if (!opts.quiet) console.log(s);
   };
   say(
-    `hrm train: ${r.runDir} (${getKernels().backendName} kernels, ${trainer.inner.params.data.length.toLocaleString()} parameters)`,
+    `hrm train: ${r.runDir} (${trainer.inner.config.architecture.toUpperCase()}, ${trainer.inner.params.data.length.toLocaleString()} parameters, ${getKernels().backendName} kernels)`,
   );
   if (kernelThreadsNote()) say(`kernel threads: ${kernelThreadsNote()}`);
   for (const note of r.notes) console.log(`note: ${note}`); // even when quiet: it changes what the run does

@@ -53,7 +53,86 @@ puzzle_emb_ndim: \${.hidden_size}
 pos_encodings: rope
 `;
 
+/** TinyRecursiveModels' config/arch/trm.yaml and config/cfg_pretrain.yaml, as the official repository has them. */
+const OFFICIAL_TRM_ARCH = `name: recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1
+loss:
+  name: losses@ACTLossHead
+  loss_type: stablemax_cross_entropy
+
+halt_exploration_prob: 0.1
+halt_max_steps: 16
+
+H_cycles: 3
+L_cycles: 6
+
+H_layers: 0
+L_layers: 2
+
+hidden_size: 512
+num_heads: 8  # min(2, hidden_size // 64)
+expansion: 4
+
+puzzle_emb_ndim: \${.hidden_size}
+
+pos_encodings: rope
+forward_dtype: bfloat16
+
+mlp_t: False # use mlp on L instead of transformer
+puzzle_emb_len: 16 # if non-zero, its specified to this value
+no_ACT_continue: True # No continue ACT loss, only use the sigmoid of the halt which makes much more sense`;
+
+const OFFICIAL_TRM_PRETRAIN = `# ARC training config
+
+defaults:
+  - arch: trm
+  - _self_
+
+hydra:
+  output_subdir: null
+
+# Data path
+data_paths: ['data/arc-aug-1000']
+data_paths_test: []
+
+evaluators:
+  - name: arc@ARC
+
+# Hyperparams - Training
+global_batch_size: 768
+
+epochs: 100000
+eval_interval: 10000
+checkpoint_every_eval: True
+
+lr: 1e-4
+lr_min_ratio: 1.0
+lr_warmup_steps: 2000
+
+# Standard hyperparameter settings for LM, as used in Llama
+beta1: 0.9
+beta2: 0.95
+weight_decay: 0.1
+puzzle_emb_weight_decay: 0.1
+
+# Hyperparams - Puzzle embeddings training
+puzzle_emb_lr: 1e-2
+
+seed: 0
+min_eval_interval: 0 # when to start the eval
+
+ema: False # use Exponential-Moving-Average
+ema_rate: 0.999 # EMA-rate
+freeze_weights: False # If True, freeze weights and only learn the embeddings
+
+# Supervision Curriculum
+supervision_curriculum: False
+curriculum_min_depth: 2
+curriculum_max_depth: 16
+curriculum_warmup_epochs: 1`;
+
 const files: Record<string, string> = {
+  "trm/cfg_pretrain.yaml": OFFICIAL_TRM_PRETRAIN,
+  "trm/arch/trm.yaml": OFFICIAL_TRM_ARCH,
   "config/cfg_pretrain.yaml": OFFICIAL_PRETRAIN,
   "config/arch/hrm_v1.yaml": OFFICIAL_ARCH,
   "small.yaml": "data_path: d\narch:\n  hidden_size: 64\n  num_heads: 2\n",
@@ -227,4 +306,37 @@ test("makeRunConfig: nested or dotted official names over the defaults, checked 
     () => makeRunConfig({ epochs: 10, eval_interval: 3 }),
     /config: eval_interval=3: must divide epochs \(10\)/,
   );
+});
+
+test("TRM: the official cfg_pretrain.yaml and arch/trm.yaml load as they are; arch.name=trm takes trm.yaml's defaults", () => {
+  const o = resolveRunConfig(
+    ["ema=true", "arch.mlp_t=true", "arch.pos_encodings=none"],
+    "trm/cfg_pretrain.yaml",
+    read,
+  );
+  assert.equal(o.data_path, "data/arc-aug-1000");
+  assert.equal(o.ema, true);
+  assert.equal(o.ema_rate, 0.999);
+  const m = archConfig(o, { seq_len: 900, vocab_size: 12, num_puzzle_identifiers: 10 });
+  assert.equal(m.architecture, "trm");
+  assert.deepEqual(
+    [m.H_cycles, m.L_cycles, m.L_layers, m.puzzle_emb_len, m.mlp_t, m.no_ACT_continue, m.puzzle_emb_ndim],
+    [3, 6, 2, 16, true, true, 512],
+  );
+  // The short name: the same defaults, and all_config.yaml names the official class.
+  const short = cfg("arch.name=trm", "arch.L_cycles=4");
+  assert.equal(short["arch.name"], "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1");
+  assert.deepEqual(
+    [short["arch.H_cycles"], short["arch.L_cycles"], short["arch.puzzle_emb_len"]],
+    [3, 4, 16],
+  );
+  const nested = nestConfig(short) as { arch: Record<string, unknown> };
+  assert.equal(nested.arch.no_ACT_continue, true);
+  // HRM's all_config.yaml has no TRM keys; HRM refuses them.
+  assert.ok(!("mlp_t" in (nestConfig(cfg()) as { arch: Record<string, unknown> }).arch));
+  assert.throws(() => cfg("arch.mlp_t=true"), /command line: arch.mlp_t.*is a TRM option/);
+  assert.throws(() => cfg("arch.name=gpt"), /arch.name="gpt": unknown model \(known: hrm, trm/);
+  assert.throws(() => cfg("data_paths=a,b"), /data_paths=.*one dataset directory/);
+  assert.throws(() => cfg("freeze_weights=true"), /freeze_weights=true: is not supported/);
+  assert.throws(() => cfg("ema_rate=2"), /ema_rate=2: must be in \[0, 1\]/);
 });

@@ -153,7 +153,10 @@ function initialWeights(file: string, hrm: HRMConfig): HRMParams {
 /** Writes step_<N>/ (model, train state, config) atomically and prunes to keep_last. */
 export function saveRunCheckpoint(r: RunDir, trainer: Trainer, position: IteratorPosition): string {
   const dir = writeCheckpoint(r.runDir, trainer.stepCount, {
-    "model.safetensors": encodeModelSafetensors(trainer.inner.params, { step: String(trainer.stepCount) }),
+    // With ema, the averaged weights (what evaluation used); the trained ones are in the train state.
+    "model.safetensors": trainer.withEvalWeights(() =>
+      encodeModelSafetensors(trainer.inner.params, { step: String(trainer.stepCount) }),
+    ),
     "train_state.safetensors": encodeTrainState(trainer, position),
     "all_config.yaml": r.yaml,
   });

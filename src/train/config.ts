@@ -5,8 +5,8 @@
  * overrides. `${.key}` / `${key}` interpolations resolve at the end. Every key is typed; unknown keys and bad
  * values are errors that name the key and where it came from. Pure: files are read through a callback.
  */
-import type { HRMConfig } from "../model/config.js";
-import { ConfigError, DEFAULT_CONFIG, makeConfig } from "../model/config.js";
+import type { Architecture, HRMConfig } from "../model/config.js";
+import { ConfigError, DEFAULT_CONFIG, defaultConfig, makeConfig } from "../model/config.js";
 import type { YamlValue } from "../util/yaml.js";
 import { parseYaml } from "../util/yaml.js";
 import { clip, describe } from "../io/limits.js";
@@ -41,14 +41,40 @@ const ARCH_DOCS: Partial<Record<keyof HRMConfig, string>> = {
   rms_norm_eps: "RMSNorm epsilon",
   rope_theta: "RoPE base",
   forward_dtype: "bfloat16 (matmul inputs rounded to bfloat16, float32 accumulation) | float32",
+  puzzle_emb_len: "TRM: positions of the puzzle embedding (0: ceil(puzzle_emb_ndim / hidden_size))",
+  mlp_t: "TRM: mix positions with a SwiGLU over the sequence instead of attention",
+  no_ACT_continue: "TRM: halt when q_halt > 0, no Q-continue target (false: HRM's rule)",
 };
 const ARCH_FLOATS = new Set(["halt_exploration_prob", "expansion", "rms_norm_eps", "rope_theta"]);
+/** Keys only TRM has: an HRM run's all_config.yaml leaves them out, as the official HRM config does. */
+const TRM_ONLY_KEYS = ["puzzle_emb_len", "mlp_t", "no_ACT_continue"];
+
+/** The official model class names (arch.name) and the short names hrm-ts also takes. */
+export const ARCH_NAMES: Record<Architecture, string> = {
+  hrm: "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
+  trm: "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+};
+
+/** The architecture an arch.name names: "hrm", "trm" or an official class name (either code base's). */
+export function architectureOf(name: string): Architecture | null {
+  if (name === "hrm" || name === "trm") return name;
+  if (/@HierarchicalReasoningModel_ACTV1$/.test(name)) return "hrm";
+  if (/@TinyRecursiveReasoningModel_ACTV1$/.test(name)) return "trm";
+  return null;
+}
 
 function archSpecs(): Record<string, Spec> {
   const out: Record<string, Spec> = {};
   for (const [k, doc] of Object.entries(ARCH_DOCS)) {
     const v = DEFAULT_CONFIG[k as keyof HRMConfig];
-    const kind: Kind = typeof v === "string" ? "string" : ARCH_FLOATS.has(k) ? "float" : "int";
+    const kind: Kind =
+      typeof v === "string"
+        ? "string"
+        : typeof v === "boolean"
+          ? "bool"
+          : ARCH_FLOATS.has(k)
+            ? "float"
+            : "int";
     // hrm_v1.yaml ties the puzzle embedding width to the model width.
     out[`arch.${k}`] = s(kind, k === "puzzle_emb_ndim" ? "${.hidden_size}" : v, doc!);
   }
@@ -82,7 +108,30 @@ export const RUN_SPEC: Record<string, Spec> = {
   init_from: s("string?", null, "hrm-ts: start from these weights (.pt or ours), with fresh optimiser state"),
   seed: s("int", 0, "random seed (init, data order, exploration)"),
   eval_save_outputs: s("list", [], "outputs saved at evaluation as .npy (e.g. [logits, q_halt_logits])"),
-  "arch.name": s("string", "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1", "model class (official name)"),
+  data_paths: s("list", [], "TRM's cfg_pretrain.yaml: dataset directories (hrm-ts: one, as data_path)"),
+  data_paths_test: s(
+    "list",
+    [],
+    "TRM's cfg_pretrain.yaml: separate test directories (hrm-ts: none; [] only)",
+  ),
+  evaluators: s("list", [], "TRM's cfg_pretrain.yaml: evaluator names (hrm-ts: ARC voting is hrm eval's)"),
+  min_eval_interval: s("int", 0, "first train/eval iteration that evaluates (TRM's cfg_pretrain.yaml)"),
+  freeze_weights: s(
+    "bool",
+    false,
+    "TRM's cfg_pretrain.yaml: train only the puzzle embeddings (hrm-ts: false only)",
+  ),
+  supervision_curriculum: s("bool", false, "TRM's cfg_pretrain.yaml (hrm-ts: false only)"),
+  curriculum_min_depth: s("int", 2, "TRM's cfg_pretrain.yaml, used only with supervision_curriculum"),
+  curriculum_max_depth: s("int", 16, "TRM's cfg_pretrain.yaml, used only with supervision_curriculum"),
+  curriculum_warmup_epochs: s("int", 1, "TRM's cfg_pretrain.yaml, used only with supervision_curriculum"),
+  ema: s(
+    "bool",
+    false,
+    "evaluate and checkpoint an exponential moving average of the weights (TRM's runs: true)",
+  ),
+  ema_rate: s("float", 0.999, "EMA rate mu: shadow = (1 - mu) * weights + mu * shadow after every step"),
+  "arch.name": s("string", ARCH_NAMES.hrm, "model class: hrm or trm, or the official class name"),
   "arch.loss.name": s("string", "losses@ACTLossHead", "loss head (official name)"),
   "arch.loss.loss_type": s(
     "string",
@@ -179,6 +228,25 @@ function applyFile(
   }
 }
 
+/**
+ * arch.name picks the architecture, and with it the defaults of the arch.* keys nothing set: TRM's are its
+ * official arch/trm.yaml. An unknown name is an error that lists the known ones.
+ */
+function applyArchDefaults(cfg: RunConfig, origin: Origins): void {
+  const name = cfg["arch.name"] as string;
+  const arch = architectureOf(name);
+  if (!arch)
+    throw new RunConfigError(
+      `${origin.get("arch.name") ?? "defaults"}: arch.name=${describe(name)}: unknown model (known: hrm, trm, ${ARCH_NAMES.hrm}, ${ARCH_NAMES.trm})`,
+    );
+  if (name === arch) cfg["arch.name"] = ARCH_NAMES[arch]; // all_config.yaml names the official class
+  if (arch === "hrm") return;
+  const trm = defaultConfig("trm");
+  for (const k of Object.keys(ARCH_DOCS))
+    if (!origin.has(`arch.${k}`) && k !== "puzzle_emb_ndim")
+      cfg[`arch.${k}`] = trm[k as keyof HRMConfig] as YamlValue;
+}
+
 /** Resolves `${.key}` (same section) and `${key}` (top level) references. */
 function interpolate(cfg: RunConfig, origin: Origins): void {
   for (const [k, v] of Object.entries(cfg)) {
@@ -222,6 +290,7 @@ export function resolveRunConfig(
     cfg[key] = check(key, value, "command line");
     origin.set(key, "command line");
   }
+  applyArchDefaults(cfg, origin);
   interpolate(cfg, origin);
   validate(cfg, origin);
   return cfg;
@@ -239,6 +308,7 @@ export function makeRunConfig(values: { [k: string]: YamlValue } = {}): RunConfi
     cfg[k] = check(k, v, "config");
     origin.set(k, "config");
   }
+  applyArchDefaults(cfg, origin);
   interpolate(cfg, origin);
   validate(cfg, origin);
   return cfg;
@@ -266,6 +336,20 @@ function validate(cfg: RunConfig, origin: Origins): void {
   need(num("lr_warmup_steps") >= 0, "lr_warmup_steps", "must be non-negative");
   need(num("beta1") >= 0 && num("beta1") < 1, "beta1", "must be in [0, 1)");
   need(num("beta2") >= 0 && num("beta2") < 1, "beta2", "must be in [0, 1)");
+  need(num("ema_rate") >= 0 && num("ema_rate") <= 1, "ema_rate", "must be in [0, 1]");
+  need(num("min_eval_interval") >= 0, "min_eval_interval", "must be non-negative");
+  need(cfg.freeze_weights === false, "freeze_weights", "is not supported by hrm-ts (only false)");
+  need(
+    cfg.supervision_curriculum === false,
+    "supervision_curriculum",
+    "is not supported by hrm-ts (only false)",
+  );
+  need(
+    (cfg.data_paths_test as YamlValue[]).length === 0,
+    "data_paths_test",
+    "is not supported: hrm-ts evaluates data_path's test split",
+  );
+  dataPaths(cfg, origin);
   const ce = cfg.checkpoint_every_steps as number | null;
   need(ce === null || ce >= 1, "checkpoint_every_steps", "must be at least 1 (or null)");
   const kl = cfg.keep_last as number | null;
@@ -284,7 +368,24 @@ function validate(cfg: RunConfig, origin: Origins): void {
   checkArch(cfg, origin);
 }
 
-/** The arch.* values checked now, as the model will (with the dataset's sizes as placeholders), naming the file. */
+/** TRM's data_paths: one directory, which is data_path (given both, they must agree). */
+function dataPaths(cfg: RunConfig, origin: Origins): void {
+  const paths = cfg.data_paths as YamlValue[];
+  if (paths.length === 0) return;
+  const where = origin.get("data_paths") ?? "defaults";
+  if (paths.length > 1 || typeof paths[0] !== "string")
+    throw new RunConfigError(
+      `${where}: data_paths=${describe(paths)}: hrm-ts trains on one dataset directory`,
+    );
+  const dp = cfg.data_path as string | null;
+  if (dp !== null && dp !== paths[0])
+    throw new RunConfigError(
+      `${where}: data_paths=${describe(paths)} disagrees with data_path=${describe(dp)}`,
+    );
+  cfg.data_path = paths[0];
+  cfg.data_paths = [];
+}
+
 /** Model config keys that the run config names otherwise. */
 const RUN_KEY_OF_ARCH: Record<string, string> = {
   batch_size: "global_batch_size",
@@ -315,6 +416,8 @@ export function runConfigForModel(c: HRMConfig, base?: RunConfig): RunConfig {
     : Object.fromEntries(Object.entries(RUN_SPEC).map(([k, v]) => [k, v.default]));
   for (const k of Object.keys(ARCH_DOCS)) cfg[`arch.${k}`] = c[k as keyof HRMConfig] as YamlValue;
   cfg["arch.loss.loss_type"] = c.loss_type;
+  if (architectureOf(cfg["arch.name"] as string) !== c.architecture)
+    cfg["arch.name"] = ARCH_NAMES[c.architecture];
   return cfg;
 }
 
@@ -328,6 +431,7 @@ export function archConfig(
   ) as Partial<HRMConfig>;
   return makeConfig({
     ...arch,
+    architecture: architectureOf(cfg["arch.name"] as string) ?? undefined,
     batch_size: cfg.global_batch_size as number,
     seq_len: meta.seq_len,
     vocab_size: meta.vocab_size,
@@ -351,13 +455,17 @@ export function trainConfig(cfg: RunConfig): TrainConfig {
     puzzle_emb_lr: n("puzzle_emb_lr"),
     puzzle_emb_weight_decay: n("puzzle_emb_weight_decay"),
     seed: n("seed"),
+    ema: cfg.ema as boolean,
+    ema_rate: n("ema_rate"),
   };
 }
 
 /** The config as nested YAML-ready data (all_config.yaml), in the official shape. */
 export function nestConfig(cfg: RunConfig): { [k: string]: YamlValue } {
   const out: { [k: string]: YamlValue } = {};
+  const hrm = architectureOf(cfg["arch.name"] as string) === "hrm";
   for (const [k, v] of Object.entries(cfg)) {
+    if (hrm && TRM_ONLY_KEYS.some((t) => k === `arch.${t}`)) continue;
     const parts = k.split(".");
     let node = out;
     for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as { [k: string]: YamlValue };

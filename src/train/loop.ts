@@ -132,9 +132,9 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     }
     if (stopped) break;
     pos = { iter: iter + 1, batch: 0 };
-    if (opts.test) {
+    if (opts.test && iter >= (cfg.min_eval_interval as number)) {
       const te = performance.now();
-      lastEval = evaluateAll(trainer, opts.test, cfg, hooks);
+      lastEval = trainer.withEvalWeights(() => evaluateAll(trainer, opts.test!, cfg, hooks));
       await hooks.evaluated?.(trainer.stepCount, lastEval, (performance.now() - te) / 1000);
     }
     if (cfg.checkpoint_every_eval) save();

@@ -1,8 +1,9 @@
 /**
  * Everything beyond the weights that a training run needs to continue bit-exactly: the AdamATan2 moments and
  * step count, the ACT carry (z_H, z_L, steps, halted, current data), the exploration RNG state, the optimiser
- * step and the data-iterator position (iteration, batches consumed). Stored as safetensors (tensors named
- * optim.m.<param>, optim.v.<param>, carry.<field>) with the scalars as JSON in the metadata. Pure: bytes in/out.
+ * step and the data-iterator position (iteration, batches consumed); with EMA, the trained weights themselves
+ * (the checkpoint's model file then holds the average). Stored as safetensors (tensors named optim.m.<param>,
+ * optim.v.<param>, carry.<field>, live.<param>) with the scalars as JSON in the metadata. Pure: bytes in/out.
  */
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.js";
 import type { HostTensor } from "../tensor.js";
@@ -48,6 +49,11 @@ export function encodeTrainState(t: Trainer, pos: IteratorPosition): Uint8Array 
     tensors.set(`optim.m.${n}`, { dtype: "float32", shape, data: adam.m[i] });
     tensors.set(`optim.v.${n}`, { dtype: "float32", shape, data: adam.v[i] });
   });
+  if (t.ema)
+    for (const n of t.ema.names) {
+      const data = t.inner.params.get(n);
+      tensors.set(`live.${n}`, { dtype: "float32", shape: [data.length], data });
+    }
   const c = t.inner.config;
   if (t.carry)
     for (const [k, v] of carryTensors(t.carry, t.inner.derived.seqTotal, c.hidden_size, c.seq_len))
@@ -89,6 +95,13 @@ export function restoreTrainState(t: Trainer, bytes: Uint8Array, file: string): 
     take(`optim.m.${n}`, adam.m[i]);
     take(`optim.v.${n}`, adam.v[i]);
   });
+  const live = [...tensors.keys()].some((k) => k.startsWith("live."));
+  if (live !== (t.ema !== null))
+    throw new TrainStateError(
+      `${file}: saved ${live ? "with" : "without"} ema, this run has ema=${t.ema !== null} (the weights would not continue)`,
+    );
+  // The model file gave the EMA its shadow; the trained weights continue from here.
+  if (t.ema) for (const n of t.ema.names) take(`live.${n}`, t.inner.params.get(n));
   adam.step = s.adam_step;
   t.stepCount = s.step;
   t.rng.s.set(s.rng);

@@ -11,6 +11,7 @@ import { initialCarry } from "../model/act.js";
 import type { HRMInner } from "../model/inner.js";
 import { Rng } from "../util/rng.js";
 import type { Reduced } from "./metrics.js";
+import { Ema } from "./ema.js";
 import { reduceTrainMetrics } from "./metrics.js";
 import { cosineScheduleWithWarmup, estimateTotalSteps } from "./schedule.js";
 import { TrainStep } from "./step.js";
@@ -29,12 +30,17 @@ export interface TrainConfig {
   puzzle_emb_lr: number;
   puzzle_emb_weight_decay: number;
   seed: number;
+  /** Keep an EMA of the weights for evaluation and checkpoints (official ema / ema_rate). */
+  ema?: boolean;
+  ema_rate?: number;
 }
 
 export class Trainer {
   readonly totalSteps: number;
   readonly step: TrainStep;
   readonly rng: Rng;
+  /** The weights' moving average (cfg.ema), updated after every step. */
+  readonly ema: Ema | null;
   stepCount = 0;
   carry: Carry | null = null;
 
@@ -56,6 +62,12 @@ export class Trainer {
       puzzleEmbWeightDecay: cfg.puzzle_emb_weight_decay,
       lossScale: 1 / cfg.global_batch_size,
     });
+    this.ema = cfg.ema ? new Ema(inner.params, cfg.ema_rate ?? 0.999) : null;
+  }
+
+  /** Runs fn on the weights evaluation and checkpoints use: the EMA shadow with ema, else the weights. */
+  withEvalWeights<T>(fn: () => T): T {
+    return this.ema ? this.ema.withShadow(fn) : fn();
   }
 
   lr(base: number): number {
@@ -75,6 +87,7 @@ export class Trainer {
     const carry = this.carry ?? this.initCarry();
     const lr = this.lr(this.cfg.lr);
     const { loss } = this.step.run(carry, batch, this.rng, lr, this.lr(this.cfg.puzzle_emb_lr));
+    this.ema?.update(); // after both optimisers, as pretrain.py
     return reduceTrainMetrics(loss.metrics, this.cfg.global_batch_size, lr);
   }
 
