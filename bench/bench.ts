@@ -1,9 +1,10 @@
 /**
- * npm run bench [-- --json] [-- --quick] [-- --only=kernels|model|pytorch|wasm|serve] [-- --pytorch]: kernel and model
+ * npm run bench [-- --json] [-- --quick] [-- --only=kernels|model|trm|pytorch|wasm|serve] [-- --pytorch]: kernel and model
  * benchmarks (not a test); --pytorch adds hrm-ts vs the official step in PyTorch (bench/pytorch.ts).
  * Prints the measured FP32 FMA peak, GEMM GFLOP/s for native (1 and all threads) and ref, each fused
  * kernel's time, and the per-call overhead. Every GEMM is spot-checked against float64 before it is timed.
  * Then the model benchmark (bench/model.ts): training and evaluation throughput, MFU, memory, kernel profile.
+ * --only=trm: only the TRM rows of the model benchmark.
  * --only=wasm: the WASM backend against native, in Node and in Chromium (bench/wasm.ts).
  * --only=serve: hrm serve under autocannon load, and a 100,000-request soak (bench/serve.ts).
  * --json also writes one JSON object per line to bench/results/bench-<time>.jsonl.
@@ -365,8 +366,8 @@ function benchEpilogues(native: NativeAddon): void {
 }
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
-if (only !== undefined && !["kernels", "model", "pytorch", "wasm", "serve"].includes(only)) {
-  console.error(`bench: --only=${only}: expected kernels, model, pytorch, wasm or serve`);
+if (only !== undefined && !["kernels", "model", "trm", "pytorch", "wasm", "serve"].includes(only)) {
+  console.error(`bench: --only=${only}: expected kernels, model, trm, pytorch, wasm or serve`);
   process.exit(2);
 }
 if (only === "serve") {
@@ -381,7 +382,7 @@ if (only === "wasm") {
 }
 const peak = benchPeak();
 if (!peak) console.log("native addon not available: ref numbers only\n");
-if (only !== "model" && only !== "pytorch") {
+if (only !== "model" && only !== "trm" && only !== "pytorch") {
   benchGemm(peak);
   benchFused(addon);
 }
@@ -395,7 +396,7 @@ if (only !== "kernels" && only !== "pytorch") {
     : null;
   const startPeak = (threads: number) =>
     !peak ? NaN : threads === 1 ? peak.p1 : threads === peak.threads ? peak.pAll : NaN;
-  benchModels(measurePeak, quick, records, startPeak);
+  benchModels(measurePeak, quick, records, startPeak, only === "trm" ? "trm" : "all");
 }
 if (only === "pytorch" || args.has("--pytorch")) {
   console.log(

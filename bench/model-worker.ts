@@ -17,7 +17,7 @@ import {
   Rng,
   TrainStep,
 } from "../src/node.js";
-import { evalFlops, hrmFlops } from "../src/model/flops.js";
+import { evalFlops, modelFlops } from "../src/model/flops.js";
 
 /**
  * This process's peak resident memory. On Linux, from VmHWM: getrusage's maxRSS survives fork + exec, so a
@@ -36,7 +36,7 @@ function peakRssMb(): number {
 import type { HRMConfig } from "../src/model/config.js";
 
 export interface ModelCase {
-  config: "full" | "small" | "arc";
+  config: "full" | "small" | "arc" | "trm-sudoku" | "trm-sudoku-mlp" | "trm-maze";
   mode: "train" | "eval";
   batch: number;
   /** Extra arch overrides (memory-scaling cases). */
@@ -53,10 +53,25 @@ export interface ModelCase {
 
 const MAX_REPS = 40;
 
+const TRM: Partial<HRMConfig> = {
+  architecture: "trm",
+  hidden_size: 512,
+  num_heads: 8,
+  L_layers: 2,
+  H_layers: 0,
+  H_cycles: 3,
+  L_cycles: 6,
+  puzzle_emb_len: 16,
+};
+
 export const CONFIGS: Record<ModelCase["config"], Partial<HRMConfig>> = {
   full: { hidden_size: 512, num_heads: 8, H_layers: 4, L_layers: 4, seq_len: 81, vocab_size: 11 },
   small: { hidden_size: 128, num_heads: 4, H_layers: 2, L_layers: 2, seq_len: 81, vocab_size: 11 },
   arc: { hidden_size: 512, num_heads: 8, H_layers: 4, L_layers: 4, seq_len: 900, vocab_size: 12 },
+  // TRM's official Sudoku-Extreme (attention and mlp_t) and Maze-Hard configurations: trm.yaml's sizes.
+  "trm-sudoku": { ...TRM, seq_len: 81, vocab_size: 11 },
+  "trm-sudoku-mlp": { ...TRM, seq_len: 81, vocab_size: 11, mlp_t: true, pos_encodings: "none" },
+  "trm-maze": { ...TRM, seq_len: 900, vocab_size: 6 },
 };
 
 /**
@@ -121,9 +136,9 @@ function batchFor(c: HRMConfig, B: number, rng: Rng) {
 
 function run(cs: ModelCase) {
   const config = makeConfig({
-    ...CONFIGS[cs.config],
     H_cycles: 2,
     L_cycles: 2,
+    ...CONFIGS[cs.config],
     halt_max_steps: 16,
     puzzle_emb_ndim: CONFIGS[cs.config].hidden_size,
     num_puzzle_identifiers: 1,
@@ -149,7 +164,7 @@ function run(cs: ModelCase) {
     });
     const carry = initialCarry(inner, cs.batch);
     work = () => void step.run(carry, batch, rng);
-    flops = hrmFlops(config, cs.batch).trainStep;
+    flops = modelFlops(config, cs.batch).trainStep;
   } else {
     const segments = 16;
     work = () => {

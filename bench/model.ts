@@ -75,6 +75,7 @@ export function benchModels(
   quick: boolean,
   records: Record<string, unknown>[],
   startPeak: (threads: number) => number = () => NaN,
+  which: "all" | "trm" = "all",
 ): void {
   const reps = quick ? 1 : 3;
   const minSeconds = quick ? 0 : 6;
@@ -100,6 +101,29 @@ export function benchModels(
       ["halt_max_steps x2", { halt_max_steps: 32 }],
     ] as const)
       cases.push([{ config: "full", mode: "train", batch: 32, reps: 1, arch, label }, undefined]);
+  // TRM at its official Sudoku (attention, mlp_t) and Maze-Hard sizes: hidden 512, 2 layers, 3 x 6 cycles.
+  const trm: [ModelCase, number | undefined][] = [
+    [{ config: "trm-sudoku", mode: "train", batch: 32, reps }, undefined],
+    [{ config: "trm-sudoku-mlp", mode: "train", batch: 32, reps }, undefined],
+    [{ config: "trm-maze", mode: "train", batch: 4, reps: 1 }, undefined],
+    [{ config: "trm-sudoku", mode: "eval", batch: 32, reps: 1 }, undefined],
+    [{ config: "trm-sudoku-mlp", mode: "eval", batch: 32, reps: 1 }, undefined],
+    [{ config: "trm-maze", mode: "eval", batch: 4, reps: 1 }, undefined],
+  ];
+  // Peak memory against L_cycles: the last cycle's L_cycles + 1 calls keep their activations.
+  for (const L of [2, 4, 6, 8])
+    trm.push([
+      {
+        config: "trm-sudoku",
+        mode: "train",
+        batch: 32,
+        reps: 1,
+        arch: { L_cycles: L },
+        label: `L_cycles ${L}`,
+      },
+      undefined,
+    ]);
+  cases.splice(which === "trm" ? 0 : cases.length, which === "trm" ? cases.length : 0, ...trm);
   const results: ModelResult[] = [];
   for (const [cs, threads] of cases) {
     const what = `${cs.config} ${cs.mode} batch ${cs.batch} ${cs.dtype ?? "float32"}${cs.label ? ` (${cs.label})` : ""}${threads ? `, ${threads} thread` : ""}`;

@@ -14,7 +14,7 @@ import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions, usage } from "./parse.js";
 
 const HELP = `usage: hrm <command> ...     (hrm --version; options as key=value or --key=value; --dry-run shows the config)
-  quickstart [--paper data_path=<dir>] [key=value ...]   the main job (npm start): 4x4 Sudoku, train, evaluate, solve
+  quickstart [--arch trm] [--paper data_path=<dir>] [key=value ...]   the main job (npm start): 4x4 Sudoku, train, evaluate, solve
   build-dataset sudoku [key=value ...]   build an official-format Sudoku dataset (CSV or generated)
   build-dataset maze [key=value ...]     build an official-format maze dataset (CSV or generated)
   build-dataset arc [key=value ...]      build the augmented ARC dataset (streams to disk)

@@ -3,8 +3,8 @@
  * Sudoku dataset with the project's generator (test puzzles absent from train), trains a small HRM on the
  * CPU with the official loop (ACT with 2 segments, H_cycles = L_cycles = 2), evaluates the held-out puzzles
  * at several segment limits and with adaptive halting, and shows a few solved puzzles, the report and the
- * checkpoint. `--paper data_path=<dir>` runs the paper's Sudoku configuration on a dataset instead; any
- * key=value is passed to `hrm train` as an override.
+ * checkpoint. `--arch trm` trains TRM instead (its recipe below). `--paper data_path=<dir>` runs the paper's
+ * Sudoku configuration on a dataset instead; any key=value is passed to `hrm train` as an override.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -43,6 +43,20 @@ export const QUICKSTART = {
   ],
 };
 
+/**
+ * The TRM quick start: the same data, batch and schedule; TRM's one network of 2 blocks, 2 x 2 cycles (12
+ * block calls per segment, as HRM's 2 x (2 x 2 + 2)), no puzzle embedding, and an EMA of the weights as TRM's
+ * runs keep (its rate 0.999 over these ~5,000 steps).
+ */
+export const QUICKSTART_TRM = [
+  "arch.name=trm",
+  "arch.L_layers=2",
+  "arch.H_cycles=2",
+  "arch.L_cycles=2",
+  "arch.puzzle_emb_len=0",
+  "ema=true",
+];
+
 /** The paper's Sudoku-Extreme recipe (official README): run on a dataset built from the official CSVs. */
 export const PAPER_SUDOKU = [
   "epochs=20000",
@@ -72,19 +86,29 @@ function grid(tokens: ArrayLike<number>, n: number): string[] {
   );
 }
 
-export async function runQuickstart(words: string[]): Promise<void> {
+/** `--arch hrm|trm` (or `--arch=...`, which the CLI hands on as `arch=...`): the architecture, and the rest. */
+function takeArch(words: string[]): { arch: "hrm" | "trm"; rest: string[] } {
+  const i = words.findIndex((w) => w === "--arch" || w.startsWith("arch="));
+  if (i < 0) return { arch: "hrm", rest: words };
+  const value = words[i] === "--arch" ? words[i + 1] : words[i].slice("arch=".length);
+  if (value !== "hrm" && value !== "trm") throw new CliError(`--arch ${value ?? ""}: expected hrm or trm`);
+  return { arch: value, rest: words.filter((_, j) => j !== i && !(words[i] === "--arch" && j === i + 1)) };
+}
+
+export async function runQuickstart(all: string[]): Promise<void> {
   const t0 = performance.now();
+  const { arch, rest: words } = takeArch(all);
   if (words.includes("--paper")) {
     const rest = words.filter((w) => w !== "--paper");
     if (!rest.some((w) => w.startsWith("data_path=")))
       throw new CliError(
         "--paper needs data_path=<dataset dir> (e.g. built with hrm build-dataset sudoku train_csv=...)",
       );
-    await runTrain(merge(PAPER_SUDOKU, rest));
+    await runTrain(merge(PAPER_SUDOKU, arch === "trm" ? ["arch.name=trm", "ema=true"] : [], rest));
     return;
   }
   const data = "data/quickstart-sudoku-4x4-20k"; // named by recipe: a changed recipe builds afresh
-  console.log("hrm-ts quick start: train HRM on 4x4 Sudoku, CPU only, about 8 minutes on 2 cores\n");
+  console.log(`hrm-ts quick start: train ${arch.toUpperCase()} on 4x4 Sudoku, CPU only, about 8 minutes on 2 cores\n`);
   const backend = getKernels().backendName;
   if (!backend.startsWith("native"))
     console.warn(
@@ -100,8 +124,9 @@ export async function runQuickstart(words: string[]): Promise<void> {
   );
   const run = await runTrain(
     merge(
-      [`data_path=${data}`, `checkpoint_path=checkpoints/quickstart/${runStamp()}`],
+      [`data_path=${data}`, `checkpoint_path=checkpoints/quickstart/${arch === "trm" ? "trm-" : ""}${runStamp()}`],
       QUICKSTART.train,
+      arch === "trm" ? QUICKSTART_TRM : [],
       words,
     ),
   );

@@ -17,11 +17,12 @@ import type { HRMConfig } from "../src/model/config.js";
 import { derive, makeConfig } from "../src/model/config.js";
 import {
   backwardScratchLengths,
+  defaultSaveBudget,
   HRMInner,
   modelDims,
   SAVE_RECOMPUTABLE_MAX_BYTES,
 } from "../src/model/inner.js";
-import { chooseSaved, saveCosts } from "../src/model/block.js";
+import { chooseSavedPerBlock, saveCosts } from "../src/model/block.js";
 import { HRMParams } from "../src/model/params.js";
 import { TrainStep } from "../src/train/step.js";
 import { carvedFloats } from "../src/util/memory.js";
@@ -502,10 +503,12 @@ test("activations kept for the backward or recomputed in it: the same training, 
   });
   const arc = makeConfig({ ...paper, seq_len: 900, vocab_size: 12 });
   const choose = (cfg: HRMConfig, B: number) =>
-    chooseSaved(modelDims(cfg, B), 8, SAVE_RECOMPUTABLE_MAX_BYTES);
-  assert.deepEqual(choose(paper, 8), { gu: true, attention: true, act: true });
-  assert.deepEqual(choose(paper, 32), { gu: true, attention: false, act: false });
-  assert.deepEqual(choose(arc, 4), { gu: false, attention: false, act: false });
+    chooseSavedPerBlock(modelDims(cfg, B), 8, SAVE_RECOMPUTABLE_MAX_BYTES);
+  assert.deepEqual(choose(paper, 8), Array(8).fill({ gu: true, attention: true, act: true }));
+  assert.deepEqual(choose(paper, 32), Array(8).fill({ gu: true, attention: false, act: false }));
+  const arcChoice = choose(arc, 4);
+  assert.equal(arcChoice.filter((c) => c.gu).length, 6, "ARC at batch 4: gate_up's output in 6 of 8 records");
+  assert.ok(arcChoice.every((c) => !c.attention && !c.act));
 });
 
 test("frozen(): packed weights reused while frozen, repacked after it, so a weight change is never missed", () => {
@@ -534,4 +537,54 @@ test("frozen(): packed weights reused while frozen, repacked after it, so a weig
   const fresh = segments(new HRMInner(params, k));
   assert.notDeepEqual(fresh, plain);
   assert.deepEqual(segments(inner), fresh);
+});
+
+test("TRM: records keep activations block by block within the budget; any split trains to the same bits", () => {
+  const paper = makeConfig({ architecture: "trm", seq_len: 81, vocab_size: 11, num_puzzle_identifiers: 1 });
+  const d = modelDims(paper, 32);
+  const choices = chooseSavedPerBlock(d, 14, defaultSaveBudget(paper));
+  assert.equal(defaultSaveBudget(paper), 448 * 2 ** 20);
+  assert.equal(choices.filter((c) => c.gu).length, 12, "gate_up's output kept in 12 of 14 records");
+  assert.ok(choices.every((c) => !c.attention && !c.act));
+  const hrm = makeConfig({
+    hidden_size: 512,
+    num_heads: 8,
+    seq_len: 81,
+    vocab_size: 11,
+    num_puzzle_identifiers: 1,
+  });
+  assert.deepEqual(
+    chooseSavedPerBlock(modelDims(hrm, 32), 8, SAVE_RECOMPUTABLE_MAX_BYTES),
+    Array(8).fill({ gu: true, attention: false, act: false }),
+  );
+  for (const mlp_t of [false, true]) {
+    const c = makeConfig({
+      architecture: "trm",
+      ...small,
+      H_layers: 0,
+      L_layers: 2,
+      H_cycles: 2,
+      L_cycles: 2,
+      puzzle_emb_len: 1,
+      mlp_t,
+      pos_encodings: mlp_t ? "none" : "rope",
+    });
+    const costs = saveCosts(modelDims(c, 2));
+    const run = (maxBytes: number) => {
+      const inner = new HRMInner(HRMParams.init(c, 4), ref);
+      inner.saveRecomputableMaxBytes = maxBytes;
+      const step = stepOf(inner, 1e-3);
+      const carry = initialCarry(inner, 2);
+      const rng = new Rng(9);
+      for (let s = 0; s < 3; s++) step.run(carry, twoRows(), rng);
+      return {
+        params: inner.params.data,
+        kept: inner.workspace(2).savedT.flatMap((l) => l.acts.map((a) => a.saved!.gu)),
+      };
+    };
+    const all = run(Infinity);
+    const some = run(3 * costs.gu + costs.act);
+    assert.deepEqual(some.kept, [true, true, true, false, false, false]);
+    for (const r of [some, run(0)]) assert.deepEqual(r.params, all.params, `mlp_t ${mlp_t}`);
+  }
 });

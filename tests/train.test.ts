@@ -9,7 +9,7 @@ import { makeConfig } from "../src/model/config.js";
 import { HRMInner } from "../src/model/inner.js";
 import { HRMParams } from "../src/model/params.js";
 import { loadNativeAddon } from "../src/platform/node.js";
-import { hrmFlops } from "../src/model/flops.js";
+import { modelFlops } from "../src/model/flops.js";
 import { reduceTrainMetrics } from "../src/train/metrics.js";
 import { cosineScheduleWithWarmup, estimateTotalSteps } from "../src/train/schedule.js";
 import { evaluate } from "../src/eval/evaluate.js";
@@ -113,7 +113,7 @@ test("a tiny HRM learns on generated Sudoku through the official loop, and evalu
 
 test("analytic FLOPs: per-block formula, 24 blocks per forward, the 1-step backward, the target forward", () => {
   const c = makeConfig({ seq_len: 81, vocab_size: 11, batch_size: 32, forward_dtype: "float32" });
-  const f = hrmFlops(c, 32);
+  const f = modelFlops(c, 32);
   const T = 32 * 82;
   // hidden 512, SwiGLU width 1536: qkv + o + gate_up + down, and the two attention products.
   assert.equal(f.block, 2 * T * 512 * (1536 + 512 + 3072 + 1536) + 4 * 32 * 82 * 82 * 512);
@@ -121,7 +121,31 @@ test("analytic FLOPs: per-block formula, 24 blocks per forward, the 1-step backw
   // The target forward: no lm_head; its last block's o_proj and MLP on the 32 first rows, not all 2624.
   const target = f.forward - 2 * T * 512 * 11 - 2 * (T - 32) * 512 * (512 + 3072 + 1536);
   assert.equal(f.trainStep, f.forward + target + 2 * (8 * f.block + f.heads));
-  const noAct = hrmFlops(makeConfig({ ...c, halt_max_steps: 1 }), 32);
+  const noAct = modelFlops(makeConfig({ ...c, halt_max_steps: 1 }), 32);
   assert.equal(noAct.trainStep, f.trainStep - target); // no target-Q forward without ACT
-  assert.equal(hrmFlops(c, 8).forward * 4, f.forward);
+  assert.equal(modelFlops(c, 8).forward * 4, f.forward);
+});
+
+test("analytic FLOPs of TRM: (L_cycles+1) x L_layers blocks per cycle, the last cycle's backward, mlp_t's mixer", () => {
+  const base = {
+    architecture: "trm",
+    seq_len: 81,
+    vocab_size: 11,
+    batch_size: 8,
+    forward_dtype: "float32",
+  } as const;
+  const c = makeConfig(base); // trm.yaml: hidden 512, L_layers 2, H_cycles 3, L_cycles 6, puzzle_emb_len 16
+  const f = modelFlops(c, 8);
+  const S = 81 + 16;
+  const T = 8 * S;
+  assert.equal(f.block, 2 * T * 512 * (1536 + 512 + 3072 + 1536) + 4 * 8 * S * S * 512);
+  assert.equal(f.forward, 3 * 7 * 2 * f.block + f.heads);
+  // no_ACT_continue (the default): no target forward; the backward covers the last cycle's 7 x 2 blocks.
+  assert.equal(f.trainStep, f.forward + 2 * (7 * 2 * f.block + f.heads));
+  const m = modelFlops(makeConfig({ ...base, mlp_t: true, pos_encodings: "none" }), 8);
+  // mlp_t: width 97, inner 512 (ceil_256(round(4 * 97 * 2/3) = 259)), on 8 x 512 rows.
+  const mixer = 2 * 8 * 512 * 97 * 1024 + 2 * 8 * 512 * 512 * 97;
+  assert.equal(m.block, mixer + 2 * T * 512 * (3072 + 1536));
+  const act = modelFlops(makeConfig({ ...base, no_ACT_continue: false }), 8);
+  assert.ok(act.trainStep > f.trainStep + f.forward / 2, "the HRM halting rule adds the target forward");
 });

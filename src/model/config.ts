@@ -227,6 +227,9 @@ function checkArchitectureKeys(c: HRMConfig, bad: (k: string, why: string) => ne
       bad("puzzle_emb_len", "is a TRM option (HRM uses ceil(puzzle_emb_ndim / hidden_size))");
   } else {
     if (c.L_layers < 1) bad("L_layers", "must be at least 1 (TRM's one network)");
+    // The official code reserves the positions but concatenates nothing without an embedding: shapes clash.
+    if (c.puzzle_emb_ndim === 0 && c.puzzle_emb_len > 0)
+      bad("puzzle_emb_len", "must be 0 without a puzzle embedding (puzzle_emb_ndim = 0)");
     if (c.puzzle_emb_ndim > c.puzzle_emb_len * c.hidden_size && c.puzzle_emb_len > 0)
       bad(
         "puzzle_emb_len",

@@ -12,12 +12,12 @@
  * Buffers are allocated once per batch size and reused; only the returned outputs are fresh arrays.
  */
 import type { Kernels } from "../kernels/api.js";
-import type { BlockActs, BlockWeights, Dims, Rope } from "./block.js";
+import type { BlockActs, BlockWeights, Dims, Rope, SaveChoice } from "./block.js";
 import {
   allocNoGradActs,
   allocPackedBlock,
   allocSavedActs,
-  chooseSaved,
+  chooseSavedPerBlock,
   levelForward,
   packBlockWeights,
 } from "./block.js";
@@ -43,9 +43,21 @@ export const PREPACK_MAX_TOKENS = 1024;
  * Default saveRecomputableMaxBytes: 256 MiB, what keeps a training step of the paper's model at batch 32 under
  * 1 GB. There it buys gate_up's outputs (246 MiB: 5% of the step's FLOPs not redone) and not the attention
  * probabilities (94 MiB more, ~1% of the step); batch 8 and the small model keep everything, ARC (901 tokens)
- * recomputes everything (its probabilities alone would be 850 MiB at batch 4). See chooseSaved.
+ * keeps gate_up's output in 6 of its 8 records at batch 4 (its probabilities alone would be 850 MiB). See
+ * chooseSavedPerBlock.
  */
 export const SAVE_RECOMPUTABLE_MAX_BYTES = 256 * 2 ** 20;
+
+/**
+ * The default saveRecomputableMaxBytes of a config: HRM's SAVE_RECOMPUTABLE_MAX_BYTES, for its paper model's 8
+ * differentiated blocks; TRM the same 32 MiB per differentiated block, (L_cycles + 1) * L_layers of them (448
+ * MiB for its paper model: gate_up's output kept in 12 of 14 records at batch 32, peak RSS 1.23 GB, where
+ * keeping nothing takes 0.79 GB and 9% more work: 4.45-4.64 s per step against 4.76-4.81, 3 alternations).
+ */
+export function defaultSaveBudget(c: HRMConfig): number {
+  if (c.architecture !== "trm") return SAVE_RECOMPUTABLE_MAX_BYTES;
+  return (SAVE_RECOMPUTABLE_MAX_BYTES / 8) * (c.L_cycles + 1) * c.L_layers;
+}
 
 /** The block dimensions of config c at batch size B. */
 export function modelDims(c: HRMConfig, B: number): Dims {
@@ -127,8 +139,8 @@ export class HRMInner {
   /** Largest B*S for which a forward outside frozen() pre-packs its level weights (inside, any B*S); 0: never. */
   prepackMaxTokens = PREPACK_MAX_TOKENS;
   /** Most bytes the saved records may spend on activations the backward could recompute (gate_up's output,
-   * attention's, SwiGLU's; see chooseSaved); read when a batch size's workspace is built. */
-  saveRecomputableMaxBytes = SAVE_RECOMPUTABLE_MAX_BYTES;
+   * attention's, SwiGLU's; see chooseSavedPerBlock); read when a batch size's workspace is built. */
+  saveRecomputableMaxBytes: number | null = null; // null: defaultSaveBudget(config)
   private frozenDepth = 0;
   private packedValid = false;
 
@@ -201,8 +213,16 @@ export class HRMInner {
     const T = B * dims.S;
     const trm = c.architecture === "trm";
     const blocks = trm ? (c.L_cycles + 1) * c.L_layers : c.L_layers + c.H_layers;
-    const save = chooseSaved(dims, blocks, this.saveRecomputableMaxBytes);
-    const shared = allocNoGradActs(dims, save);
+    const choices = chooseSavedPerBlock(dims, blocks, this.saveRecomputableMaxBytes ?? defaultSaveBudget(c));
+    // The no-grad record holds what any record recomputes.
+    const every = (k: keyof SaveChoice) => choices.every((x) => x[k]);
+    const shared = allocNoGradActs(dims, {
+      gu: every("gu"),
+      attention: every("attention"),
+      act: every("act"),
+    });
+    let next = 0; // records take their choices in order of allocation
+    const choice = () => choices[Math.min(next++, choices.length - 1)];
     const TD = T * dims.D;
     const temps = [TD, TD, TD, TD];
     const regionFloats = Math.max(
@@ -221,7 +241,7 @@ export class HRMInner {
     const saved = (levelIn: Float32Array, layers: number, ownOut = false): SavedLevel => ({
       levelIn,
       acts: Array.from({ length: layers }, (_, i) =>
-        allocSavedActs(dims, shared, save, ownOut || i < layers - 1),
+        allocSavedActs(dims, shared, choice(), ownOut || i < layers - 1),
       ),
       ownOut,
     });
@@ -242,10 +262,10 @@ export class HRMInner {
       inj,
       shared,
       get savedL() {
-        return (savedL ??= saved(levelInL, c.L_layers));
+        return (savedL ??= saved(levelInL, trm ? 0 : c.L_layers)); // TRM's records are savedT
       },
       get savedH() {
-        return (savedH ??= saved(levelInH, c.H_layers));
+        return (savedH ??= saved(levelInH, trm ? 0 : c.H_layers));
       },
       get savedT() {
         return (savedT ??= trm ? trmRecords() : []);

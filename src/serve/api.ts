@@ -173,7 +173,7 @@ export class ServeApi {
   private describeModels() {
     return [...this.models].map(([name, m]) => ({
       name,
-      architecture: "hrm",
+      architecture: m.config.architecture,
       parameters: m.parameters,
       kinds: m.kinds,
       seq_len: m.config.seq_len,
