@@ -466,6 +466,18 @@ static napi_value js_add_bwd(napi_env env, napi_callback_info info) {
   END;
 }
 
+static napi_value js_transpose(napi_env env, napi_callback_info info) {
+  BEGIN("transpose", 5);
+  long B = dim(c, 2, "B"), R = dim(c, 3, "R"), C = dim(c, 4, "C");
+  double n = (double)B * R * C;
+  float *out = f32(c, 0, "out", n);
+  const float *inp = f32(c, 1, "inp", n);
+  if (!c->failed && n > 0 && out < inp + (long)n && inp < out + (long)n)
+    fail(c, 1, "%sout and inp overlap", "", 0, 0);
+  if (!c->failed) hrm_transpose_batched(out, inp, B, R, C);
+  END;
+}
+
 /* ---- losses ---- */
 static napi_value ce_fwd(napi_env env, napi_callback_info info, const char *name, int kind) {
   BEGIN(name, 6);
@@ -615,6 +627,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"swigluForward", 0, js_swiglu_fwd, 0, 0, 0, napi_default, 0},
       {"swigluBackward", 0, js_swiglu_bwd, 0, 0, 0, napi_default, 0},
       {"add", 0, js_add, 0, 0, 0, napi_default, 0},
+      {"transpose", 0, js_transpose, 0, 0, 0, napi_default, 0},
       {"addBackward", 0, js_add_bwd, 0, 0, 0, napi_default, 0},
       {"softmaxCrossEntropyForward", 0, js_sce_fwd, 0, 0, 0, napi_default, 0},
       {"softmaxCrossEntropyBackward", 0, js_sce_bwd, 0, 0, 0, napi_default, 0},

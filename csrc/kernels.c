@@ -248,3 +248,37 @@ void hrm_add_bwd(float *da, float *db, const float *dout, float alpha, float bet
   add_args x = {da, db, dout, NULL, alpha, beta};
   hrm_parallel_range(n, GRAIN_ELEMS * 4, add_bwd_range, &x);
 }
+
+/* ---- batched transpose (TRM's mlp_t works on the state transposed to [B, D, S]) ---- */
+typedef struct {
+  float *out;
+  const float *inp;
+  long R, C, tiles; /* tiles: column tiles per matrix */
+} transpose_args;
+
+#define TRANSPOSE_TILE 16
+
+/* Work item i: matrix i / tiles, columns of tile i % tiles, all rows, 16 x 16 blocks at a time: each block
+ * reads 16 rows of 64 bytes and writes 16 columns of 64 bytes, so both sides stay within cache lines. */
+HRM_CLONES static void transpose_range(void *c, long i0, long i1, int th) {
+  const transpose_args *a = c;
+  (void)th;
+  const long R = a->R, C = a->C;
+  for (long i = i0; i < i1; i++) {
+    const long b = i / a->tiles, c0 = (i % a->tiles) * TRANSPOSE_TILE;
+    const long c1 = c0 + TRANSPOSE_TILE < C ? c0 + TRANSPOSE_TILE : C;
+    const float *x = a->inp + b * R * C;
+    float *t = a->out + b * R * C;
+    for (long r0 = 0; r0 < R; r0 += TRANSPOSE_TILE) {
+      const long r1 = r0 + TRANSPOSE_TILE < R ? r0 + TRANSPOSE_TILE : R;
+      for (long col = c0; col < c1; col++)
+        for (long r = r0; r < r1; r++) t[col * R + r] = x[r * C + col];
+    }
+  }
+}
+void hrm_transpose_batched(float *out, const float *inp, long B, long R, long C) {
+  const long tiles = (C + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
+  transpose_args x = {out, inp, R, C, tiles};
+  long grain = R * TRANSPOSE_TILE >= GRAIN_ELEMS ? 1 : GRAIN_ELEMS / (R * TRANSPOSE_TILE) + 1;
+  hrm_parallel_range(B * tiles, grain, transpose_range, &x);
+}

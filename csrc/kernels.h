@@ -51,6 +51,8 @@ void hrm_swiglu_fwd(float *out, const float *gate_up, long T, long F);
 void hrm_swiglu_rows(float *y, long ldy, const float *g, long ldg, const float *u, long ldu, long rows, long n);
 void hrm_swiglu_bwd(float *dgate_up, const float *dout, const float *gate_up, long T, long F);
 void hrm_add(float *out, const float *a, const float *b, float alpha, float beta, long n);
+/* out[b] = inp[b] transposed, for B matrices inp[b] [R, C] (out[b] [C, R]); out must not overlap inp. */
+void hrm_transpose_batched(float *out, const float *inp, long B, long R, long C);
 void hrm_add_bwd(float *da, float *db, const float *dout, float alpha, float beta, long n);
 /* kind 0: softmax (float32 math, as official), 1: stablemax (float64 math). */
 void hrm_ce_fwd(int kind, void *losses, int losses_f64, const float *logits, const int32_t *labels, long T, long V,

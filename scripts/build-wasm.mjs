@@ -44,6 +44,7 @@ const EXPORTS = [
   "hrm_swiglu_bwd",
   "hrm_add",
   "hrm_add_bwd",
+  "hrm_transpose_batched",
   "hrm_ce_fwd",
   "hrm_ce_bwd",
   "hrm_bce_fwd",

@@ -290,6 +290,30 @@ export function rowCases(rng: Rng): Case[] {
   return cases;
 }
 
+/**
+ * The batched transpose of TRM's mlp_t ([B, S, D] <-> [B, D, S]): the model's shapes (S = 81 + 16 puzzle
+ * positions, D = 512, batch 1 and 32) and awkward ones (tile edges: 1, 15, 17, 33). A copy: exact.
+ */
+export function transposeCases(rng: Rng): Case[] {
+  const shapes = [
+    [32, 97, 512],
+    [1, 512, 97],
+    [1, 1, 1],
+    [3, 17, 15],
+    [2, 33, 1],
+    [5, 1, 33],
+  ];
+  return shapes.map(([B, R, C]) => ({
+    kernel: "transpose" as const,
+    label: `B${B} ${R}x${C}`,
+    args: [nan(B * R * C), randn(F32, B * R * C, rng), B, R, C],
+    written: [0],
+    accumulated: [],
+    atol: 0,
+    rtol: 0,
+  }));
+}
+
 export function ropeCases(rng: Rng): Case[] {
   const cases: Case[] = [];
   const shapes = [
@@ -528,6 +552,7 @@ export function allCases(seed: number, heavy: boolean): Case[] {
     ...swigluLinearCases(rng, heavy),
     ...rowCases(rng),
     ...ropeCases(rng),
+    ...transposeCases(rng),
     ...attentionCases(rng, heavy),
     ...lossCases(rng),
     ...optimCases(rng),

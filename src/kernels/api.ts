@@ -291,6 +291,8 @@ export interface Kernels {
   add(out: FloatArray, a: FloatArray, b: FloatArray, alpha: number, beta: number, n: number): void;
   /** da = alpha*dout, db = beta*dout (written). */
   addBackward(da: FloatArray, db: FloatArray, dout: FloatArray, alpha: number, beta: number, n: number): void;
+  /** out[b] = inp[b]ᵀ for B matrices inp[b] [R, C] (out[b] is [C, R]); out must not overlap inp. */
+  transpose(out: FloatArray, inp: FloatArray, B: number, R: number, C: number): void;
 
   /**
    * Per-token softmax cross-entropy (official `softmax_cross_entropy`, reduction none):
@@ -398,6 +400,7 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "swigluBackward",
   "add",
   "addBackward",
+  "transpose",
   "softmaxCrossEntropyForward",
   "softmaxCrossEntropyBackward",
   "stablemaxCrossEntropyForward",

@@ -3,28 +3,11 @@
  * state is transposed to [B, D, S], a SwiGLU of width S mixes positions, the residual is added and the RMS
  * norm is taken over the last axis (positions, at that point), and the result is transposed back:
  *   h1 = (rms_norm(xᵀ + down_t(silu(gate_t) * up_t)))ᵀ,  (gate_t | up_t) = gate_up_t(xᵀ)
- * The matmuls and the norm are the MLP's kernels on B*D rows of width S; only the transposes are new.
+ * The matmuls and the norm are the MLP's kernels on B*D rows of width S; the transposes are the batched
+ * transpose kernel (in TypeScript they were ~10% of a training step of TRM's paper-size mlp_t model).
  */
 import type { Kernels } from "../kernels/api.js";
 import type { BlockActs, BlockWeights, Dims } from "./block.js";
-
-/** dst[b] = src[b]ᵀ for B matrices src[b] [R, C] (dst[b] [C, R]). */
-export function transposeBatched(
-  dst: Float32Array,
-  src: Float32Array,
-  B: number,
-  R: number,
-  C: number,
-): void {
-  const n = R * C;
-  for (let b = 0; b < B; b++) {
-    const o = b * n;
-    for (let r = 0; r < R; r++) {
-      const row = o + r * C;
-      for (let c = 0; c < C; c++) dst[o + c * R + r] = src[row + c];
-    }
-  }
-}
 
 function weights(w: BlockWeights): { gateUp: Float32Array; down: Float32Array } {
   if (!w.tGateUp || !w.tDown) throw new Error("an mlp_t block needs its mlp_t weights");
@@ -36,13 +19,13 @@ export function mlpTForward(k: Kernels, w: BlockWeights, x: Float32Array, a: Blo
   const { B, S, D, FT, eps, precision: p } = d;
   const TT = B * D;
   const t = weights(w);
-  transposeBatched(a.xt, x, B, S, D);
+  k.transpose(a.xt, x, B, S, D);
   if (a.saved) {
     k.linearForward(a.guT, a.xt, t.gateUp, TT, S, 2 * FT, p);
     k.swigluForward(a.actT, a.guT, TT, FT);
   } else k.linearSwigluForward(a.actT, a.xt, t.gateUp, TT, S, FT, p);
   k.linearResidualRmsnormForward(a.h1t, a.rstdT, a.xt, a.actT, t.down, TT, FT, S, eps, p);
-  transposeBatched(a.h1, a.h1t, B, D, S);
+  k.transpose(a.h1, a.h1t, B, D, S);
 }
 
 /** The backward's buffers for mlp_t blocks (on the transposed state). */
@@ -70,17 +53,17 @@ export function mlpTBackward(
   const { B, S, D, FT, precision: p } = d;
   const TT = B * D;
   const t = weights(w);
-  transposeBatched(s.dh1t, dh1, B, S, D);
-  transposeBatched(a.h1t, a.h1, B, S, D);
+  k.transpose(s.dh1t, dh1, B, S, D);
+  k.transpose(a.h1t, a.h1, B, S, D);
   k.rmsnormBackward(s.dh1t, s.dh1t, a.h1t, a.rstdT, TT, S); // now d(xᵀ + mlp_t(xᵀ))
   k.swigluForward(a.actT, a.guT, TT, FT);
   grad("mlp_t.down_proj.weight", (g) => k.linearBackward(s.dactT, g, s.dh1t, a.actT, t.down, TT, FT, S, p));
   const dguT = a.guT; // in place: guT is not read again
   k.swigluBackward(dguT, s.dactT, a.guT, TT, FT);
-  transposeBatched(a.xt, x, B, S, D);
+  k.transpose(a.xt, x, B, S, D);
   grad("mlp_t.gate_up_proj.weight", (g) =>
     k.linearBackward(s.dxt, g, dguT, a.xt, t.gateUp, TT, S, 2 * FT, p),
   );
   k.add(s.dxt, s.dxt, s.dh1t, 1, 1, TT * S);
-  transposeBatched(dx, s.dxt, B, D, S);
+  k.transpose(dx, s.dxt, B, D, S);
 }

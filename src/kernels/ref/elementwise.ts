@@ -1,4 +1,4 @@
-/** Reference element-wise kernels: SwiGLU gate and the residual add/scale. */
+/** Reference element-wise kernels: SwiGLU gate, the residual add/scale, and the batched transpose. */
 import type { FloatArray } from "../api.js";
 
 function sigmoid(x: number): number {
@@ -61,5 +61,14 @@ export function addBackward(
     const g = dout[i];
     da[i] = alpha * g;
     db[i] = beta * g;
+  }
+}
+
+/** out[b] = inp[b]ᵀ for B matrices inp[b] [R, C]. */
+export function transpose(out: FloatArray, inp: FloatArray, B: number, R: number, C: number): void {
+  const n = R * C;
+  for (let b = 0; b < B; b++) {
+    const o = b * n;
+    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[o + c * R + r] = inp[o + r * C + c];
   }
 }

@@ -35,6 +35,7 @@ export interface WasmExports {
   hrm_swiglu_bwd(...a: number[]): void;
   hrm_add(...a: number[]): void;
   hrm_add_bwd(...a: number[]): void;
+  hrm_transpose_batched(...a: number[]): void;
   hrm_ce_fwd(...a: number[]): void;
   hrm_ce_bwd(...a: number[]): void;
   hrm_bce_fwd(...a: number[]): void;
@@ -542,6 +543,12 @@ export function makeWasmBackend(
       call("addBackward", a, [f(0, n, "out"), f(1, n, "out"), f(2, n)], (p) =>
         ex.hrm_add_bwd(p[0], p[1], p[2], alpha, beta, n),
       );
+    },
+    transpose(out, inp, B, R, C) {
+      const a = arguments as unknown as unknown[];
+      [B, R, C] = dims("transpose", a, [2, 3, 4], "B R C");
+      const n = B * R * C;
+      call("transpose", a, [f(0, n, "out"), f(1, n)], (p) => ex.hrm_transpose_batched(p[0], p[1], B, R, C));
     },
     softmaxCrossEntropyForward: (...args) => ceForward("softmaxCrossEntropyForward", args, 0),
     stablemaxCrossEntropyForward: (...args) => ceForward("stablemaxCrossEntropyForward", args, 1),
