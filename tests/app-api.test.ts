@@ -31,7 +31,7 @@ import type { HRMConfig, SegmentEvent } from "../src/index.js";
 import { loadWasmBackendSync } from "../src/platform/wasm-node.js";
 import { compare, randn, Rng } from "./helpers.js";
 import { arcModelCase } from "./support/arc-model.js";
-import { OFFICIAL_FIXTURES } from "./support/fixtures.js";
+import { OFFICIAL_FIXTURES, TRM_OFFICIAL_FIXTURES } from "./support/fixtures.js";
 
 const TINY = join(OFFICIAL_FIXTURES, "tiny-rope");
 const npy = (f: string) => decodeNpy(readFileSync(join(TINY, f)));
@@ -76,6 +76,43 @@ for (const kernels of [ref, wasm]) {
     }
   });
 }
+
+for (const name of ["trm-att", "trm-mlp"])
+  test(`an official TRM .pt (${name}), solved segment by segment on WASM, gives the fixture's eval logits`, async () => {
+    const dir = join(TRM_OFFICIAL_FIXTURES, name);
+    const all = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+    const arch = Object.fromEntries(Object.entries(all).filter(([k]) => k in DEFAULT_CONFIG));
+    const read = (f: string) => decodeNpy(readFileSync(join(dir, f)));
+    // As from its all_config.yaml: the .pt's tensors say TRM (no H_level) and, for trm-mlp, mlp_t.
+    const config: Partial<HRMConfig> = { ...arch, forward_dtype: "float32" };
+    delete config.seq_len; // mlp_t's weights fix it (for RoPE it must be given)
+    if (name === "trm-att") config.seq_len = 81;
+    const model = await loadModel(readFileSync(join(dir, "model.pt")), { config, kernels: wasm });
+    assert.equal(model.config.architecture, "trm");
+    assert.equal(model.config.mlp_t, name === "trm-mlp");
+    assert.equal(model.config.seq_len, 81);
+    const inputs = read("batch/inputs.npy");
+    const ids = read("batch/puzzle_identifiers.npy");
+    const logits = toFloat32(read("eval/logits.npy"), "logits");
+    const [S, B, L, V] = read("eval/logits.npy").shape;
+    const row = 1;
+    const events: SegmentEvent[] = [];
+    await solve(
+      model,
+      {
+        kind: "tokens",
+        puzzle: Array.from(inputs.data.subarray(row * L, (row + 1) * L) as Int32Array),
+        puzzleId: Number(ids.data[row]),
+      },
+      { maxThinkSteps: S, halting: "fixed", onSegment: (e) => events.push(e) },
+    );
+    events.forEach((e, s) => {
+      const want = logits.subarray((s * B + row) * L * V, (s * B + row + 1) * L * V);
+      const atol = name === "trm-mlp" ? 2e-4 * 13 ** s : 1e-4; // mlp_t is chaotic (trm-fixtures.test.ts)
+      const c = compare(e.logits, want, atol, 1e-4);
+      assert.ok(c.ok, `segment ${s + 1}: ${c.report}`);
+    });
+  });
 
 test("a .pt with RoPE and no seq_len is refused with a message that says what to pass", async () => {
   const cfg = tinyConfig();

@@ -24,7 +24,7 @@ import { HRMParams } from "../src/model/params.js";
 import { writeIdentifiers, writeSplit } from "../src/platform/files.js";
 import type { HostTensor } from "../src/tensor.js";
 import { toFloat32 } from "../src/tensor.js";
-import { Fixture, OFFICIAL_FIXTURES } from "./support/fixtures.js";
+import { Fixture, OFFICIAL_FIXTURES, TRM_OFFICIAL_FIXTURES } from "./support/fixtures.js";
 import { nestConfig, resolveRunConfig } from "../src/train/config.js";
 import { Rng } from "../src/util/rng.js";
 import { dumpYaml, parseYaml } from "../src/util/yaml.js";
@@ -86,6 +86,15 @@ test("for the official fixtures' configs, the export has exactly the official ch
     const ours = officialStateDict(fx.params("model.pt", { forward_dtype: dtype }));
     const shape = (m: Map<string, HostTensor>) => [...m].map(([k, t]) => [k, t.shape, t.dtype]).sort();
     assert.deepEqual(shape(ours), shape(official), name);
+  }
+  // TRM (float32 fixtures): the same names, shapes and dtypes, and the values bit for bit.
+  for (const name of ["trm-att", "trm-mlp"]) {
+    const fx = new Fixture(join(TRM_OFFICIAL_FIXTURES, name), "trm");
+    const official = readTorchCheckpoint(readFileSync(join(fx.dir, "model.pt")), name);
+    const ours = officialStateDict(fx.params());
+    const all = (m: Map<string, HostTensor>) =>
+      [...m].map(([k, t]) => [k, t.shape, t.dtype, [...t.data]]).sort();
+    assert.deepEqual(all(ours), all(official), name);
   }
 });
 

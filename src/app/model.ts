@@ -109,32 +109,46 @@ function shapesConfig(t: Map<string, HostTensor>): Partial<HRMConfig> {
       .size;
   out.H_layers = count("H_level");
   out.L_layers = count("L_level");
-  const pos = byName.get("embed_pos.embedding_weight");
-  if (pos?.length === 2 && out.hidden_size) {
-    out.pos_encodings = "learned";
-    const embLen = out.puzzle_emb_ndim ? Math.ceil(out.puzzle_emb_ndim / out.hidden_size) : 0;
-    out.seq_len = pos[0] - embLen;
-  }
+  // TRM has one network, L_level, and no H_level; its MLP variant has mlp_t weights instead of attention.
+  if (out.H_layers === 0 && out.L_layers > 0) out.architecture = "trm";
+  if (byName.has("L_level.layers.0.mlp_t.gate_up_proj.weight")) out.mlp_t = true;
   return out;
+}
+
+/**
+ * Positions a .pt's tensors fix: the learned position table (or TRM mlp_t's width) holds puzzle positions +
+ * seq_len, so seq_len follows from the puzzle positions of the config.
+ */
+function seqLenFromTensors(t: Map<string, HostTensor>, c: Partial<HRMConfig>): number | undefined {
+  const byName = new Map([...t].map(([k, v]) => [canonicalName(k), v.shape]));
+  const total =
+    byName.get("embed_pos.embedding_weight")?.[0] ??
+    byName.get("L_level.layers.0.mlp_t.gate_up_proj.weight")?.[1];
+  if (total === undefined || !c.hidden_size) return undefined;
+  const ndim = c.puzzle_emb_ndim ?? 0;
+  const len = c.architecture === "trm" ? (c.puzzle_emb_len ?? (ndim > 0 ? 16 : 0)) : 0;
+  return total - (len > 0 ? len : ndim ? Math.ceil(ndim / c.hidden_size) : 0);
 }
 
 function ptParams(bytes: Uint8Array, name: string, opts: LoadModelOptions): HRMParams {
   const tensors = readTorchCheckpoint(bytes, name);
   const shapes = shapesConfig(tensors);
-  const seqLen = opts.config?.seq_len ?? shapes.seq_len;
-  if (seqLen === undefined)
-    throw new ModelCheckpointError(
-      `${name}: an official .pt with RoPE does not record seq_len: pass config: { seq_len } (the dataset's: 81 for 9x9 Sudoku, 900 for mazes and ARC)`,
-    );
   let fromRun: Partial<HRMConfig> = {};
   if (opts.allConfigYaml !== undefined) {
     const run = resolveRunConfig([], "all_config.yaml", () => opts.allConfigYaml as string);
     fromRun = archConfig(run, {
-      seq_len: seqLen,
+      seq_len: 1, // a placeholder: seq_len is the dataset's, not the run config's
       vocab_size: shapes.vocab_size ?? DEFAULT_CONFIG.vocab_size,
       num_puzzle_identifiers: shapes.num_puzzle_identifiers ?? 1,
     });
+    delete fromRun.seq_len;
   }
+  const seqLen =
+    opts.config?.seq_len ?? seqLenFromTensors(tensors, { ...fromRun, ...shapes, ...opts.config });
+  if (seqLen === undefined)
+    throw new ModelCheckpointError(
+      `${name}: an official .pt with RoPE does not record seq_len: pass config: { seq_len } (the dataset's: 81 for 9x9 Sudoku, 900 for mazes and ARC)`,
+    );
   const given = { ...fromRun, ...opts.config, seq_len: seqLen };
   const params = new HRMParams(makeConfig({ ...given, ...shapes, ...opts.config, batch_size: 1 }));
   loadStateDict(params, tensors, name);
