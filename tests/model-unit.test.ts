@@ -11,7 +11,9 @@ import type { Kernels } from "../src/kernels/api.js";
 import { makeNativeBackend } from "../src/kernels/native/index.js";
 import { selectKernels } from "../src/kernels/select.js";
 import { loadNativeAddon } from "../src/platform/node.js";
-import { actForward, initialCarry } from "../src/model/act.js";
+import { actForward, initialCarry, qHalts } from "../src/model/act.js";
+import { RowBatcher } from "../src/eval/rows.js";
+import { solveRows } from "../src/eval/solve.js";
 import { decodeModelSafetensors, encodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.js";
 import type { HRMConfig } from "../src/model/config.js";
 import { derive, makeConfig } from "../src/model/config.js";
@@ -586,5 +588,31 @@ test("TRM: records keep activations block by block within the budget; any split 
     const some = run(3 * costs.gu + costs.act);
     assert.deepEqual(some.kept, [true, true, true, false, false, false]);
     for (const r of [some, run(0)]) assert.deepEqual(r.params, all.params, `mlp_t ${mlp_t}`);
+  }
+});
+
+test("adaptive halting follows the architecture's rule: TRM (no_ACT_continue) stops at q_halt > 0, HRM at q_halt > q_continue", () => {
+  for (const no_ACT_continue of [true, false]) {
+    const c = makeConfig({
+      architecture: "trm",
+      ...small,
+      H_layers: 0,
+      L_layers: 1,
+      puzzle_emb_len: 1,
+      halt_max_steps: 4,
+      no_ACT_continue,
+    });
+    const params = HRMParams.init(c, 2);
+    params.get("q_head.weight").fill(0);
+    params.get("q_head.bias").set([1, 5]); // q_halt = 1 > 0, but below q_continue = 5
+    const inner = new HRMInner(params, ref);
+    const inputs = new Int32Array(2 * c.seq_len).fill(1);
+    const ids = Int32Array.of(0, 1);
+    const r = solveRows(inner, inputs, ids, { maxSteps: 4, adaptive: true });
+    assert.deepEqual([...r.steps], no_ACT_continue ? [1, 1] : [4, 4]);
+    const rows = new RowBatcher(inner, 2, { sizes: "fixed" });
+    rows.add({ tokens: inputs.subarray(0, c.seq_len), puzzleId: 0, maxSteps: 4, adaptive: true });
+    assert.equal(rows.step().length, no_ACT_continue ? 1 : 0, "the row stops after its first segment");
+    assert.equal(qHalts(c, 1, 5), no_ACT_continue);
   }
 });

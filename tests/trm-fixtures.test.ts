@@ -8,7 +8,8 @@
  * so its tolerance grows with the segment a row is in.
  */
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { test } from "node:test";
 import type { SelectedKernels } from "../src/kernels/api.js";
@@ -24,7 +25,7 @@ import { loadWasmBackendSync } from "../src/platform/wasm-node.js";
 import { Ema } from "../src/train/ema.js";
 import { TrainStep } from "../src/train/step.js";
 import { compare } from "./helpers.js";
-import { Fixture, fixtureDirs } from "./support/fixtures.js";
+import { Fixture, fixtureDirs, TRM_OFFICIAL_FIXTURES } from "./support/fixtures.js";
 
 const addon = loadNativeAddon();
 const backends: SelectedKernels[] = [selectKernels(null)];
@@ -329,3 +330,27 @@ function sparseRowsTiny(fx: Fixture, local: Float32Array, nd: number): Set<numbe
   for (const [id, s] of sums) for (let j = 0; j < nd; j++) if (Math.abs(s[j]) < m) out.add(id * nd + j);
   return out;
 }
+
+test("TRM fixture discovery finds the official folders and those under $TRM_FIXTURES", () => {
+  const names = fixtureDirs("trm").map((d) => basename(d));
+  for (const n of ["trm-att", "trm-mlp", "trm-act-continue", "trm-att-qbias0"])
+    assert.ok(names.includes(n), `missing ${n}`);
+  const extra = mkdtempSync(join(tmpdir(), "trm-fixtures-"));
+  const saved = process.env.TRM_FIXTURES;
+  try {
+    symlinkSync(join(TRM_OFFICIAL_FIXTURES, "trm-att"), join(extra, "my-new-case"));
+    mkdirSync(join(extra, "not-a-fixture"));
+    process.env.TRM_FIXTURES = extra;
+    const found = fixtureDirs("trm");
+    assert.ok(found.includes(join(extra, "my-new-case")));
+    assert.ok(!found.some((d) => d.endsWith("not-a-fixture")));
+    assert.ok(
+      !fixtureDirs("hrm").includes(join(extra, "my-new-case")),
+      "HRM's tests do not read $TRM_FIXTURES",
+    );
+  } finally {
+    if (saved === undefined) delete process.env.TRM_FIXTURES;
+    else process.env.TRM_FIXTURES = saved;
+    rmSync(extra, { recursive: true, force: true });
+  }
+});

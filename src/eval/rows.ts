@@ -10,7 +10,7 @@
  */
 import { IGNORE_LABEL_ID } from "../kernels/api.js";
 import type { Carry } from "../model/act.js";
-import { actForward, initialCarry } from "../model/act.js";
+import { actForward, initialCarry, qHalts } from "../model/act.js";
 import type { HRMInner } from "../model/inner.js";
 import { argmaxRows } from "./outputs.js";
 
@@ -133,7 +133,7 @@ export class RowBatcher<J extends RowJob> {
     for (let r = 0; r < this.n; r++) {
       const job = this.slots[r]!;
       const steps = this.carry.steps[r];
-      const halted = steps >= job.maxSteps || (job.adaptive && out.qHalt[r] > out.qContinue[r]);
+      const halted = steps >= job.maxSteps || (job.adaptive && qHalts(c, out.qHalt[r], out.qContinue[r]));
       const traced = onSegment !== undefined && wants(job);
       const preds =
         halted || traced ? argmaxRows(out.logits.subarray(r * L * V, (r + 1) * L * V), L, V) : null;

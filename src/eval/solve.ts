@@ -4,7 +4,7 @@
  * `onSegment` sees every segment's predictions (hrm solve --trace).
  */
 import { IGNORE_LABEL_ID } from "../kernels/api.js";
-import { actForward, initialCarry } from "../model/act.js";
+import { actForward, initialCarry, qHalts } from "../model/act.js";
 import type { HRMInner } from "../model/inner.js";
 import { argmaxRows } from "./outputs.js";
 
@@ -83,7 +83,8 @@ export function* solveSegments(
     const halting = new Uint8Array(R);
     for (let r = 0; r < R; r++) {
       if (done[r]) continue;
-      if (s === opts.maxSteps || (opts.adaptive && out.qHalt[r] > out.qContinue[r])) halting[r] = 1;
+      if (s === opts.maxSteps || (opts.adaptive && qHalts(inner.config, out.qHalt[r], out.qContinue[r])))
+        halting[r] = 1;
       res.preds.set(preds.subarray(r * L, (r + 1) * L), r * L);
       res.qHalt[r] = out.qHalt[r];
       res.steps[r] = s;

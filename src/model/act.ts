@@ -9,6 +9,7 @@
  */
 import type { Rng } from "../util/rng.js";
 import { floatArena } from "../util/memory.js";
+import type { HRMConfig } from "./config.js";
 import type { HRMInner, InnerOutputs } from "./inner.js";
 
 export interface Batch {
@@ -100,6 +101,14 @@ export interface ActOptions {
   evalSteps?: number;
 }
 
+/**
+ * The Q-head's halting decision for one row (before the segment limit): HRM's q_halt > q_continue, or with
+ * TRM's no_ACT_continue (q_continue is never trained there) q_halt > 0. Training and adaptive inference share it.
+ */
+export function qHalts(c: HRMConfig, qHalt: number, qContinue: number): boolean {
+  return c.no_ACT_continue ? qHalt > 0 : qHalt > qContinue;
+}
+
 /** One ACT segment; mutates the carry. */
 export function actForward(inner: HRMInner, carry: Carry, batch: Batch, opts: ActOptions): ActOutputs {
   const c = inner.config;
@@ -118,7 +127,7 @@ export function actForward(inner: HRMInner, carry: Carry, batch: Batch, opts: Ac
   }
   if (!opts.training || c.halt_max_steps <= 1) return out;
   for (let b = 0; b < carry.B; b++) {
-    let halt = isLast[b] || (c.no_ACT_continue ? out.qHalt[b] > 0 : out.qHalt[b] > out.qContinue[b]);
+    let halt = isLast[b] || qHalts(c, out.qHalt[b], out.qContinue[b]);
     if (c.halt_exploration_prob > 0) {
       if (!opts.rng) throw new Error("actForward: training with halt_exploration_prob > 0 needs an rng");
       const explore = opts.rng.uniform() < c.halt_exploration_prob;
