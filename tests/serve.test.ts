@@ -32,17 +32,20 @@ let mazeFile = "";
 let models: Map<string, HRMModel>;
 let srv: HrmServer;
 
-/** A random 5x5 maze model whose Q-head stops rows at different segments. */
+/** A random 5x5 maze model, a TRM (the server runs both architectures), whose Q-head stops rows at different
+ * segments. */
 function mazeModel(): Uint8Array {
   const c = makeConfig({
+    architecture: "trm",
     seq_len: 25,
     vocab_size: 6,
     hidden_size: 32,
     num_heads: 2,
-    H_layers: 1,
+    H_layers: 0,
     L_layers: 1,
     H_cycles: 1,
     L_cycles: 2,
+    puzzle_emb_len: 0,
     halt_max_steps: 6,
     puzzle_emb_ndim: 0,
     batch_size: 4,
@@ -120,10 +123,10 @@ test("serve: Sudoku and a maze are solved and checked; models, health and metric
   assert.deepEqual(served, await offline(["maze", mazeFileText, `checkpoint=${mazeFile}`]));
   const list = (await (await fetch(`${srv.url}/v1/models`)).json()) as { models: Record<string, unknown>[] };
   assert.deepEqual(
-    list.models.map((x) => [x.name, x.kinds, x.seq_len, x.max_think_steps]),
+    list.models.map((x) => [x.name, x.architecture, x.kinds, x.seq_len, x.max_think_steps]),
     [
-      ["sudoku", ["sudoku"], 16, 32],
-      ["maze", ["maze"], 25, 32],
+      ["sudoku", "hrm", ["sudoku"], 16, 32],
+      ["maze", "trm", ["maze"], 25, 32],
     ],
   );
   assert.equal(list.models[0].parameters, models.get("sudoku")!.parameters);
