@@ -108,7 +108,9 @@ export async function runQuickstart(all: string[]): Promise<void> {
     return;
   }
   const data = "data/quickstart-sudoku-4x4-20k"; // named by recipe: a changed recipe builds afresh
-  console.log(`hrm-ts quick start: train ${arch.toUpperCase()} on 4x4 Sudoku, CPU only, about 8 minutes on 2 cores\n`);
+  console.log(
+    `hrm-ts quick start: train ${arch.toUpperCase()} on 4x4 Sudoku, CPU only, about 8 minutes on 2 cores\n`,
+  );
   const backend = getKernels().backendName;
   if (!backend.startsWith("native"))
     console.warn(
@@ -124,7 +126,10 @@ export async function runQuickstart(all: string[]): Promise<void> {
   );
   const run = await runTrain(
     merge(
-      [`data_path=${data}`, `checkpoint_path=checkpoints/quickstart/${arch === "trm" ? "trm-" : ""}${runStamp()}`],
+      [
+        `data_path=${data}`,
+        `checkpoint_path=checkpoints/quickstart/${arch === "trm" ? "trm-" : ""}${runStamp()}`,
+      ],
       QUICKSTART.train,
       arch === "trm" ? QUICKSTART_TRM : [],
       words,
