@@ -15,7 +15,7 @@ import { test } from "node:test";
 import type { SelectedKernels } from "../src/kernels/api.js";
 import { makeNativeBackend } from "../src/kernels/native/index.js";
 import { selectKernels } from "../src/kernels/select.js";
-import type { Batch } from "../src/model/act.js";
+import type { ActOutputs, Batch, Carry } from "../src/model/act.js";
 import { actForward, initialCarry } from "../src/model/act.js";
 import { canonicalName } from "../src/model/checkpoint.js";
 import { HRMInner } from "../src/model/inner.js";
@@ -82,6 +82,24 @@ function checkMetrics(
   }
   for (const k of Object.keys(got))
     if (got[k] !== undefined) assert.ok(k in want, `${what}: metric ${k} not in the official metrics`);
+}
+
+/** Step t of a rollout or training folder: the Q target (none with no_ACT_continue), halted rows and steps. */
+function checkHalting(
+  fx: Fixture,
+  folder: "rollout" | "train",
+  t: number,
+  carry: Carry,
+  out: ActOutputs,
+  what: string,
+) {
+  const B = carry.B;
+  if (fx.config.no_ACT_continue) assert.equal(out.targetQContinue, undefined, `${what}: no Q target`);
+  else
+    close(out.targetQContinue!, seg(fx.f32(`${folder}/target_q_continue.npy`), t, B), `${what} target`, 1e-5);
+  const halted = fx.npy(`${folder}/halted.npy`).data as Uint8Array;
+  assert.deepEqual([...carry.halted], [...seg(halted, t, B)], `${what} halted`);
+  assert.deepEqual([...carry.steps], [...seg(fx.i32(`${folder}/steps.npy`), t, B)], `${what} steps`);
 }
 
 for (const dir of fixtureDirs("trm")) {
@@ -161,17 +179,7 @@ for (const dir of fixtureDirs("trm")) {
         close(out.logits, seg(fx.f32("rollout/logits.npy"), t, out.logits.length), `${what} logits`, atol);
         close(out.qHalt, seg(fx.f32("rollout/q_halt_logits.npy"), t, B), `${what} q_halt`, atol);
         close(out.qContinue, seg(fx.f32("rollout/q_continue_logits.npy"), t, B), `${what} q_continue`, atol);
-        if (c.no_ACT_continue) assert.equal(out.targetQContinue, undefined, `${what}: no Q target`);
-        else
-          close(
-            out.targetQContinue!,
-            seg(fx.f32("rollout/target_q_continue.npy"), t, B),
-            `${what} target_q_continue`,
-            1e-5,
-          );
-        const halted = fx.npy("rollout/halted.npy").data as Uint8Array;
-        assert.deepEqual([...carry.halted], [...seg(halted, t, B)], `${what} halted`);
-        assert.deepEqual([...carry.steps], [...seg(fx.i32("rollout/steps.npy"), t, B)], `${what} steps`);
+        checkHalting(fx, "rollout", t, carry, out, what);
         const l = actLoss(k, c, carry, out);
         const [lm, qh, qc, total] = losses.subarray(t * 4, t * 4 + 4);
         const rtol = chaotic ? 1e-5 * 13 ** (deepest - 1) : 1e-5;
@@ -265,16 +273,7 @@ for (const dir of fixtureDirs("trm")) {
           close(out.qHalt, seg(fx.f32("train/q_halt_logits.npy"), t, B), `${what} q_halt`, atol);
           close(out.qContinue, seg(fx.f32("train/q_continue_logits.npy"), t, B), `${what} q_continue`, atol);
         }
-        if (!c.no_ACT_continue)
-          close(
-            out.targetQContinue!,
-            seg(fx.f32("train/target_q_continue.npy"), t, B),
-            `${what} target`,
-            1e-5,
-          );
-        const halted = fx.npy("train/halted.npy").data as Uint8Array;
-        assert.deepEqual([...carry.halted], [...seg(halted, t, B)], `${what} halted`);
-        assert.deepEqual([...carry.steps], [...seg(fx.i32("train/steps.npy"), t, B)], `${what} steps`);
+        checkHalting(fx, "train", t, carry, out, what);
         for (const key of ["count", "steps"] as const)
           assert.equal(loss.metrics[key], metrics[t][key].value, `${what} ${key}`);
       }

@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import type { Rec } from "./support/run-dir.js";
+import { latestStep, records } from "./support/run-dir.js";
 import { decodeSafetensors } from "../src/io/safetensors.js";
 
 const HRM = fileURLToPath(new URL("../cli/hrm.js", import.meta.url));
@@ -39,15 +41,6 @@ const common = () => [
   "arch.puzzle_emb_len=2",
   "arch.forward_dtype=float32",
 ];
-
-type Rec = Record<string, number>;
-const records = (run: string): Rec[] =>
-  readFileSync(join(run, "metrics.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Rec);
-const latestStep = (run: string) =>
-  Number(readFileSync(join(run, "latest"), "utf8").trim().replace("step_", ""));
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), "trm-train-"));
