@@ -21,6 +21,7 @@ import { makeTrainer } from "../train/loop.js";
 import type { IteratorPosition } from "../train/state.js";
 import { encodeTrainState, restoreTrainState } from "../train/state.js";
 import type { Trainer } from "../train/trainer.js";
+import { describe } from "../io/limits.js";
 import { dumpYaml } from "../util/yaml.js";
 import { readBytes, readSplit, writeFileAtomic } from "./files.js";
 import {
@@ -105,6 +106,11 @@ function openLocked(
       log.truncateAfter(-1);
     }
   }
+  const evaluators = cfg.evaluators as unknown[];
+  if (evaluators.length)
+    notes.push(
+      `evaluators ${describe(evaluators)}: evaluations here report the official metrics; ARC voting (pass@K) is \`hrm eval\`'s`,
+    );
   const init = cfg.init_from as string | null;
   let params: HRMParams | undefined; // undefined: the config's seeded initialisation
   if (ckpt) {
