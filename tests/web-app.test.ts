@@ -15,7 +15,7 @@ import { decodeNpy, loadModel, solve, solveArcTask, toFloat32 } from "../src/nod
 import { compare } from "./helpers.js";
 import { arcModelCase } from "./support/arc-model.js";
 import { browserSkip, launchChromium, serveDir } from "./support/browser.js";
-import { OFFICIAL_FIXTURES } from "./support/fixtures.js";
+import { OFFICIAL_FIXTURES, TRM_OFFICIAL_FIXTURES } from "./support/fixtures.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const TINY = join(OFFICIAL_FIXTURES, "tiny-rope");
@@ -146,6 +146,38 @@ test(
         const want = logits.subarray((s * B + row) * L * V, (s * B + row + 1) * L * V);
         const c = compare(seg.logits, want, 1e-4, 1e-4); // the fixture README's eval tolerance
         assert.ok(c.ok, `segment ${s + 1}: ${c.report}`);
+      });
+      // An official TRM .pt (the trm-att fixture) with its config.json: the app recognises TRM from the tensors and
+      // reproduces the official TRM code's eval logits, segment by segment.
+      const TRM = join(TRM_OFFICIAL_FIXTURES, "trm-att");
+      await page.setInputFiles("#model-file", [join(TRM, "model.pt"), join(TRM, "config.json")]);
+      await page.waitForFunction(
+        () =>
+          /model\.pt: pt/.test(document.getElementById("model-info")?.textContent ?? "") &&
+          /TRM/i.test(document.getElementById("model-info")?.textContent ?? ""),
+      );
+      const tIn = decodeNpy(readFileSync(join(TRM, "batch/inputs.npy")));
+      const tIds = decodeNpy(readFileSync(join(TRM, "batch/puzzle_identifiers.npy")));
+      const tLogits = toFloat32(decodeNpy(readFileSync(join(TRM, "eval/logits.npy"))), "logits");
+      const [TS, TB, TL, TV] = decodeNpy(readFileSync(join(TRM, "eval/logits.npy"))).shape;
+      const trm = await page.evaluate(
+        ([t, id, s]) =>
+          (window as unknown as AppWindow).hrmApp.solve(
+            { kind: "tokens", puzzle: t, puzzleId: id },
+            s,
+            "fixed",
+          ),
+        [
+          Array.from((tIn.data as Int32Array).subarray(row * TL, (row + 1) * TL)),
+          Number(tIds.data[row]),
+          TS,
+        ] as const,
+      );
+      assert.equal(trm.segments.length, TS);
+      trm.segments.forEach((seg, s) => {
+        const want = tLogits.subarray((s * TB + row) * TL * TV, (s * TB + row + 1) * TL * TV);
+        const c = compare(seg.logits, want, 1e-4, 1e-4);
+        assert.ok(c.ok, `TRM segment ${s + 1}: ${c.report}`);
       });
       // ARC: a task file and the dataset's identifiers.json through the ARC view: every variant solved and voted on,
       // as solveArcTask does in Node (a small random ARC model).

@@ -27,6 +27,7 @@ interface DoneMsg {
 interface ModelInfo {
   name: string;
   format: string;
+  architecture: string;
   parameters: number;
   kinds: string[];
   seq_len: number;
@@ -65,7 +66,7 @@ worker.onmessage = (e: MessageEvent) => {
   if (m.type === "loaded") {
     info = m.info as ModelInfo;
     $("model-info").textContent =
-      `${info.name}: ${info.format}, ${info.parameters.toLocaleString("en")} parameters, solves ${info.kinds.join(", ") || "raw tokens only"} (sequence ${info.seq_len}); kernels: ${info.backend}`;
+      `${info.name}: ${info.format}, ${info.architecture.toUpperCase()}, ${info.parameters.toLocaleString("en")} parameters, solves ${info.kinds.join(", ") || "raw tokens only"} (sequence ${info.seq_len}); kernels: ${info.backend}`;
     $<HTMLButtonElement>("solve").disabled = false;
     status("Ready.");
     loaded?.resolve(info);

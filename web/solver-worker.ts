@@ -54,6 +54,7 @@ async function load(files: { name: string; bytes: Uint8Array }[]) {
     info: {
       name: ck.name,
       format: model.format,
+      architecture: c.architecture,
       parameters: model.parameters,
       kinds: model.kinds,
       seq_len: c.seq_len,
