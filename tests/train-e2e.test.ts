@@ -5,17 +5,13 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { Rec } from "./support/run-dir.js";
-import { latestStep, records } from "./support/run-dir.js";
-
-const HRM = fileURLToPath(new URL("../cli/hrm.js", import.meta.url));
-const hrm = (...args: string[]) => spawnSync(process.execPath, [HRM, ...args], { encoding: "utf8" });
+import { HRM_CLI as HRM, hrm, latestStep, records } from "./support/run-dir.js";
 
 let dir = "";
 let data = "";

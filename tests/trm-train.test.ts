@@ -5,18 +5,14 @@
  * exactly the uninterrupted run's metrics; `hrm solve --trace` runs the checkpoint.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { Rec } from "./support/run-dir.js";
-import { latestStep, records } from "./support/run-dir.js";
+import { HRM_CLI as HRM, hrm, latestStep, records } from "./support/run-dir.js";
 import { decodeSafetensors } from "../src/io/safetensors.js";
-
-const HRM = fileURLToPath(new URL("../cli/hrm.js", import.meta.url));
-const hrm = (...args: string[]) => spawnSync(process.execPath, [HRM, ...args], { encoding: "utf8" });
 
 let dir = "";
 let data = "";

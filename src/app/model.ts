@@ -95,9 +95,15 @@ function kindsFor(c: HRMConfig): PuzzleKind[] {
   return kinds;
 }
 
+type Shapes = Map<string, number[]>;
+
+/** Each tensor's shape by its canonical name. */
+function shapesByName(t: Map<string, HostTensor>): Shapes {
+  return new Map([...t].map(([k, v]) => [canonicalName(k), v.shape]));
+}
+
 /** Sizes an official state dict shows in its tensors. */
-function shapesConfig(t: Map<string, HostTensor>): Partial<HRMConfig> {
-  const byName = new Map([...t].map(([k, v]) => [canonicalName(k), v.shape]));
+function shapesConfig(byName: Shapes): Partial<HRMConfig> {
   const out: Partial<HRMConfig> = {};
   const emb = byName.get("embed_tokens.embedding_weight");
   if (emb?.length === 2) [out.vocab_size, out.hidden_size] = emb;
@@ -119,8 +125,7 @@ function shapesConfig(t: Map<string, HostTensor>): Partial<HRMConfig> {
  * Positions a .pt's tensors fix: the learned position table (or TRM mlp_t's width) holds puzzle positions +
  * seq_len, so seq_len follows from the puzzle positions of the config.
  */
-function seqLenFromTensors(t: Map<string, HostTensor>, c: Partial<HRMConfig>): number | undefined {
-  const byName = new Map([...t].map(([k, v]) => [canonicalName(k), v.shape]));
+function seqLenFromTensors(byName: Shapes, c: Partial<HRMConfig>): number | undefined {
   const total =
     byName.get("embed_pos.embedding_weight")?.[0] ??
     byName.get("L_level.layers.0.mlp_t.gate_up_proj.weight")?.[1];
@@ -132,7 +137,8 @@ function seqLenFromTensors(t: Map<string, HostTensor>, c: Partial<HRMConfig>): n
 
 function ptParams(bytes: Uint8Array, name: string, opts: LoadModelOptions): HRMParams {
   const tensors = readTorchCheckpoint(bytes, name);
-  const shapes = shapesConfig(tensors);
+  const byName = shapesByName(tensors);
+  const shapes = shapesConfig(byName);
   let fromRun: Partial<HRMConfig> = {};
   if (opts.allConfigYaml !== undefined) {
     const run = resolveRunConfig([], "all_config.yaml", () => opts.allConfigYaml as string);
@@ -143,8 +149,7 @@ function ptParams(bytes: Uint8Array, name: string, opts: LoadModelOptions): HRMP
     });
     delete fromRun.seq_len;
   }
-  const seqLen =
-    opts.config?.seq_len ?? seqLenFromTensors(tensors, { ...fromRun, ...shapes, ...opts.config });
+  const seqLen = opts.config?.seq_len ?? seqLenFromTensors(byName, { ...fromRun, ...shapes, ...opts.config });
   if (seqLen === undefined)
     throw new ModelCheckpointError(
       `${name}: an official .pt with RoPE does not record seq_len: pass config: { seq_len } (the dataset's: 81 for 9x9 Sudoku, 900 for mazes and ARC)`,

@@ -221,8 +221,6 @@ export class HRMInner {
       attention: every("attention"),
       act: every("act"),
     });
-    let next = 0; // records take their choices in order of allocation
-    const choice = () => choices[Math.min(next++, choices.length - 1)];
     const TD = T * dims.D;
     const temps = [TD, TD, TD, TD];
     const regionFloats = Math.max(
@@ -238,10 +236,11 @@ export class HRMInner {
       B * 2,
     ]);
     const [emb, inj, zHNext, zLNext] = carveFloats(region, temps);
-    const saved = (levelIn: Float32Array, layers: number, ownOut = false): SavedLevel => ({
+    // A level's records take choices[first, first + layers): HRM's L level then H level, TRM's calls in order.
+    const saved = (levelIn: Float32Array, layers: number, first: number, ownOut = false): SavedLevel => ({
       levelIn,
       acts: Array.from({ length: layers }, (_, i) =>
-        allocSavedActs(dims, shared, choice(), ownOut || i < layers - 1),
+        allocSavedActs(dims, shared, choices[first + i], ownOut || i < layers - 1),
       ),
       ownOut,
     });
@@ -252,7 +251,12 @@ export class HRMInner {
     let savedT: SavedLevel[] | null = null;
     const trmRecords = () =>
       Array.from({ length: c.L_cycles + 1 }, (_, i) =>
-        saved(i === 0 ? levelInL : i === c.L_cycles ? levelInH : floatArena([TD])[0], c.L_layers, true),
+        saved(
+          i === 0 ? levelInL : i === c.L_cycles ? levelInH : floatArena([TD])[0],
+          c.L_layers,
+          i * c.L_layers,
+          true,
+        ),
       );
     return {
       B,
@@ -262,10 +266,10 @@ export class HRMInner {
       inj,
       shared,
       get savedL() {
-        return (savedL ??= saved(levelInL, trm ? 0 : c.L_layers)); // TRM's records are savedT
+        return (savedL ??= saved(levelInL, trm ? 0 : c.L_layers, 0)); // TRM's records are savedT
       },
       get savedH() {
-        return (savedH ??= saved(levelInH, trm ? 0 : c.H_layers));
+        return (savedH ??= saved(levelInH, trm ? 0 : c.H_layers, c.L_layers));
       },
       get savedT() {
         return (savedT ??= trm ? trmRecords() : []);

@@ -1,6 +1,11 @@
-/** Reading a training run directory in tests: its metrics.jsonl records and the step of its latest checkpoint. */
+/**
+ * Training runs in tests: the `hrm` command, a run directory's metrics.jsonl records and the step of its latest
+ * checkpoint.
+ */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export type Rec = Record<string, number>;
 
@@ -12,3 +17,8 @@ export const records = (run: string): Rec[] =>
 
 export const latestStep = (run: string): number =>
   Number(readFileSync(join(run, "latest"), "utf8").trim().replace("step_", ""));
+
+/** The built `hrm` command (dist/cli/hrm.js), run to completion. */
+export const HRM_CLI = fileURLToPath(new URL("../../cli/hrm.js", import.meta.url));
+export const hrm = (...args: string[]) =>
+  spawnSync(process.execPath, [HRM_CLI, ...args], { encoding: "utf8" });
