@@ -14,7 +14,7 @@ import {
   ModelCheckpointError,
 } from "../model/checkpoint.js";
 import type { HRMConfig } from "../model/config.js";
-import { DEFAULT_CONFIG, makeConfig } from "../model/config.js";
+import { DEFAULT_CONFIG, defaultConfig, makeConfig, puzzlePositions } from "../model/config.js";
 import { HRMInner } from "../model/inner.js";
 import { HRMParams } from "../model/params.js";
 import type { HostTensor } from "../tensor.js";
@@ -131,8 +131,8 @@ function seqLenFromTensors(byName: Shapes, c: Partial<HRMConfig>): number | unde
     byName.get("L_level.layers.0.mlp_t.gate_up_proj.weight")?.[1];
   if (total === undefined || !c.hidden_size) return undefined;
   const ndim = c.puzzle_emb_ndim ?? 0;
-  const len = c.architecture === "trm" ? (c.puzzle_emb_len ?? (ndim > 0 ? 16 : 0)) : 0;
-  return total - (len > 0 ? len : ndim ? Math.ceil(ndim / c.hidden_size) : 0);
+  const len = c.puzzle_emb_len ?? (ndim > 0 ? defaultConfig(c.architecture).puzzle_emb_len : 0);
+  return total - puzzlePositions({ puzzle_emb_len: len, puzzle_emb_ndim: ndim, hidden_size: c.hidden_size });
 }
 
 function ptParams(bytes: Uint8Array, name: string, opts: LoadModelOptions): HRMParams {

@@ -110,8 +110,15 @@ export function swigluInter(expansion: number, width: number): number {
   return Math.ceil(roundHalfEven((expansion * width * 2) / 3) / 256) * 256;
 }
 
+/** Positions the puzzle embedding takes: TRM's explicit puzzle_emb_len, else ceil(puzzle_emb_ndim / hidden_size). */
+export function puzzlePositions(
+  c: Pick<HRMConfig, "puzzle_emb_len" | "puzzle_emb_ndim" | "hidden_size">,
+): number {
+  return c.puzzle_emb_len > 0 ? c.puzzle_emb_len : Math.ceil(c.puzzle_emb_ndim / c.hidden_size);
+}
+
 export function derive(c: HRMConfig): Derived {
-  const puzzleEmbLen = c.puzzle_emb_len > 0 ? c.puzzle_emb_len : Math.ceil(c.puzzle_emb_ndim / c.hidden_size);
+  const puzzleEmbLen = puzzlePositions(c);
   const seqTotal = c.seq_len + puzzleEmbLen;
   return {
     headDim: c.hidden_size / c.num_heads,
