@@ -368,6 +368,20 @@ static void tile(const gemm_job *g, const float *ad, const void *ap, int ir, int
     g->uk.fn_dk(kc, ad + ir, g->csa, b, dst, ldd, acc);
 }
 
+/* A tile of which only the first nn <= NR/2 columns are wanted, into dst (rows ldd apart): the half-width
+ * kernel where the CPU's has one (a last panel of 1-16 columns then costs half a tile), else a whole tile. */
+static void tile_part(const gemm_job *g, const float *ad, const void *ap, int ir, int md, const void *b, int kc,
+                      float *dst, long ldd, int nn, int pf) {
+  if (nn > g->uk.nr / 2 || !g->uk.half.fn_k)
+    tile(g, ad, ap, ir, md, b, kc, dst, ldd, NULL, pf);
+  else if (ir >= md) /* packed: k-major (A stored transposed) or r-major panels, as g->ukr */
+    (g->a_rmajor ? g->uk.half.fn_r : g->uk.half.fn_k)(kc, at(g, ap, (size_t)(ir - md) * KC), b, dst, ldd, NULL);
+  else if (g->a_rmajor)
+    g->uk.half.fn_d(kc, ad + (size_t)ir * g->rsa, g->rsa, b, dst, ldd, NULL);
+  else
+    g->uk.half.fn_dk(kc, ad + ir, g->csa, b, dst, ldd, NULL);
+}
+
 /* One (mc x nc) block of C, depth p0.. of kc, from packed op(B) at bp and the A block: its first md rows read
  * in place (a_direct), the rest packed at ap. A fused SwiGLU block (all of K in this one block) takes gate
  * columns j0..; each gate panel's up panel lies N/2 packed columns on. */
@@ -385,8 +399,8 @@ static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int 
     for (int ir = 0; ir < m; ir += MR) {
       int mm = m - ir < MR ? m - ir : MR, full = mm == MR && nn == NR;
       if (g->glu) {
-        tile(g, ad, ap, ir, md, b, kc, tmp, NR, NULL, pf);
-        tile(g, ad, ap, ir, md, at(g, b, (size_t)(g->N / 2) * kc), kc, tup, NR, NULL, pf);
+        tile_part(g, ad, ap, ir, md, b, kc, tmp, NR, nn, pf);
+        tile_part(g, ad, ap, ir, md, at(g, b, (size_t)(g->N / 2) * kc), kc, tup, NR, nn, pf);
         /* SwiGLU as the tiles leave the micro-kernel: the [M, 2F] gate_up product never goes to memory. At K = 128
          * (the small model) this epilogue was 13% of the tile pair on the compiler-vectorised loop. */
         hrm_swiglu_rows(g->glu + (size_t)(i0 + ir) * (g->N / 2) + j0 + jr, g->N / 2, tmp, NR, tup, NR, mm, nn);
@@ -401,7 +415,7 @@ static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int 
       if (full) /* the residual (or C itself, accumulating) is added as the micro-kernel stores the tile */
         tile(g, ad, ap, ir, md, b, kc, c, g->N, r ? r : acc ? c : NULL, pf);
       else {
-        tile(g, ad, ap, ir, md, b, kc, tmp, NR, NULL, pf);
+        tile_part(g, ad, ap, ir, md, b, kc, tmp, NR, nn, pf);
         store_corner(tmp, NR, c, r, g->N, mm, nn, acc);
       }
     }
@@ -714,11 +728,16 @@ static void transpose_block(float *At, const float *A, long ld, int K, int C, in
   if (round) round_block(At, (size_t)C * K);
 }
 
+/* Depth up to which a strip (MC_MAX x K floats: 1.4 MB at 4096) stays in L2 well enough to pay; longer ones
+ * (mlp_t's weight gradients, K = batch x hidden = 16384) spilled and ran at 60-70% of the k split's rate:
+ * 1024x96x16384 18-20 -> 12.8 ms, 1024x512x16384 61 -> 56-57 ms at 2 threads (Zen 5). */
+#define TRANSPOSE_FIRST_MAX_K 4096
+
 /* Where the k split would run (see run_job) but C has rows enough for every thread to take several strips
- * (with 64 rows at 2 threads the k split was as fast). Not for bfloat16 panels: those read a transposed A as
+ * (with 64 rows at 2 threads the k split was as fast), and K is at most TRANSPOSE_FIRST_MAX_K. Not for bfloat16 panels: those read a transposed A as
  * pairs, converted in a streaming pass of their own. */
 static int transpose_a_first(const gemm_job *g) {
-  return !g->a_rmajor && !g->uk.bf16 && g->K >= K_SPLIT_MIN && g->M >= 4 * hrm_num_threads() * g->uk.mr;
+  return !g->a_rmajor && !g->uk.bf16 && g->K >= K_SPLIT_MIN && g->K <= TRANSPOSE_FIRST_MAX_K && g->M >= 4 * hrm_num_threads() * g->uk.mr;
 }
 
 typedef struct {
@@ -759,10 +778,41 @@ static void gemm_transpose_first(int transB, int M, int N, int K, const float *A
   hrm_parallel_for(s.n, strip_task, &s);
 }
 
+/* ---- a weight gradient the other way round: Cᵀ = op(B)ᵀ·op(A)ᵀ, then transposed into C ----
+ * Tiles cover C in MR x NR pieces, so a C with N just past a multiple of NR computes a whole panel for a few
+ * columns: mlp_t's gate_up gradient (1024 x 97, K = 16384 at batch 32) paid for 1036 x 128. Its transpose
+ * pays for 98 x 1024, and its op(A)ᵀ (tokens x 97, rows 388 bytes apart) streams where the strips of the
+ * transpose-first path (84 x 16384: 5.5 MB) outgrew L2: 20.2 -> 12.7 ms at 2 threads (Zen 5, AVX-512).
+ * Only for long K, where both operands stream anyway and the extra pass over C (weight-sized) is small. */
+static size_t padded_area(int M, int N, const hrm_ukr *uk) {
+  return (size_t)ceil_div(M, uk->mr) * uk->mr * ((size_t)ceil_div(N, uk->nr) * uk->nr);
+}
+
+static int swap_pays(int transA, int M, int N, int K, const hrm_ukr *uk) {
+  return transA && K >= K_SPLIT_MIN && 20 * padded_area(N, M, uk) < 17 * padded_area(M, N, uk);
+}
+
+/* C[M,N] (+)= T[N,M]ᵀ, in 16 x 16 blocks so both sides touch whole lines. */
+static void add_transposed(float *C, const float *T, int M, int N, int accumulate) {
+  for (int i0 = 0; i0 < M; i0 += 16)
+    for (int j0 = 0; j0 < N; j0 += 16)
+      for (int i = i0; i < i0 + 16 && i < M; i++)
+        for (int j = j0; j < j0 + 16 && j < N; j++) {
+          float t = T[(size_t)j * M + i];
+          C[(size_t)i * N + j] = accumulate ? C[(size_t)i * N + j] + t : t;
+        }
+}
+
 void hrm_gemm(int transA, int transB, int M, int N, int K, const float *A, const float *B, float *C,
               int accumulate, int bf16) {
   if (M <= 0 || N <= 0) return;
   gemm_job g = make_job(transA, transB, M, N, K, A, B, C, accumulate, bf16);
+  if (swap_pays(transA, M, N, K, &g.uk)) {
+    float *T = hrm_thread_scratch(HRM_SCRATCH_GEMM_SWAP, 0, sizeof(float) * (size_t)M * N);
+    hrm_gemm(!transB, 0, N, M, K, B, A, T, 0, bf16); /* op(B)ᵀ·op(A)ᵀ, with transA set: A stored [K, M] */
+    add_transposed(C, T, M, N, accumulate);
+    return;
+  }
   if (transA && K > 0 && transpose_a_first(&g)) {
     gemm_transpose_first(transB, M, N, K, A, B, C, accumulate, bf16);
     return;

@@ -69,6 +69,10 @@ typedef struct {
   const char *name;
   int bf16;                   /* panels hold bfloat16 pairs */
   hrm_ukr_direct_pf_fn fn_dp; /* NULL where the kernel has none: fn_d runs, without the prefetch */
+  struct {                    /* the same entries for a tile's first NR/2 columns only (same panels); NULL: none */
+    hrm_ukr_fn fn_k, fn_r;
+    hrm_ukr_direct_fn fn_d, fn_dk;
+  } half;
 } hrm_ukr;
 
 hrm_ukr hrm_ukr_generic(void);

@@ -48,7 +48,7 @@ static void generic_dk(int kc, const void *a, long lda, const float *b, float *c
   generic_body(kc, a, b, c, ldc, acc, 1, lda);
 }
 hrm_ukr hrm_ukr_generic(void) {
-  return (hrm_ukr){G_MR, G_NR, generic_k, generic_r, generic_d, generic_dk, "generic-4x16", 0, NULL};
+  return (hrm_ukr){G_MR, G_NR, generic_k, generic_r, generic_d, generic_dk, "generic-4x16", 0, NULL, {NULL, NULL, NULL, NULL}};
 }
 
 #if defined(__wasm_simd128__)
@@ -110,7 +110,7 @@ static void wasm_d(int kc, const void *a, long lda, const float *b, float *c, lo
 static void wasm_dk(int kc, const void *a, long lda, const float *b, float *c, long ldc, const float *acc) {
   wasm_body(kc, a, b, c, ldc, acc, 1, lda);
 }
-hrm_ukr hrm_ukr_wasm(void) { return (hrm_ukr){W_MR, W_NR, wasm_k, wasm_r, wasm_d, wasm_dk, W_NAME, 0, NULL}; }
+hrm_ukr hrm_ukr_wasm(void) { return (hrm_ukr){W_MR, W_NR, wasm_k, wasm_r, wasm_d, wasm_dk, W_NAME, 0, NULL, {NULL, NULL, NULL, NULL}}; }
 #endif
 
 #if defined(__x86_64__)
@@ -171,7 +171,8 @@ __attribute__((target("avx2,fma"))) static void avx2_dk(int kc, const void *a, l
                                                          float *c, long ldc, const float *acc) {
   avx2_body(kc, a, b, c, ldc, acc, 1, lda);
 }
-hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, avx2_d, avx2_dk, "avx2-6x16", 0, NULL}; }
+hrm_ukr hrm_ukr_avx2(void) { return (hrm_ukr){A2_MR, 16, avx2_k, avx2_r, avx2_d, avx2_dk, "avx2-6x16", 0, NULL,
+                                      {NULL, NULL, NULL, NULL}}; }
 
 /* prefetch_c_tile with write intent (prefetchw), for the AVX-512 kernels: the line arrives owned, so the store
  * at the end of the tile does not wait for a read-for-ownership. A tile over 16 fresh 84 x 1536 C blocks ran
@@ -192,26 +193,28 @@ __attribute__((target("prfchw"), always_inline)) static inline void prefetchw_c_
 /* Targets of the AVX-512 kernels: prefetchw_c_tile inlines into them. */
 #define A5_TARGET "avx512f,prfchw"
 #define A5_BF16_TARGET "avx512f,avx512bf16,prfchw"
-/* c[14 x 32] (ldc) = or += the accumulators (columns 0-15 in c0, 16-31 in c1); shared by both AVX-512 kernels. */
+/* c[14 x 16·nv] (ldc) = or += the accumulators (columns 0-15 in c0, 16-31 in c1); shared by both AVX-512
+ * kernels. nv (1 or 2) is a constant where it inlines. */
 __attribute__((target(A5_TARGET), always_inline)) static inline void avx512_store_tile(__m512 *c0, __m512 *c1,
                                                                                        float *c, long ldc,
-                                                                                       const float *src) {
+                                                                                       const float *src, int nv) {
 #pragma GCC unroll 14
   for (int r = 0; r < A5_MR; r++) {
     float *cr = c + r * ldc;
     if (src) {
       c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(src + r * ldc));
-      c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(src + r * ldc + 16));
+      if (nv == 2) c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(src + r * ldc + 16));
     }
     _mm512_storeu_ps(cr, c0[r]);
-    _mm512_storeu_ps(cr + 16, c1[r]);
+    if (nv == 2) _mm512_storeu_ps(cr + 16, c1[r]);
   }
 }
-/* One k step of the 14 x 32 tile: 2 B vectors, 14 broadcasts of A(r, p), 28 FMAs. */
+/* One k step of the 14 x 16·nv tile: nv B vectors, 14 broadcasts of A(r, p), 14·nv FMAs. */
 __attribute__((target(A5_TARGET), always_inline)) static inline void avx512_step(__m512 *c0, __m512 *c1,
                                                                                  const float *a, const float *b,
-                                                                                 int p, long ars, long aps) {
-  __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+                                                                                 int p, long ars, long aps,
+                                                                                 int nv) {
+  __m512 b0 = _mm512_loadu_ps(b), b1 = nv == 2 ? _mm512_loadu_ps(b + 16) : b0;
   /* Rows 7-13 from a second base: in place (fn_d: ars = lda, a run-time stride) 14 row addresses took 13 index
    * registers, so GCC kept one in a vector register and moved it back each k step (vmovq, on an FMA port: 29
    * uops for 28 FMA slots) and reloaded two from the stack. With two bases the same 6 index registers serve
@@ -221,49 +224,58 @@ __attribute__((target(A5_TARGET), always_inline)) static inline void avx512_step
   for (int r = 0; r < A5_MR; r++) {
     __m512 ar = _mm512_set1_ps(r < 7 ? AT(a, r, p, ars, aps) : AT(a7, r - 7, p, ars, aps));
     c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
-    c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
+    if (nv == 2) c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
   }
 }
-/* The float32 tile; its first npf (<= kc) k steps also prefetch a line of pf each (see hrm_ukr.fn_dp). */
+/* The float32 tile, 16·nv columns of the 32-wide panels; its first npf (<= kc) k steps also prefetch a line of
+ * pf each (see hrm_ukr.fn_dp). */
 __attribute__((target(A5_TARGET), always_inline)) static inline void avx512_body(int kc, const float *a,
                                                                                  const float *b, float *c,
                                                                                  long ldc, const float *src,
                                                                                  long ars, long aps,
-                                                                                 const char *pf, int npf) {
+                                                                                 const char *pf, int npf, int nv) {
   __m512 c0[A5_MR], c1[A5_MR];
-  prefetchw_c_tile(c, ldc, A5_MR, 32);
+  prefetchw_c_tile(c, ldc, A5_MR, 16 * nv);
 #pragma GCC unroll 14
   for (int r = 0; r < A5_MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
   int p = 0;
   for (; p < npf; p++, b += 32) {
     _mm_prefetch(pf + 64 * p, _MM_HINT_T0);
-    avx512_step(c0, c1, a, b, p, ars, aps);
+    avx512_step(c0, c1, a, b, p, ars, aps, nv);
   }
-  for (; p < kc; p++, b += 32) avx512_step(c0, c1, a, b, p, ars, aps);
-  avx512_store_tile(c0, c1, c, ldc, src);
+  for (; p < kc; p++, b += 32) avx512_step(c0, c1, a, b, p, ars, aps, nv);
+  avx512_store_tile(c0, c1, c, ldc, src, nv);
 }
-__attribute__((target(A5_TARGET))) static void avx512_k(int kc, const void *a, const void *b, float *c,
-                                                        long ldc, const float *acc) {
-  avx512_body(kc, a, b, c, ldc, acc, 1, A5_MR, NULL, 0);
-}
-__attribute__((target(A5_TARGET))) static void avx512_r(int kc, const void *a, const void *b, float *c,
-                                                        long ldc, const float *acc) {
-  avx512_body(kc, a, b, c, ldc, acc, KC, 1, NULL, 0);
-}
-__attribute__((target(A5_TARGET))) static void avx512_d(int kc, const void *a, long lda, const float *b,
-                                                        float *c, long ldc, const float *acc) {
-  avx512_body(kc, a, b, c, ldc, acc, lda, 1, NULL, 0);
-}
-__attribute__((target(A5_TARGET))) static void avx512_dk(int kc, const void *a, long lda, const float *b,
-                                                         float *c, long ldc, const float *acc) {
-  avx512_body(kc, a, b, c, ldc, acc, 1, lda, NULL, 0);
-}
+/* The four layouts' entries at nv vectors (A5_ENTRIES(name, nv) defines name_k, name_r, name_d, name_dk). */
+#define A5_ENTRIES(name, nv)                                                                                   \
+  __attribute__((target(A5_TARGET))) static void name##_k(int kc, const void *a, const void *b, float *c,     \
+                                                         long ldc, const float *acc) {                        \
+    avx512_body(kc, a, b, c, ldc, acc, 1, A5_MR, NULL, 0, nv);                                                \
+  }                                                                                                            \
+  __attribute__((target(A5_TARGET))) static void name##_r(int kc, const void *a, const void *b, float *c,     \
+                                                         long ldc, const float *acc) {                        \
+    avx512_body(kc, a, b, c, ldc, acc, KC, 1, NULL, 0, nv);                                                   \
+  }                                                                                                            \
+  __attribute__((target(A5_TARGET))) static void name##_d(int kc, const void *a, long lda, const float *b,    \
+                                                         float *c, long ldc, const float *acc) {              \
+    avx512_body(kc, a, b, c, ldc, acc, lda, 1, NULL, 0, nv);                                                  \
+  }                                                                                                            \
+  __attribute__((target(A5_TARGET))) static void name##_dk(int kc, const void *a, long lda, const float *b,   \
+                                                          float *c, long ldc, const float *acc) {             \
+    avx512_body(kc, a, b, c, ldc, acc, 1, lda, NULL, 0, nv);                                                  \
+  }
+A5_ENTRIES(avx512, 2)
+/* 14 x 16: a last panel with 16 or fewer columns left (N = 97: one) computes half a tile instead of a whole
+ * one. mlp_t's products with N = 97 at batch 32, 2 threads (Zen 5): 16384x97x1024 12.9 -> 11.1 ms,
+ * 16384x97x512 5.7 -> 4.8 ms (16384x96x1024: 9.6 ms). */
+A5_ENTRIES(avx512h, 1)
 __attribute__((target(A5_TARGET))) static void avx512_dp(int kc, const float *a, long lda, const float *b,
                                                          float *c, long ldc, const float *acc, const void *pf, int npf) {
-  avx512_body(kc, a, b, c, ldc, acc, lda, 1, pf, npf < kc ? npf : kc);
+  avx512_body(kc, a, b, c, ldc, acc, lda, 1, pf, npf < kc ? npf : kc, 2);
 }
 hrm_ukr hrm_ukr_avx512(void) {
-  return (hrm_ukr){A5_MR, 32, avx512_k, avx512_r, avx512_d, avx512_dk, "avx512-14x32", 0, avx512_dp};
+  return (hrm_ukr){A5_MR, 32, avx512_k, avx512_r, avx512_d, avx512_dk, "avx512-14x32", 0, avx512_dp,
+                   {avx512h_k, avx512h_r, avx512h_d, avx512h_dk}};
 }
 
 /* ---- AVX512_BF16: 14 x 32 over bfloat16 pairs. vdpbf16ps adds a[2i]*b[2i] + a[2i+1]*b[2i+1] to float32
@@ -287,7 +299,7 @@ __attribute__((target(A5_BF16_TARGET), always_inline)) static inline void avx512
       c1[r] = _mm512_dpbf16_ps(c1[r], ar, b1);
     }
   }
-  avx512_store_tile(c0, c1, c, ldc, src);
+  avx512_store_tile(c0, c1, c, ldc, src, 2);
 }
 __attribute__((target(A5_BF16_TARGET))) static void avx512_bf16_k(int kc, const void *a, const void *b,
                                                                   float *c, long ldc, const float *acc) {
@@ -303,6 +315,7 @@ __attribute__((target(A5_BF16_TARGET))) static void avx512_bf16_dk(int kc, const
   avx512_bf16_body(kc, a, (const uint16_t *)b, c, ldc, acc, 2, 2 * lda);
 }
 hrm_ukr hrm_ukr_avx512_bf16(void) {
-  return (hrm_ukr){A5_MR, 32, avx512_bf16_k, avx512_bf16_r, NULL, avx512_bf16_dk, "avx512bf16-14x32", 1, NULL};
+  return (hrm_ukr){A5_MR, 32, avx512_bf16_k, avx512_bf16_r, NULL, avx512_bf16_dk, "avx512bf16-14x32", 1, NULL,
+                   {NULL, NULL, NULL, NULL}};
 }
 #endif

@@ -34,6 +34,7 @@ enum {
   HRM_SCRATCH_ATTN_BWD,
   HRM_SCRATCH_GLU,       /* the gate_up product of an unfused hrm_linear_swiglu */
   HRM_SCRATCH_GEMM_PAIRS, /* a transposed A rearranged: bfloat16 pairs (thread 0's), or a row-major strip */
+  HRM_SCRATCH_GEMM_SWAP,  /* Cᵀ of a product computed the other way round (thread 0's) */
   HRM_SCRATCH_SLOTS
 };
 void *hrm_thread_scratch(int slot, int thread, size_t bytes);

@@ -97,6 +97,7 @@ export function gemmCases(rng: Rng, heavy: boolean): Case[] {
   cases.push(gemmCase(rng, 82, 11, 512, false, true, false)); // lm_head at batch 1
   cases.push(gemmCase(rng, 82, 3072, 512, false, true, false)); // gate_up at batch 1
   cases.push(gemmCase(rng, 512, 512, 82, true, true, false));
+  // N = 1 and 65 leave one column for the last 32-wide panel (the AVX-512 half-width kernel), N = 17 seventeen.
   for (const M of AWKWARD)
     for (const N of [1, 17, 65])
       for (const K of [1, 3, 63, 65]) {
@@ -108,10 +109,19 @@ export function gemmCases(rng: Rng, heavy: boolean): Case[] {
   // Aᵀ with a long K and M >= 4 * threads * 14 is transposed before the product, a strip of C's rows per task
   // (equal strips when there are no more than threads, else 84 rows): K not a multiple of the 16-row transpose
   // blocks, M not of the tiles, both op(B) layouts, float32 and bfloat16.
+  // (N is chosen so that computing Cᵀ instead does not pay: see below.)
   cases.push(gemmCase(rng, 129, 17, 1031, true, false, true));
-  cases.push(gemmCase(rng, 127, 33, 1100, true, true, false));
+  cases.push(gemmCase(rng, 127, 32, 1100, true, true, false));
   cases.push(gemmCase(rng, 129, 17, 1031, true, false, true, "bfloat16"));
-  cases.push(gemmCase(rng, 300, 40, 1030, true, false, true)); // strips of 84 rows and a last of 48
+  cases.push(gemmCase(rng, 300, 64, 1030, true, false, true)); // strips of 84 rows and a last of 48
+  // Past 4096 deep the strips outgrow L2 and K is split instead (mlp_t's weight gradients: K = 16384).
+  cases.push(gemmCase(rng, 130, 20, 4200, true, false, true));
+  // Aᵀ with a long K whose N lies just past a tile width (mlp_t's 1024 x 97) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ
+  // into scratch, then transposed into C: both op(B) layouts, written and accumulated, float32 and bfloat16.
+  for (const tB of [false, true]) {
+    cases.push(gemmCase(rng, 200, 33, 1100, true, tB, tB));
+    cases.push(gemmCase(rng, 200, 33, 1100, true, tB, !tB, "bfloat16"));
+  }
   cases.push(gemmCase(rng, 82, 3072, 512, false, true, false, "bfloat16"));
   cases.push(gemmCase(rng, 512, 512, 82, true, false, true, "bfloat16"));
   cases.push(gemmCase(rng, 65, 63, 0, false, false, false)); // K = 0: C = 0
