@@ -20,12 +20,14 @@ T512 void hrm_swiglu_rows_avx512(float *y, long ldy, const float *g, long ldg, c
     }
 }
 
-T512 void hrm_swiglu_bwd_row_avx512(float *dg, float *du, const float *g, const float *u, const float *dy, long n) {
+T512 void hrm_swiglu_bwd_row_avx512(float *dg, float *du, float *act, const float *g, const float *u, const float *dy,
+                                   long n) {
   __m512 one = _mm512_set1_ps(1.0f);
   for (long j = 0; j < n; j += 16) {
     __mmask16 k = hrm_lanes16(n - j);
     __m512 gv = _mm512_maskz_loadu_ps(k, g + j), uv = _mm512_maskz_loadu_ps(k, u + j);
     __m512 d = _mm512_maskz_loadu_ps(k, dy + j), s = hrm_sigmoid16(gv);
+    if (act) _mm512_mask_storeu_ps(act + j, k, _mm512_mul_ps(_mm512_mul_ps(gv, s), uv));
     /* 1 + g (1 - s) as one FMA, as the compiler contracts the portable loop: near g = -1.28 it cancels */
     __m512 ds = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, uv), s), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, s), one));
     _mm512_mask_storeu_ps(dg + j, k, ds);

@@ -301,7 +301,17 @@ static napi_value js_linear_swiglu_fwd(napi_env env, napi_callback_info info) {
   float *out = f32(c, 0, "out", (double)T * F);
   const float *inp = f32(c, 1, "inp", (double)T * I), *w = f32(c, 2, "weight", 2.0 * F * I);
   int bf16 = precision(c, 6);
-  if (!c->failed) hrm_linear_swiglu((int)T, (int)F, (int)I, inp, w, NULL, out, bf16);
+  if (!c->failed) hrm_linear_swiglu((int)T, (int)F, (int)I, inp, w, NULL, out, NULL, bf16);
+  END;
+}
+
+static napi_value js_linear_gate_up_swiglu_fwd(napi_env env, napi_callback_info info) {
+  BEGIN("linearGateUpSwigluForward", 7);
+  long T = dim(c, 4, "T"), I = dim(c, 5, "I"), F = dim(c, 6, "F");
+  float *out = f32(c, 0, "out", (double)T * F), *gu = f32(c, 1, "gateUp", 2.0 * T * F);
+  const float *inp = f32(c, 2, "inp", (double)T * I), *w = f32(c, 3, "weight", 2.0 * F * I);
+  int bf16 = precision(c, 7);
+  if (!c->failed) hrm_linear_swiglu((int)T, (int)F, (int)I, inp, w, NULL, out, gu, bf16);
   END;
 }
 
@@ -312,7 +322,7 @@ static napi_value js_linear_swiglu_fwd_packed(napi_env env, napi_callback_info i
   float *out = f32(c, 0, "out", (double)T * F);
   const float *inp = f32(c, 1, "inp", (double)T * I);
   const uint8_t *pk = packed_weights(c, 2, I, 2 * F, bf16);
-  if (!c->failed) hrm_linear_swiglu((int)T, (int)F, (int)I, inp, NULL, pk, out, bf16);
+  if (!c->failed) hrm_linear_swiglu((int)T, (int)F, (int)I, inp, NULL, pk, out, NULL, bf16);
   END;
 }
 
@@ -442,7 +452,16 @@ static napi_value js_swiglu_bwd(napi_env env, napi_callback_info info) {
   long T = dim(c, 3, "T"), F = dim(c, 4, "F");
   float *dgu = f32(c, 0, "dgateUp", 2.0 * T * F);
   const float *dout = f32(c, 1, "dout", (double)T * F), *gu = f32(c, 2, "gateUp", 2.0 * T * F);
-  if (!c->failed) hrm_swiglu_bwd(dgu, dout, gu, T, F);
+  if (!c->failed) hrm_swiglu_bwd(dgu, NULL, dout, gu, T, F);
+  END;
+}
+
+static napi_value js_swiglu_act_bwd(napi_env env, napi_callback_info info) {
+  BEGIN("swigluActBackward", 6);
+  long T = dim(c, 4, "T"), F = dim(c, 5, "F");
+  float *dgu = f32(c, 0, "dgateUp", 2.0 * T * F), *act = f32(c, 1, "act", (double)T * F);
+  const float *dout = f32(c, 2, "dout", (double)T * F), *gu = f32(c, 3, "gateUp", 2.0 * T * F);
+  if (!c->failed) hrm_swiglu_bwd(dgu, act, dout, gu, T, F);
   END;
 }
 
@@ -614,6 +633,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"linearResidualRmsnormForwardPacked", 0, js_linear_residual_rms_fwd_packed, 0, 0, 0, napi_default, 0},
       {"linearSwigluForward", 0, js_linear_swiglu_fwd, 0, 0, 0, napi_default, 0},
       {"linearSwigluForwardPacked", 0, js_linear_swiglu_fwd_packed, 0, 0, 0, napi_default, 0},
+      {"linearGateUpSwigluForward", 0, js_linear_gate_up_swiglu_fwd, 0, 0, 0, napi_default, 0},
       {"linearBackward", 0, js_linear_bwd, 0, 0, 0, napi_default, 0},
       {"embeddingForward", 0, js_emb_fwd, 0, 0, 0, napi_default, 0},
       {"embeddingBackward", 0, js_emb_bwd, 0, 0, 0, napi_default, 0},
@@ -626,6 +646,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"attentionBackward", 0, js_attn_bwd, 0, 0, 0, napi_default, 0},
       {"swigluForward", 0, js_swiglu_fwd, 0, 0, 0, napi_default, 0},
       {"swigluBackward", 0, js_swiglu_bwd, 0, 0, 0, napi_default, 0},
+      {"swigluActBackward", 0, js_swiglu_act_bwd, 0, 0, 0, napi_default, 0},
       {"add", 0, js_add, 0, 0, 0, napi_default, 0},
       {"transpose", 0, js_transpose, 0, 0, 0, napi_default, 0},
       {"addBackward", 0, js_add_bwd, 0, 0, 0, napi_default, 0},

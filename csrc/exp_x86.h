@@ -47,8 +47,9 @@ __attribute__((target("avx512f"))) static inline __m512 hrm_sigmoid16(__m512 x) 
 void hrm_swiglu_rows_avx512(float *y, long ldy, const float *g, long ldg, const float *u, long ldu, long rows,
                             long n);
 /* Its backward on one row of n: dg = dy u s (1 + g (1 - s)), du = dy g s, s = sigmoid(g); dg and du may be g
- * and u (each lane read before it is written). */
-void hrm_swiglu_bwd_row_avx512(float *dg, float *du, const float *g, const float *u, const float *dy, long n);
+ * and u (each lane read before it is written). act non-NULL: the forward's g s u written there too. */
+void hrm_swiglu_bwd_row_avx512(float *dg, float *du, float *act, const float *g, const float *u, const float *dy,
+                               long n);
 #endif
 
 #endif

@@ -55,7 +55,8 @@ typedef struct {
   int a_direct;   /* whole micro-panels of A are read in place (uk.fn_d; uk.fn_dk when transposed) */
   const uint32_t *pairs; /* bfloat16 panels, A transposed: A as pairs along k, [ceil(K/2), M] (see to_bf16_pairs) */
   int round_bf16; /* bfloat16 precision on float32 panels: round every packed value (no bf16 dot here) */
-  float *glu;     /* fused SwiGLU (hrm_linear_swiglu): C unused, glu[M, N/2] = silu(gate) * up (hrm_swiglu_rows) */
+  float *glu; /* fused SwiGLU (hrm_linear_swiglu): glu[M, N/2] = silu(gate) * up (hrm_swiglu_rows); C: the product
+               * kept as well, or NULL */
   const float *res; /* hrm_linear_residual: C = res + A·op(B), res [M, N] added on the first depth block */
   float *rstd;      /* hrm_linear_residual with a norm: [M], see norm_rows */
   float eps;
@@ -404,6 +405,11 @@ static void macro_kernel(const gemm_job *g, const void *ap, const void *bp, int 
         /* SwiGLU as the tiles leave the micro-kernel: the [M, 2F] gate_up product never goes to memory. At K = 128
          * (the small model) this epilogue was 13% of the tile pair on the compiler-vectorised loop. */
         hrm_swiglu_rows(g->glu + (size_t)(i0 + ir) * (g->N / 2) + j0 + jr, g->N / 2, tmp, NR, tup, NR, mm, nn);
+        if (g->C) { /* the product too, for a backward: stored from the tiles still in L1 */
+          float *c = g->C + (size_t)(i0 + ir) * g->N + j0 + jr;
+          store_corner(tmp, NR, c, NULL, g->N, mm, nn, 0);
+          store_corner(tup, NR, c + g->N / 2, NULL, g->N, mm, nn, 0);
+        }
         continue;
       }
       size_t at_c = (size_t)(i0 + ir) * g->N + j0 + jr;
@@ -887,13 +893,13 @@ void hrm_linear_residual(int M, int N, int K, const float *A, const float *W, co
 
 /* ---- gate_up projection and SwiGLU fused (see macro_kernel) ---- */
 void hrm_linear_swiglu(int M, int F, int K, const float *A, const float *W, const void *packed, float *out,
-                       int bf16) {
+                       float *gate_up, int bf16) {
   if (M <= 0 || F <= 0) return;
-  gemm_job g = make_job(0, 1, M, 2 * F, K, A, W, NULL, 0, bf16);
+  gemm_job g = make_job(0, 1, M, 2 * F, K, A, W, gate_up, 0, bf16);
   /* Fused when all of K is one depth block (no partial sums to carry between blocks) and the up half starts
    * on a panel boundary; otherwise the product goes through memory. */
   if (K == 0 || K > KC || F % g.uk.nr != 0) {
-    float *gu = hrm_thread_scratch(HRM_SCRATCH_GLU, 0, sizeof(float) * 2 * (size_t)M * F);
+    float *gu = gate_up ? gate_up : hrm_thread_scratch(HRM_SCRATCH_GLU, 0, sizeof(float) * 2 * (size_t)M * F);
     if (packed)
       hrm_gemm_prepacked(M, 2 * F, K, A, packed, gu, bf16);
     else

@@ -37,9 +37,10 @@ void hrm_linear_residual(int M, int N, int K, const float *A, const float *W, co
                          const float *res, float *out, int bf16, float *rstd, float eps);
 /* out[M,F] = silu(gate) * up, (gate | up) = A[M,K]·Wᵀ with W [2F,K] (gate rows first, as the official
  * chunk(2)): the gate_up projection and SwiGLU in one pass, from W itself or (packed non-NULL) from hrm_pack_b
- * of W with transB, K, 2F and the same bf16. */
+ * of W with transB, K, 2F and the same bf16. gate_up non-NULL: the product [M, 2F] is written there too (what
+ * the backward reads), as the tiles leave the micro-kernel. */
 void hrm_linear_swiglu(int M, int F, int K, const float *A, const float *W, const void *packed, float *out,
-                       int bf16);
+                       float *gate_up, int bf16);
 
 /* Depth of a packed block; also the row stride (in elements) of r-major A panels. Even, so bfloat16 pairs
  * never straddle two blocks. */

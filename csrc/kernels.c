@@ -139,6 +139,7 @@ typedef struct {
   float *out;
   const float *gu, *dout;
   long T, F;
+  float *act; /* backward: silu(gate) * up written too, or NULL */
 } swiglu_args;
 
 /* y[r][j] = silu(g) * u over rows of n values, rows ldy, ldg, ldu apart; y may be g. The fused gate_up product's
@@ -165,7 +166,7 @@ static void swiglu_fwd_range(void *c, long t0, long t1, int th) {
   hrm_swiglu_rows(a->out + t0 * a->F, a->F, g, 2 * a->F, g + a->F, 2 * a->F, t1 - t0, a->F);
 }
 void hrm_swiglu_fwd(float *out, const float *gate_up, long T, long F) {
-  swiglu_args a = {out, gate_up, NULL, T, F};
+  swiglu_args a = {out, gate_up, NULL, T, F, NULL};
   hrm_parallel_range(T, grain_rows(F), swiglu_fwd_range, &a);
 }
 
@@ -175,8 +176,10 @@ HRM_CLONES static void swiglu_bwd_range(void *c, long t0, long t1, int th) {
   for (long t = t0; t < t1; t++) {
     const float *g = a->gu + t * 2 * a->F, *u = g + a->F, *dy = a->dout + t * a->F;
     float *dg = a->out + t * 2 * a->F, *du = dg + a->F;
+    float *act = a->act ? a->act + t * a->F : NULL;
     for (long f = 0; f < a->F; f++) {
       float s = hrm_sigmoidf(g[f]);
+      if (act) act[f] = g[f] * s * u[f];
       dg[f] = dy[f] * u[f] * s * (1.0f + g[f] * (1.0f - s));
       du[f] = dy[f] * g[f] * s;
     }
@@ -190,8 +193,10 @@ HRM_CLONES static void swiglu_bwd_inplace_range(void *c, long t0, long t1, int t
   for (long t = t0; t < t1; t++) {
     float *g = a->out + t * 2 * a->F, *u = g + a->F;
     const float *dy = a->dout + t * a->F;
+    float *act = a->act ? a->act + t * a->F : NULL;
     for (long f = 0; f < a->F; f++) {
       float gf = g[f], uf = u[f], s = hrm_sigmoidf(gf);
+      if (act) act[f] = gf * s * uf;
       g[f] = dy[f] * uf * s * (1.0f + gf * (1.0f - s));
       u[f] = dy[f] * gf * s;
     }
@@ -205,12 +210,13 @@ static void swiglu_bwd_avx512_range(void *c, long t0, long t1, int th) {
   for (long t = t0; t < t1; t++) {
     const float *g = a->gu + t * 2 * a->F;
     float *dg = a->out + t * 2 * a->F;
-    hrm_swiglu_bwd_row_avx512(dg, dg + a->F, g, g + a->F, a->dout + t * a->F, a->F);
+    hrm_swiglu_bwd_row_avx512(dg, dg + a->F, a->act ? a->act + t * a->F : NULL, g, g + a->F, a->dout + t * a->F,
+                              a->F);
   }
 }
 #endif
-void hrm_swiglu_bwd(float *dgate_up, const float *dout, const float *gate_up, long T, long F) {
-  swiglu_args a = {dgate_up, gate_up, dout, T, F};
+void hrm_swiglu_bwd(float *dgate_up, float *act, const float *dout, const float *gate_up, long T, long F) {
+  swiglu_args a = {dgate_up, gate_up, dout, T, F, act};
   hrm_range_fn fn = dgate_up == gate_up ? swiglu_bwd_inplace_range : swiglu_bwd_range;
 #if defined(__x86_64__)
   if (hrm_cpu_isa() == HRM_ISA_AVX512) fn = swiglu_bwd_avx512_range;

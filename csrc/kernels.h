@@ -49,7 +49,8 @@ void hrm_swiglu_fwd(float *out, const float *gate_up, long T, long F);
 /* silu(g) * u over rows of n (row strides ldy, ldg, ldu; y may be g): swigluForward's rows, and the fused
  * gate_up product's tile epilogue. */
 void hrm_swiglu_rows(float *y, long ldy, const float *g, long ldg, const float *u, long ldu, long rows, long n);
-void hrm_swiglu_bwd(float *dgate_up, const float *dout, const float *gate_up, long T, long F);
+/* swigluBackward; act non-NULL: silu(gate) * up [T, F] written too (the same bits as hrm_swiglu_fwd). */
+void hrm_swiglu_bwd(float *dgate_up, float *act, const float *dout, const float *gate_up, long T, long F);
 void hrm_add(float *out, const float *a, const float *b, float alpha, float beta, long n);
 /* out[b] = inp[b] transposed, for B matrices inp[b] [R, C] (out[b] [C, R]); out must not overlap inp. */
 void hrm_transpose_batched(float *out, const float *inp, long B, long R, long C);

@@ -296,6 +296,14 @@ export function rowCases(rng: Rng): Case[] {
       accumulated: [],
       ...EXP_TOL,
     });
+    cases.push({
+      kernel: "swigluActBackward",
+      label: `T${T} F${F}`,
+      args: [nan(T * 2 * F), nan(T * F), randn(F32, T * F, rng), gu, T, F],
+      written: [0, 1],
+      accumulated: [],
+      ...EXP_TOL,
+    });
   }
   return cases;
 }
@@ -547,6 +555,23 @@ export function swigluLinearCases(rng: Rng, heavy: boolean): Case[] {
           ...opt,
         ],
         written: [0],
+        accumulated: [],
+        ...swigluLinearTol(I),
+      });
+      cases.push({
+        kernel: "linearGateUpSwigluForward",
+        label: `T${T} ${I}->2x${F}${opt.length ? " bf16" : ""}`,
+        args: [
+          nan(T * F),
+          nan(2 * T * F),
+          randn(F32, T * I, rng),
+          randn(F32, 2 * F * I, rng, 1 / Math.sqrt(I)),
+          T,
+          I,
+          F,
+          ...opt,
+        ],
+        written: [0, 1],
         accumulated: [],
         ...swigluLinearTol(I),
       });

@@ -153,6 +153,21 @@ export interface Kernels {
     F: number,
     precision?: MatmulPrecision,
   ): void;
+  /**
+   * linearSwigluForward that also writes the product: gateUp[T,2F] = inp·weightᵀ (what swigluBackward reads),
+   * out[T,F] = swigluForward(gateUp). For a forward whose activations a backward keeps: one pass instead of
+   * linearForward then swigluForward over the [T,2F] buffer. out and gateUp must not overlap.
+   */
+  linearGateUpSwigluForward(
+    out: FloatArray,
+    gateUp: FloatArray,
+    inp: FloatArray,
+    weight: FloatArray,
+    T: number,
+    I: number,
+    F: number,
+    precision?: MatmulPrecision,
+  ): void;
   /** linearSwigluForward from packLinear's bytes for weight [2F, I] (O = 2F) and the same precision. */
   linearSwigluForwardPacked(
     out: FloatArray,
@@ -286,6 +301,18 @@ export interface Kernels {
   swigluForward(out: FloatArray, gateUp: FloatArray, T: number, F: number): void;
   /** dgateUp[T,2F] written: d gate = dout*up*silu'(gate), d up = dout*silu(gate). dgateUp may alias gateUp. */
   swigluBackward(dgateUp: FloatArray, dout: FloatArray, gateUp: FloatArray, T: number, F: number): void;
+  /**
+   * swigluBackward that also writes act[T,F] = swigluForward(gateUp), in the same pass: for a backward that
+   * did not keep the activation (the down projection's weight gradient reads it). dgateUp may alias gateUp.
+   */
+  swigluActBackward(
+    dgateUp: FloatArray,
+    act: FloatArray,
+    dout: FloatArray,
+    gateUp: FloatArray,
+    T: number,
+    F: number,
+  ): void;
 
   /** Residual add / scale: out[n] = alpha*a + beta*b. out may alias a or b. */
   add(out: FloatArray, a: FloatArray, b: FloatArray, alpha: number, beta: number, n: number): void;
@@ -387,6 +414,7 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "linearResidualRmsnormForwardPacked",
   "linearSwigluForward",
   "linearSwigluForwardPacked",
+  "linearGateUpSwigluForward",
   "embeddingForward",
   "embeddingBackward",
   "rmsnormForward",
@@ -398,6 +426,7 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "attentionBackward",
   "swigluForward",
   "swigluBackward",
+  "swigluActBackward",
   "add",
   "addBackward",
   "transpose",

@@ -308,7 +308,8 @@ export function blockForward(
     qkvAttention(k, w, x, a, d, rope);
     linearResidualNorm(k, w, "o", a.h1, a.rstd1, x, a.att, T, D, D, eps, p);
   }
-  if (a.saved?.gu) {
+  if (a.saved?.gu && !w.packed) k.linearGateUpSwigluForward(a.act, a.gu, a.h1, w.gateUp, T, D, F, p);
+  else if (a.saved?.gu) {
     linear(k, w, "gateUp", a.gu, a.h1, T, D, 2 * F, p);
     k.swigluForward(a.act, a.gu, T, F);
   } else gateUpSwiglu(k, w, a.act, a.h1, T, d);

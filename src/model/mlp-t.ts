@@ -20,10 +20,8 @@ export function mlpTForward(k: Kernels, w: BlockWeights, x: Float32Array, a: Blo
   const TT = B * D;
   const t = weights(w);
   k.transpose(a.xt, x, B, S, D);
-  if (a.saved) {
-    k.linearForward(a.guT, a.xt, t.gateUp, TT, S, 2 * FT, p);
-    k.swigluForward(a.actT, a.guT, TT, FT);
-  } else k.linearSwigluForward(a.actT, a.xt, t.gateUp, TT, S, FT, p);
+  if (a.saved) k.linearGateUpSwigluForward(a.actT, a.guT, a.xt, t.gateUp, TT, S, FT, p);
+  else k.linearSwigluForward(a.actT, a.xt, t.gateUp, TT, S, FT, p);
   k.linearResidualRmsnormForward(a.h1t, a.rstdT, a.xt, a.actT, t.down, TT, FT, S, eps, p);
   k.transpose(a.h1, a.h1t, B, D, S);
 }
@@ -56,10 +54,12 @@ export function mlpTBackward(
   k.transpose(s.dh1t, dh1, B, S, D);
   k.transpose(a.h1t, a.h1, B, S, D);
   k.rmsnormBackward(s.dh1t, s.dh1t, a.h1t, a.rstdT, TT, S); // now d(xᵀ + mlp_t(xᵀ))
-  k.swigluForward(a.actT, a.guT, TT, FT);
-  grad("mlp_t.down_proj.weight", (g) => k.linearBackward(s.dactT, g, s.dh1t, a.actT, t.down, TT, FT, S, p));
+  // The down projection's backward in its two products, so that actT (not kept) is recomputed in the
+  // SwiGLU backward's pass over guT rather than in one of its own: d act first, then the weight gradient.
+  k.matmul(s.dactT, s.dh1t, t.down, TT, FT, S, false, false, false, p);
   const dguT = a.guT; // in place: guT is not read again
-  k.swigluBackward(dguT, s.dactT, a.guT, TT, FT);
+  k.swigluActBackward(dguT, a.actT, s.dactT, a.guT, TT, FT);
+  grad("mlp_t.down_proj.weight", (g) => k.matmul(g, s.dh1t, a.actT, S, FT, TT, true, false, true, p));
   k.transpose(a.xt, x, B, S, D);
   grad("mlp_t.gate_up_proj.weight", (g) =>
     k.linearBackward(s.dxt, g, dguT, a.xt, t.gateUp, TT, S, 2 * FT, p),

@@ -37,6 +37,19 @@ export function swigluBackward(
   }
 }
 
+/** swigluBackward, and act[T,F] = swigluForward(gateUp) (read before dgateUp, which may alias gateUp, is written). */
+export function swigluActBackward(
+  dgateUp: FloatArray,
+  act: FloatArray,
+  dout: FloatArray,
+  gateUp: FloatArray,
+  T: number,
+  F: number,
+): void {
+  swigluForward(act, gateUp, T, F);
+  swigluBackward(dgateUp, dout, gateUp, T, F);
+}
+
 /** out[n] = alpha*a + beta*b. */
 export function add(
   out: FloatArray,

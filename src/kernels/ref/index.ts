@@ -1,7 +1,7 @@
 /** The ref backend: plain TypeScript, Float32Array or Float64Array, the definition of every kernel. */
 import type { Kernels } from "../api.js";
 import { attentionBackward, attentionForward, attentionRopeForward } from "./attention.js";
-import { add, addBackward, swigluBackward, swigluForward, transpose } from "./elementwise.js";
+import { add, addBackward, swigluBackward, swigluActBackward, swigluForward, transpose } from "./elementwise.js";
 import { embeddingBackward, embeddingForward } from "./embedding.js";
 import {
   bceWithLogitsBackward,
@@ -21,6 +21,7 @@ import {
   linearResidualRmsnormForward,
   linearResidualRmsnormForwardPacked,
   linearSwigluForward,
+  linearGateUpSwigluForward,
   linearSwigluForwardPacked,
   matmul,
   packLinear,
@@ -41,6 +42,7 @@ export const refKernels: Kernels = {
   linearResidualRmsnormForward,
   linearResidualRmsnormForwardPacked,
   linearSwigluForward,
+  linearGateUpSwigluForward,
   linearSwigluForwardPacked,
   embeddingForward,
   embeddingBackward,
@@ -53,6 +55,7 @@ export const refKernels: Kernels = {
   attentionBackward,
   swigluForward,
   swigluBackward,
+  swigluActBackward,
   add,
   addBackward,
   transpose,

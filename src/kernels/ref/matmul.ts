@@ -235,6 +235,21 @@ export function linearSwigluForward(
   swigluForward(out, gateUp, T, F);
 }
 
+/** gateUp[T,2F] = inp·weightᵀ, out[T,F] = swiglu(gateUp). */
+export function linearGateUpSwigluForward(
+  out: FloatArray,
+  gateUp: FloatArray,
+  inp: FloatArray,
+  weight: FloatArray,
+  T: number,
+  I: number,
+  F: number,
+  precision: MatmulPrecision = "float32",
+): void {
+  linearForward(gateUp, inp, weight, T, I, 2 * F, precision);
+  swigluForward(out, gateUp, T, F);
+}
+
 /** linearSwigluForward from ref packLinear's bytes for weight [2F, I]. */
 export function linearSwigluForwardPacked(
   out: FloatArray,

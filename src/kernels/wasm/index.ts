@@ -192,6 +192,7 @@ const ARG_NAMES: Partial<Record<KernelName, string[]>> = {
   linearResidualRmsnormForwardPacked: ["out", "rstd", "res", "inp"],
   linearSwigluForward: ["out", "inp", "weight"],
   linearSwigluForwardPacked: ["out", "inp"],
+  linearGateUpSwigluForward: ["out", "gateUp", "inp", "weight"],
   embeddingForward: ["out", "ids", "table"],
   embeddingBackward: ["dtable", "dout", "ids"],
   rmsnormForward: ["out", "rstd", "inp"],
@@ -203,6 +204,7 @@ const ARG_NAMES: Partial<Record<KernelName, string[]>> = {
   attentionBackward: ["dqkv", "dout", "qkv", "probs"],
   swigluForward: ["out", "gateUp"],
   swigluBackward: ["dgateUp", "dout", "gateUp"],
+  swigluActBackward: ["dgateUp", "act", "dout", "gateUp"],
   add: ["out", "a", "b"],
   addBackward: ["da", "db", "dout"],
   softmaxCrossEntropyForward: ["losses", "logits", "labels"],
@@ -442,7 +444,16 @@ export function makeWasmBackend(
       [T, I, F] = dims("linearSwigluForward", a, [3, 4, 5], "T I F");
       const bf = bf16Of("linearSwigluForward", prec);
       call("linearSwigluForward", a, [f(0, T * F, "out"), f(1, T * I), f(2, 2 * F * I)], (p) =>
-        ex.hrm_linear_swiglu(T, F, I, p[1], p[2], 0, p[0], bf),
+        ex.hrm_linear_swiglu(T, F, I, p[1], p[2], 0, p[0], 0, bf),
+      );
+    },
+    linearGateUpSwigluForward(out, gu, inp, w, T, I, F, prec) {
+      const a = arguments as unknown as unknown[];
+      [T, I, F] = dims("linearGateUpSwigluForward", a, [4, 5, 6], "T I F");
+      const bf = bf16Of("linearGateUpSwigluForward", prec);
+      const spec = [f(0, T * F, "out"), f(1, 2 * T * F, "out"), f(2, T * I), f(3, 2 * F * I)];
+      call("linearGateUpSwigluForward", a, spec, (p) =>
+        ex.hrm_linear_swiglu(T, F, I, p[2], p[3], 0, p[0], p[1], bf),
       );
     },
     linearSwigluForwardPacked(out, inp, pk, T, I, F, prec) {
@@ -451,7 +462,7 @@ export function makeWasmBackend(
       const bf = bf16Of("linearSwigluForwardPacked", prec);
       const w = packed("linearSwigluForwardPacked", pk, I, 2 * F, bf);
       call("linearSwigluForwardPacked", a, [f(0, T * F, "out"), f(1, T * I)], (p) =>
-        ex.hrm_linear_swiglu(T, F, I, p[1], 0, w, p[0], bf),
+        ex.hrm_linear_swiglu(T, F, I, p[1], 0, w, p[0], 0, bf),
       );
     },
     embeddingForward(out, idx, table, T, D, V) {
@@ -529,8 +540,14 @@ export function makeWasmBackend(
       const a = arguments as unknown as unknown[];
       [T, F] = dims("swigluBackward", a, [3, 4], "T F");
       call("swigluBackward", a, [f(0, 2 * T * F, "out"), f(1, T * F), f(2, 2 * T * F)], (p) =>
-        ex.hrm_swiglu_bwd(p[0], p[1], p[2], T, F),
+        ex.hrm_swiglu_bwd(p[0], 0, p[1], p[2], T, F),
       );
+    },
+    swigluActBackward(dgu, act, dout, gu, T, F) {
+      const a = arguments as unknown as unknown[];
+      [T, F] = dims("swigluActBackward", a, [4, 5], "T F");
+      const spec = [f(0, 2 * T * F, "out"), f(1, T * F, "out"), f(2, T * F), f(3, 2 * T * F)];
+      call("swigluActBackward", a, spec, (p) => ex.hrm_swiglu_bwd(p[0], p[1], p[2], p[3], T, F));
     },
     add(out, x, y, alpha, beta, n) {
       const a = arguments as unknown as unknown[];
