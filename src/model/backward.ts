@@ -156,6 +156,13 @@ export class HRMBackward {
     this.sink!.done(name);
   }
 
+  /** linearBackward's weight half only: the sink's gradient for `name` += doutᵀ·inp, completed after it. */
+  private weightGrad(name: string, dout: Float32Array, inp: Float32Array, T: number, I: number, O: number): void {
+    const p = this.inner.config.forward_dtype;
+    this.inner.k.matmul(this.sink!.gradient(name), dout, inp, O, I, T, true, false, true, p);
+    this.sink!.done(name);
+  }
+
   private run(carry: Carry, out: ActOutputs, loss: LossResult, scale: number): void {
     const inner = this.inner;
     const c = inner.config;
@@ -265,10 +272,17 @@ export class HRMBackward {
     // What the record does not keep is in buffers records share: recompute it (see BlockActs).
     const kept = a.saved!;
     if (!kept.gu) k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F, p);
-    if (!kept.act) k.swigluForward(a.act, a.gu, T, F);
-    back("mlp.down_proj.weight", s.dact, s.dB, a.act, w.down, F, D);
     const dgu = a.gu; // d gate_up overwrites gu in place: gu is not read again
-    k.swigluBackward(dgu, s.dact, a.gu, T, F);
+    if (kept.act) {
+      back("mlp.down_proj.weight", s.dact, s.dB, a.act, w.down, F, D);
+      k.swigluBackward(dgu, s.dact, a.gu, T, F);
+    } else {
+      // down_proj's two products apart: d act first, then act recomputed in the SwiGLU backward's pass over
+      // gu (not in one of its own), then the weight gradient that reads it. The same bits as linearBackward.
+      k.matmul(s.dact, s.dB, w.down, T, F, D, false, false, false, p);
+      k.swigluActBackward(dgu, a.act, s.dact, a.gu, T, F);
+      this.weightGrad(`${prefix}.mlp.down_proj.weight`, s.dB, a.act, T, F, D);
+    }
     back("mlp.gate_up_proj.weight", s.dh1, dgu, a.h1, w.gateUp, D, 2 * F);
     k.add(s.dh1, s.dh1, s.dB, 1, 1, T * D);
     if (d.FT > 0) {
