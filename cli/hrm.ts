@@ -6,6 +6,7 @@ import { EXPORT_SCHEMA, runExport } from "./export.js";
 import { writeReport } from "../src/platform/train-run.js";
 import { parseServeWords, runServe, SERVE_HELP, SERVE_SCHEMA } from "./serve.js";
 import { runSolve, SOLVE_HELP } from "./solve.js";
+import { runExperiment } from "./experiment.js";
 import { runQuickstart } from "./quickstart.js";
 import { runTrain, trainConfigYaml, trainUsage } from "./train.js";
 import { fileURLToPath } from "node:url";
@@ -25,6 +26,7 @@ const HELP = `usage: hrm <command> ...     (hrm --version; options as key=value 
   export checkpoint=<ours> output=<file.pt>   our checkpoint as the official .pt (+ all_config.yaml beside it)
   solve sudoku|maze|arc <puzzle> checkpoint=<file> [--trace]   solve one puzzle, check the answer
   serve checkpoint=<file> [port=8080 token=...]   the HTTP inference API (dynamic batching, /metrics)
+  experiment <name> [models=a,b seeds=0,1]   run experiments/<name>.yaml, write docs/results/<name>/ (resumes)
 run "hrm <command> <kind> --help" (or -h) for the options`;
 
 const BUILDERS: Record<string, [Schema, (o: Options) => void]> = {
@@ -93,6 +95,10 @@ async function main(raw: string[]): Promise<void> {
   }
   if (cmd === "quickstart") {
     await runQuickstart([kind, ...rest].filter((w): w is string => w !== undefined));
+    return;
+  }
+  if (cmd === "experiment") {
+    await runExperiment([kind, ...rest].filter((w): w is string => w !== undefined));
     return;
   }
   if (cmd === "solve") {

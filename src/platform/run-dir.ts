@@ -91,12 +91,15 @@ export function cleanStaleTemps(runDir: string): void {
     if (/^\.(step_\d+|latest)\.tmp-\d+$/.test(f)) rmSync(join(runDir, f), { recursive: true, force: true });
 }
 
-/** Appends JSON lines to metrics.jsonl; `truncateAfter` drops lines past a step (used when resuming). */
+/**
+ * Appends JSON lines to metrics.jsonl (or another file of the run); `truncateAfter` drops lines past a step
+ * (used when resuming).
+ */
 export class MetricsLog {
   readonly path: string;
-  constructor(runDir: string) {
+  constructor(runDir: string, file = "metrics.jsonl") {
     makeDirs(runDir);
-    this.path = join(runDir, "metrics.jsonl");
+    this.path = join(runDir, file);
   }
   append(record: Record<string, unknown>): void {
     writeFileSync(this.path, `${JSON.stringify(record)}\n`, { flag: "a" });

@@ -45,12 +45,41 @@ export interface RunDir {
   position: IteratorPosition;
   lastCheckpoint: string | null;
   log: MetricsLog;
+  /** timing.jsonl: the training time at each evaluation and checkpoint (see TrainClock). */
+  timing: MetricsLog;
+  clock: TrainClock;
   /** all_config.yaml's text. */
   yaml: string;
   /** The exclusive lock on runDir: release() it when the run ends. */
   lock: RunLock;
   /** What the user should know about how the run was opened (a stale lock taken over, a restart). */
   notes: string[];
+}
+
+/**
+ * A run's training time: wall seconds since the run (re)started, less the time its evaluations took, plus
+ * what the run had trained before a resume. timing.jsonl keeps it per evaluation and checkpoint
+ * ({step, train_s}, and eval_s for evaluations), apart from metrics.jsonl, whose lines a resumed run
+ * reproduces exactly. A resume takes the line of the checkpoint's step (or the last before it, when a kill
+ * came between the checkpoint and its line).
+ */
+export class TrainClock {
+  private start = performance.now();
+  private evalS = 0;
+  constructor(readonly base: number) {}
+  evaluated(seconds: number): void {
+    this.evalS += seconds;
+  }
+  seconds(): number {
+    return this.base + (performance.now() - this.start) / 1000 - this.evalS;
+  }
+}
+
+function resumedClock(timing: MetricsLog, step: number): TrainClock {
+  const before = timing.read().filter((r) => typeof r.step === "number" && r.step <= step);
+  timing.truncateAfter(step);
+  const last = before[before.length - 1];
+  return new TrainClock(typeof last?.train_s === "number" ? last.train_s : 0);
 }
 
 /** The current time as YYYYMMDD-HHMMSS (UTC), for run directory names. */
@@ -97,6 +126,7 @@ function openLocked(
   checkBatchFits(cfg, train);
   const hrm: HRMConfig = archConfig(cfg, train.metadata);
   const log = new MetricsLog(runDir);
+  const timing = new MetricsLog(runDir, "timing.jsonl");
   let ckpt: string | null = null;
   if (resume) {
     cleanStaleTemps(runDir);
@@ -104,6 +134,7 @@ function openLocked(
     if (!ckpt) {
       notes.push(`${runDir} has no checkpoint yet (stopped before the first): starting it again from step 0`);
       log.truncateAfter(-1);
+      timing.truncateAfter(-1);
     }
   }
   const evaluators = cfg.evaluators as unknown[];
@@ -122,10 +153,12 @@ function openLocked(
   }
   const trainer = makeTrainer(cfg, train.metadata, kernels, params);
   let position: IteratorPosition = { iter: 0, batch: 0 };
+  let clock = new TrainClock(0);
   if (ckpt) {
     const file = join(ckpt, "train_state.safetensors");
     position = restoreTrainState(trainer, readBytes(file), file);
     log.truncateAfter(trainer.stepCount);
+    clock = resumedClock(timing, trainer.stepCount);
   } else if (!resume && existsSync(log.path))
     throw new RunDirError(
       `${runDir} already holds a run (metrics.jsonl); use resume=${runDir} (a run with no checkpoint yet starts ` +
@@ -133,7 +166,7 @@ function openLocked(
     );
   const yaml = dumpYaml(nestConfig(cfg));
   if (!resume) writeFileAtomic(join(runDir, "all_config.yaml"), yaml);
-  return { cfg, runDir, train, test, trainer, position, lastCheckpoint: ckpt, log, yaml, lock, notes };
+  return { cfg, runDir, train, test, trainer, position, lastCheckpoint: ckpt, log, timing, clock, yaml, lock, notes };
 }
 
 function checkBatchFits(cfg: RunConfig, train: DatasetSplit): void {
@@ -176,10 +209,18 @@ export function runDirHooks(
   r: RunDir,
 ): Required<Pick<TrainHooks, "checkpoint" | "outputs" | "step" | "evaluated">> {
   return {
-    checkpoint: (trainer, position) => (r.lastCheckpoint = saveRunCheckpoint(r, trainer, position)),
+    checkpoint: (trainer, position) => {
+      r.lastCheckpoint = saveRunCheckpoint(r, trainer, position);
+      r.timing.append({ step: trainer.stepCount, train_s: r.clock.seconds() });
+      return r.lastCheckpoint;
+    },
     outputs: (step, set, collected) => saveOutputs(join(r.runDir, `step_${step}_outputs`, set), collected),
     step: (step, metrics) => r.log.append({ step, ...metrics }),
-    evaluated: (step, metrics) => r.log.append({ step, ...metrics }),
+    evaluated: (step, metrics, seconds) => {
+      r.log.append({ step, ...metrics });
+      r.clock.evaluated(seconds);
+      r.timing.append({ step, train_s: r.clock.seconds(), eval_s: seconds });
+    },
   };
 }
 

@@ -34,8 +34,14 @@ function fmt(v: number): string {
   return a >= 1e4 || a < 1e-3 ? v.toExponential(1) : String(Number(v.toPrecision(4)));
 }
 
-/** One chart: x = step, y = value; series drawn as lines (points with one sample drawn as dots). */
-export function lineChartSvg(title: string, series: Series[], width = 640, height = 320): string {
+/** One chart: x = step (or xLabel), y = value; series drawn as lines (points with one sample drawn as dots). */
+export function lineChartSvg(
+  title: string,
+  series: Series[],
+  width = 640,
+  height = 320,
+  xLabel = "step",
+): string {
   const pad = { l: 64, r: 16, t: 32, b: 44 };
   const all = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
   const xs = all.map(([x]) => x);
@@ -62,7 +68,7 @@ export function lineChartSvg(title: string, series: Series[], width = 640, heigh
       `<text x="${X(t).toFixed(1)}" y="${height - pad.b + 16}" text-anchor="middle">${fmt(t)}</text>`,
     );
   parts.push(
-    `<text x="${(pad.l + width - pad.r) / 2}" y="${height - 8}" text-anchor="middle">step</text>`,
+    `<text x="${(pad.l + width - pad.r) / 2}" y="${height - 8}" text-anchor="middle">${esc(xLabel)}</text>`,
     `<rect x="${pad.l}" y="${pad.t}" width="${width - pad.l - pad.r}" height="${height - pad.t - pad.b}" fill="none" stroke="#999"/>`,
   );
   series.forEach((s, i) => {
