@@ -133,7 +133,11 @@ async function runOne(a: Args, data: string, model: string, seed: number): Promi
         a.spec.train,
         a.spec.models[model],
       );
-  await runTrain(words, { quiet: true });
+  const trained = await runTrain(words, { quiet: true });
+  if (trained.stopped === "interrupted")
+    throw new CliError(
+      `stopped at step ${trained.steps} (checkpoint ${trained.checkpoint}); run the same command again to resume`,
+    );
   const ckpt = latestCheckpoint(runDir);
   if (!ckpt) throw new CliError(`${runDir}: training left no checkpoint`);
   const file = join(ckpt, "model.safetensors");
@@ -279,8 +283,9 @@ export async function runExperiment(words: string[]): Promise<void> {
   const data = join(a.work, a.spec.name, "data");
   const dir = join(a.out, a.spec.name);
   buildData(a.spec, data);
-  for (const model of a.models)
-    for (const seed of a.seeds) {
+  for (const seed of a.seeds)
+    // one seed of every model first: a first table as early as possible
+    for (const model of a.models) {
       const to = join(dir, "runs", `${model}-s${seed}`);
       if (existsSync(join(to, "result.json"))) {
         console.log(`${model} seed ${seed}: done (${join(to, "result.json")})`);
