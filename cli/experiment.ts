@@ -126,14 +126,25 @@ function timed<T>(f: () => T): [T, number] {
 /** Trains (or resumes) one run, then evaluates its last checkpoint. */
 async function runOne(a: Args, data: string, model: string, seed: number): Promise<RunResult> {
   const runDir = join(a.work, a.spec.name, `${model}-s${seed}`);
-  const words = existsSync(join(runDir, "all_config.yaml"))
-    ? [`resume=${runDir}`]
-    : merge(
-        [`data_path=${data}`, `checkpoint_path=${runDir}`, `seed=${seed}`, "checkpoint_every_eval=true"],
-        a.spec.train,
-        a.spec.models[model],
+  const want = merge(
+    [`data_path=${data}`, `checkpoint_path=${runDir}`, `seed=${seed}`, "checkpoint_every_eval=true"],
+    a.spec.train,
+    a.spec.models[model],
+  );
+  const started = join(runDir, "experiment.json"); // the words the run started with
+  const resume = existsSync(join(runDir, "all_config.yaml")) && existsSync(started);
+  if (resume) {
+    const had = (JSON.parse(readText(started)) as { words: string[] }).words;
+    const changed = [...want.filter((w) => !had.includes(w)), ...had.filter((w) => !want.includes(w))];
+    if (changed.length)
+      throw new CliError(
+        `${runDir} was started with other settings (${changed.join(" ")}): delete it to start the run again`,
       );
-  const trained = await runTrain(words, { quiet: true });
+  } else {
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(started, `${JSON.stringify({ words: want })}\n`);
+  }
+  const trained = await runTrain(resume ? [`resume=${runDir}`] : want, { quiet: true });
   if (trained.stopped === "interrupted")
     throw new CliError(
       `stopped at step ${trained.steps} (checkpoint ${trained.checkpoint}); run the same command again to resume`,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -167,4 +167,17 @@ test("an experiment killed during training resumes from its checkpoint to the un
   const [a, b] = [result("A", "hrm-s0").result, result("B", "hrm-s0").result];
   for (const k of ["steps", "params", "sweep"]) assert.deepEqual(b[k], a[k], k);
   assert.deepEqual((b.fixed as { exact: number }).exact, (a.fixed as { exact: number }).exact);
+  // A run is only resumed with the settings it started with.
+  mkdirSync(join(dir, "changed"));
+  const changed = join(dir, "changed", "tiny.yaml"); // the same experiment name, another lr
+  writeFileSync(changed, SPEC.replace("lr=1e-3", "lr=2e-3"));
+  const c = hrm(
+    "experiment",
+    changed,
+    `out=${join(dir, "C")}`,
+    `work=${join(dir, "B", "work")}`,
+    "models=hrm",
+  );
+  assert.equal(c.status, 1);
+  assert.match(c.stderr, /hrm-s0 was started with other settings \(lr=2e-3 lr=1e-3\): delete it/);
 });
