@@ -5,6 +5,7 @@
  * kernel's time, and the per-call overhead. Every GEMM is spot-checked against float64 before it is timed.
  * Then the model benchmark (bench/model.ts): training and evaluation throughput, MFU, memory, kernel profile.
  * --only=trm: only the TRM rows of the model benchmark.
+ * --only=memory: peak memory against H_cycles x L_cycles, 1-step gradient vs bptt vs TRM (bench/memory.ts).
  * --only=wasm: the WASM backend against native, in Node and in Chromium (bench/wasm.ts).
  * --only=serve: hrm serve under autocannon load, and a 100,000-request soak (bench/serve.ts).
  * --json also writes one JSON object per line to bench/results/bench-<time>.jsonl.
@@ -17,6 +18,7 @@ import { allocFloat32 } from "../src/util/memory.js";
 import { benchModels } from "./model.js";
 import { benchPytorch } from "./pytorch.js";
 import { benchServe } from "./serve.js";
+import { benchMemory } from "./memory.js";
 import { benchWasm } from "./wasm.js";
 import { table, timeIt, timeTiny } from "./timing.js";
 
@@ -366,9 +368,15 @@ function benchEpilogues(native: NativeAddon): void {
 }
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
-if (only !== undefined && !["kernels", "model", "trm", "pytorch", "wasm", "serve"].includes(only)) {
-  console.error(`bench: --only=${only}: expected kernels, model, trm, pytorch, wasm or serve`);
+if (only !== undefined && !["kernels", "model", "trm", "memory", "pytorch", "wasm", "serve"].includes(only)) {
+  console.error(`bench: --only=${only}: expected kernels, model, trm, memory, pytorch, wasm or serve`);
   process.exit(2);
+}
+if (only === "memory") {
+  console.log("peak memory of a training step against H_cycles x L_cycles, one process per case");
+  benchMemory(records);
+  finish();
+  process.exit(process.exitCode ?? 0);
 }
 if (only === "serve") {
   await benchServe(quick, records);

@@ -7,7 +7,7 @@
  * docs/RESULTS.md is rebuilt from every experiment's tables.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { basename, join } from "node:path";
 import { decodeModelSafetensors } from "../src/model/checkpoint.js";
@@ -18,6 +18,7 @@ import { evaluateSweep } from "../src/eval/evaluate.js";
 import { readBytes, readSplit } from "../src/platform/files.js";
 import { readText } from "../src/platform/fs.js";
 import { latestCheckpoint, MetricsLog } from "../src/platform/run-dir.js";
+import { writeResultsIndex } from "../src/platform/results.js";
 import type { ExperimentSpec, MachineInfo, RunResult } from "../src/report/experiment.js";
 import {
   accuracyAtMinutes,
@@ -261,32 +262,6 @@ function writeSummary(spec: ExperimentSpec, dir: string): string {
   ].join("\n");
   writeFileSync(join(dir, "README.md"), text);
   return join(dir, "README.md");
-}
-
-/** docs/RESULTS.md: every experiment's tables under one roof. */
-function writeResultsIndex(out: string): void {
-  const names = existsSync(out)
-    ? readdirSync(out)
-        .filter((n) => existsSync(join(out, n, "tables.md")))
-        .sort()
-    : [];
-  const parts = [
-    "# Results",
-    "",
-    "Experiments run on CPUs with `npm run experiments -- <name>` (specs in experiments/; each table's rerun",
-    "commands are beside it). Numbers are from real runs; the machine of each run is in its experiment's page.",
-    "",
-  ];
-  for (const n of names)
-    parts.push(
-      `## ${n}`,
-      "",
-      `[Full page](results/${n}/README.md)`,
-      "",
-      readText(join(out, n, "tables.md")),
-      "",
-    );
-  writeFileSync(join(out, "..", "RESULTS.md"), parts.join("\n"));
 }
 
 export async function runExperiment(words: string[]): Promise<void> {

@@ -5,9 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, test } from "node:test";
 import {
   accuracyAtMinutes,
@@ -75,6 +84,16 @@ test("experiment specs: every error names the file and the field", () => {
   bad(SPEC.replace("seeds: [0, 1]", "seeds: [-1]"), /seeds\[0\]: -1 is not an integer >= 0/);
   bad(SPEC.replace("segments: [1, 2, 4]", "segments: []"), /segments: expected a non-empty list/);
   bad(SPEC.replace("  hrm: []", "  HRM: []"), /models: name "HRM"/);
+});
+
+test("the repository's experiments/*.yaml parse", () => {
+  const root = fileURLToPath(new URL("../../experiments/", import.meta.url));
+  const files = readdirSync(root).filter((f) => f.endsWith(".yaml"));
+  assert.ok(files.includes("sudoku6.yaml"));
+  for (const f of files) {
+    const spec = parseExperimentSpec(readFileSync(join(root, f), "utf8"), f, f.slice(0, -5));
+    assert.ok(Object.keys(spec.models).length > 0, f);
+  }
 });
 
 test("accuracy at a time mark: the last evaluation within it; a run that ended earlier counts its last", () => {

@@ -4,7 +4,8 @@
  * cycle under no_grad and detaches the carry), so memory does not grow with H_cycles/L_cycles. TRM: heads ->
  * the z_H call -> each of the last cycle's L_cycles z_L calls in reverse, the input embeddings collecting
  * the gradient of every one (exact backpropagation through the last full cycle; memory grows with L_cycles),
- * and each weight's gradient summed over its L_cycles + 1 uses.
+ * and each weight's gradient summed over its L_cycles + 1 uses. HRM with bptt: back through every call of the
+ * segment (bpttBackward), each weight's gradient summed over its uses.
  * Each "param" tensor's gradient goes to a GradientSink: by default the `grads` table (every gradient kept
  * until the caller reads it), or one that applies the optimiser to each tensor as soon as its gradient is
  * complete (TrainStep), so that no full copy of the model's gradients exists. The puzzle embedding's gradient
@@ -79,8 +80,11 @@ interface Scratch {
   dqkv: Float32Array; // [T, 3D]
   dact: Float32Array; // [T, F]
   dlogitsAll: Float32Array; // [T, V]
-  /** TRM: the input embeddings' gradient, summed over the last cycle's z_L calls [T, D]. */
+  /** TRM and bptt: the input embeddings' gradient, summed over the differentiated z_L calls [T, D]. */
   dx: Float32Array;
+  /** bptt: d z_H and d z_L at the point the backward has reached [T, D] (empty otherwise). */
+  dzH: Float32Array;
+  dzL: Float32Array;
   /** TRM mlp_t blocks. */
   t: MlpTScratch;
 }
@@ -112,10 +116,18 @@ export class HRMBackward {
     const [dA, datt, dlogitsAll, ownDact] = carveFloats(ws.region, lengths);
     const { qkv: dqkv, h1: dh1, out: dB } = shared;
     const dact = ownDact ?? dqkv.subarray(0, d.B * d.S * d.F);
-    const trm = this.inner.config.architecture === "trm";
+    const c = this.inner.config;
+    const TD = d.B * d.S * d.D;
     const TT = d.FT > 0 ? d.B * d.D : 0;
-    const [dx, dh1t, dactT, dxt] = floatArena([trm ? d.B * d.S * d.D : 0, TT * d.S, TT * d.FT, TT * d.S]);
-    this.s = { shared, dA, dB, dh1, datt, dqkv, dact, dlogitsAll, dx, t: { dh1t, dactT, dxt } };
+    const [dx, dzH, dzL, dh1t, dactT, dxt] = floatArena([
+      c.architecture === "trm" || c.bptt ? TD : 0,
+      c.bptt ? TD : 0,
+      c.bptt ? TD : 0,
+      TT * d.S,
+      TT * d.FT,
+      TT * d.S,
+    ]);
+    this.s = { shared, dA, dB, dh1, datt, dqkv, dact, dlogitsAll, dx, dzH, dzL, t: { dh1t, dactT, dxt } };
     this.puzzleGrad = new Float32Array(d.B * this.inner.config.puzzle_emb_ndim);
     return this.s;
   }
@@ -157,7 +169,14 @@ export class HRMBackward {
   }
 
   /** linearBackward's weight half only: the sink's gradient for `name` += doutᵀ·inp, completed after it. */
-  private weightGrad(name: string, dout: Float32Array, inp: Float32Array, T: number, I: number, O: number): void {
+  private weightGrad(
+    name: string,
+    dout: Float32Array,
+    inp: Float32Array,
+    T: number,
+    I: number,
+    O: number,
+  ): void {
     const p = this.inner.config.forward_dtype;
     this.inner.k.matmul(this.sink!.gradient(name), dout, inp, O, I, T, true, false, true, p);
     this.sink!.done(name);
@@ -215,8 +234,9 @@ export class HRMBackward {
     }
     this.sink!.done("q_head.bias");
 
-    if (c.architecture === "trm") {
-      this.trmBackward(ws, d);
+    if (c.architecture === "trm" || c.bptt) {
+      if (c.bptt) this.bpttBackward(ws, d);
+      else this.trmBackward(ws, d);
       this.embeddingBackward(carry, s.dx, d);
       return;
     }
@@ -242,6 +262,36 @@ export class HRMBackward {
     for (let j = rec.length - 2; j >= 0; j--) {
       this.levelBackward(L, rec[j], d, "L_level");
       this.inner.k.add(s.dx, s.dx, s.dA, 1, 1, n);
+    }
+  }
+
+  /**
+   * HRM with bptt, in: s.dA = d z_H (after the segment). Back through the calls in reverse: an H call's input
+   * z_H + z_L gives its gradient to the z_H before it and to z_L (the cycle's last L output, which the next
+   * cycle's first L call also read); an L call's input z_L + (z_H + x) to the z_L before it, to the cycle's z_H
+   * and to x. The carry the segment started from is detached. Out: s.dx = d x.
+   */
+  private bpttBackward(ws: Workspace, d: Dims): void {
+    const s = this.s!;
+    const { k, config: c, H, L } = this.inner;
+    const n = d.B * d.S * d.D;
+    const rec = ws.savedB;
+    s.dzH.set(s.dA);
+    s.dzL.fill(0);
+    s.dx.fill(0);
+    let r = rec.length - 1;
+    for (let h = c.H_cycles - 1; h >= 0; h--) {
+      s.dA.set(s.dzH);
+      this.levelBackward(H, rec[r--], d, "H_level");
+      s.dzH.set(s.dA);
+      k.add(s.dzL, s.dzL, s.dA, 1, 1, n);
+      for (let l = c.L_cycles - 1; l >= 0; l--) {
+        s.dA.set(s.dzL);
+        this.levelBackward(L, rec[r--], d, "L_level");
+        s.dzL.set(s.dA);
+        k.add(s.dzH, s.dzH, s.dA, 1, 1, n);
+        k.add(s.dx, s.dx, s.dA, 1, 1, n);
+      }
     }
   }
 

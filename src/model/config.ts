@@ -38,6 +38,11 @@ export interface HRMConfig {
   mlp_t: boolean;
   /** TRM: halt when q_halt > 0, with no Q-continue target or loss; false = HRM's rule (HRM: false). */
   no_ACT_continue: boolean;
+  /**
+   * HRM, an hrm-ts option (not the official code's): exact backpropagation through every cycle of a segment
+   * instead of the 1-step gradient, so training memory grows with H_cycles x L_cycles (for comparisons).
+   */
+  bptt: boolean;
 }
 
 /** Official defaults where the official config has them (hrm_v1.yaml for the architecture sizes). */
@@ -65,6 +70,7 @@ export const DEFAULT_CONFIG: HRMConfig = {
   puzzle_emb_len: 0,
   mlp_t: false,
   no_ACT_continue: false,
+  bptt: false,
 };
 
 /** TRM's defaults: the official arch/trm.yaml over the shared ones. */
@@ -86,6 +92,15 @@ export function defaultConfig(architecture: Architecture = "hrm"): HRMConfig {
 }
 
 export class ConfigError extends Error {}
+
+/**
+ * Block applications a training step differentiates (and keeps records of): HRM's last L and H calls (the
+ * 1-step gradient), with bptt every call of the segment; TRM the last full cycle's L_cycles + 1 calls.
+ */
+export function differentiatedBlocks(c: HRMConfig): number {
+  if (c.architecture === "trm") return (c.L_cycles + 1) * c.L_layers;
+  return c.bptt ? c.H_cycles * (c.L_cycles * c.L_layers + c.H_layers) : c.L_layers + c.H_layers;
+}
 
 export interface Derived {
   headDim: number;
@@ -225,8 +240,10 @@ function checkArchitectureKeys(c: HRMConfig, bad: (k: string, why: string) => ne
   const pos = c.architecture === "trm" ? ["rope", "learned", "none"] : ["rope", "learned"];
   if (!pos.includes(c.pos_encodings))
     bad("pos_encodings", `must be ${pos.map((p) => `"${p}"`).join(" or ")}`);
-  for (const k of ["mlp_t", "no_ACT_continue"] as const)
+  for (const k of ["mlp_t", "no_ACT_continue", "bptt"] as const)
     if (typeof c[k] !== "boolean") bad(k, "must be true or false");
+  if (c.architecture === "trm" && c.bptt)
+    bad("bptt", "is an HRM option (TRM backpropagates through its last full cycle)");
   if (c.architecture === "hrm") {
     for (const k of ["mlp_t", "no_ACT_continue"] as const)
       if (c[k]) bad(k, "is a TRM option (architecture trm)");

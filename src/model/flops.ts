@@ -13,14 +13,14 @@
  *                     attention block's o_proj and MLP run on the B first rows only
  *                   + backward of the differentiated blocks and the heads, each backward GEMM pair costing
  *                     twice its forward (dX and dW; attention: dP, dV, dQ, dK). Differentiated: HRM the last L
- *                     and H calls (the 1-step gradient), L_layers + H_layers blocks; TRM the last full cycle,
- *                     (L_cycles+1)*L_layers blocks
+ *                     and H calls (the 1-step gradient), L_layers + H_layers blocks (with bptt every
+ *                     block call); TRM the last full cycle, (L_cycles+1)*L_layers blocks
  *   evaluation      = segments * inner forward
  * These are model FLOPs (MFU): what the backward recomputes where keeping it would cost too much memory
  * (gate_up's output, attention's; see chooseSavedPerBlock) is work the implementation chooses, so it is not counted.
  */
 import type { HRMConfig } from "./config.js";
-import { derive } from "./config.js";
+import { derive, differentiatedBlocks } from "./config.js";
 
 export interface FlopCounts {
   block: number;
@@ -44,7 +44,7 @@ export function modelFlops(c: HRMConfig, B: number): FlopCounts {
     ? c.H_cycles * (c.L_cycles + 1) * c.L_layers
     : c.H_cycles * c.L_cycles * c.L_layers + c.H_cycles * c.H_layers;
   const forward = blocksPerForward * block + heads;
-  const differentiated = trm ? (c.L_cycles + 1) * c.L_layers : c.L_layers + c.H_layers;
+  const differentiated = differentiatedBlocks(c);
   const backward = 2 * (differentiated * block + heads);
   // The target forward's last block (HRM: the H level's, TRM: its one network's) on the first rows only.
   const lastLayers = trm ? c.L_layers : c.H_layers;

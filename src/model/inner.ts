@@ -8,6 +8,7 @@
  * TRM, one network L for both states, the last full cycle differentiated:
  *   no-grad:  H_cycles - 1 times { L_cycles times z_L = L(z_L, z_H + x);  z_H = L(z_H, z_L) }
  *   grad:     L_cycles times z_L = L(z_L, z_H + x);  z_H = L(z_H, z_L)   (Workspace.savedT, one per call)
+ * HRM with bptt (an hrm-ts option): the same calls, every one differentiated (Workspace.savedB, one per call).
  * outputs:    logits = lm_head(z_H)[:, P:],  (q_halt, q_continue) = q_head(z_H[:, 0])
  * Buffers are allocated once per batch size and reused; only the returned outputs are fresh arrays.
  */
@@ -22,7 +23,7 @@ import {
   packBlockWeights,
 } from "./block.js";
 import type { Derived, HRMConfig } from "./config.js";
-import { derive } from "./config.js";
+import { derive, differentiatedBlocks } from "./config.js";
 import type { HRMParams } from "./params.js";
 import { ropeTables } from "./rope.js";
 import type { Region } from "../util/memory.js";
@@ -55,8 +56,8 @@ export const SAVE_RECOMPUTABLE_MAX_BYTES = 256 * 2 ** 20;
  * keeping nothing takes 0.79 GB and 9% more work: 4.45-4.64 s per step against 4.76-4.81, 3 alternations).
  */
 export function defaultSaveBudget(c: HRMConfig): number {
-  if (c.architecture !== "trm") return SAVE_RECOMPUTABLE_MAX_BYTES;
-  return (SAVE_RECOMPUTABLE_MAX_BYTES / 8) * (c.L_cycles + 1) * c.L_layers;
+  if (c.architecture !== "trm" && !c.bptt) return SAVE_RECOMPUTABLE_MAX_BYTES;
+  return (SAVE_RECOMPUTABLE_MAX_BYTES / 8) * differentiatedBlocks(c);
 }
 
 /** The block dimensions of config c at batch size B. */
@@ -111,6 +112,8 @@ export interface Workspace {
   readonly savedH: SavedLevel;
   /** TRM: one record per differentiated call of the last cycle: L_cycles z_L updates, then the z_H update. */
   readonly savedT: SavedLevel[];
+  /** HRM with bptt: one record per call of the segment, in call order (each cycle's L calls, then its H call). */
+  readonly savedB: SavedLevel[];
   logitsAll: Float32Array; // [T, V] lm_head over every position (puzzle positions dropped after)
   qIn: Float32Array; // [B, D] z_H at position 0
   qOut: Float32Array; // [B, 2]
@@ -212,7 +215,7 @@ export class HRMInner {
     const dims = modelDims(c, B);
     const T = B * dims.S;
     const trm = c.architecture === "trm";
-    const blocks = trm ? (c.L_cycles + 1) * c.L_layers : c.L_layers + c.H_layers;
+    const blocks = differentiatedBlocks(c);
     const choices = chooseSavedPerBlock(dims, blocks, this.saveRecomputableMaxBytes ?? defaultSaveBudget(c));
     // The no-grad record holds what any record recomputes.
     const every = (k: keyof SaveChoice) => choices.every((x) => x[k]);
@@ -249,6 +252,18 @@ export class HRMInner {
     let savedL: SavedLevel | null = null;
     let savedH: SavedLevel | null = null;
     let savedT: SavedLevel[] | null = null;
+    let savedB: SavedLevel[] | null = null;
+    const bpttRecords = () => {
+      const out: SavedLevel[] = [];
+      let first = 0; // the record's first block in choices
+      for (let h = 0; h < c.H_cycles; h++)
+        for (let l = 0; l <= c.L_cycles; l++) {
+          const layers = l < c.L_cycles ? c.L_layers : c.H_layers;
+          out.push(saved(floatArena([TD])[0], layers, first, true));
+          first += layers;
+        }
+      return out;
+    };
     const trmRecords = () =>
       Array.from({ length: c.L_cycles + 1 }, (_, i) =>
         saved(
@@ -273,6 +288,9 @@ export class HRMInner {
       },
       get savedT() {
         return (savedT ??= trm ? trmRecords() : []);
+      },
+      get savedB() {
+        return (savedB ??= c.bptt ? bpttRecords() : []);
       },
       logitsAll,
       qIn,
@@ -350,6 +368,17 @@ export class HRMInner {
     this.inputEmbeddings(ws.emb, inputs, puzzleIds, B);
     if (c.architecture === "trm") {
       this.trmRecursion(zH, zL, L, ws, grad, qOnly);
+      return this.heads(zH, ws, qOnly);
+    }
+    if (grad && c.bptt) {
+      const rec = ws.savedB;
+      let r = 0;
+      for (let h = 0; h < c.H_cycles; h++) {
+        k.add(ws.inj, zH, ws.emb, 1, 1, n); // z_H holds through the cycle's L calls
+        for (let l = 0; l < c.L_cycles; l++)
+          levelForward(k, L, zL, ws.inj, d, this.rope, ws.shared, rec[r++]);
+        levelForward(k, H, zH, zL, d, this.rope, ws.shared, rec[r++]);
+      }
       return this.heads(zH, ws, qOnly);
     }
     for (let h = 0; h < c.H_cycles; h++) {

@@ -166,7 +166,21 @@ function openLocked(
     );
   const yaml = dumpYaml(nestConfig(cfg));
   if (!resume) writeFileAtomic(join(runDir, "all_config.yaml"), yaml);
-  return { cfg, runDir, train, test, trainer, position, lastCheckpoint: ckpt, log, timing, clock, yaml, lock, notes };
+  return {
+    cfg,
+    runDir,
+    train,
+    test,
+    trainer,
+    position,
+    lastCheckpoint: ckpt,
+    log,
+    timing,
+    clock,
+    yaml,
+    lock,
+    notes,
+  };
 }
 
 function checkBatchFits(cfg: RunConfig, train: DatasetSplit): void {

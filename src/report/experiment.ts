@@ -234,13 +234,13 @@ export function experimentTables(spec: ExperimentSpec, results: RunResult[]): st
     groups.map(([m, rs]) => [m, ...spec.segments.map((s) => meanSpread(rs.map((r) => r.sweep[String(s)])))]),
   );
   const parts = [
-    "## Held-out exact accuracy by training time",
+    "### Held-out exact accuracy by training time",
     "",
     time,
     "",
     "Mean ± half the range over the seeds. A run that finished before a mark counts its final evaluation.",
     "",
-    "## Thinking longer: exact accuracy (%) by segment limit, final checkpoints",
+    "### Thinking longer: exact accuracy (%) by segment limit, final checkpoints",
     "",
     sweep,
   ];
@@ -248,7 +248,7 @@ export function experimentTables(spec: ExperimentSpec, results: RunResult[]): st
   if (act.length)
     parts.push(
       "",
-      "## ACT: adaptive halting against the trained fixed limit",
+      "### ACT: adaptive halting against the trained fixed limit",
       "",
       table(
         [

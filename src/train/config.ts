@@ -44,6 +44,7 @@ const ARCH_DOCS: Partial<Record<keyof HRMConfig, string>> = {
   puzzle_emb_len: "TRM: positions of the puzzle embedding (0: ceil(puzzle_emb_ndim / hidden_size))",
   mlp_t: "TRM: mix positions with a SwiGLU over the sequence instead of attention",
   no_ACT_continue: "TRM: halt when q_halt > 0, no Q-continue target (false: HRM's rule)",
+  bptt: "HRM: backpropagate through every cycle of a segment, not the 1-step gradient (hrm-ts option)",
 };
 const ARCH_FLOATS = new Set(["halt_exploration_prob", "expansion", "rms_norm_eps", "rope_theta"]);
 /** Keys only TRM has: an HRM run's all_config.yaml leaves them out, as the official HRM config does. */
@@ -466,6 +467,7 @@ export function nestConfig(cfg: RunConfig): { [k: string]: YamlValue } {
   const hrm = architectureOf(cfg["arch.name"] as string) === "hrm";
   for (const [k, v] of Object.entries(cfg)) {
     if (hrm && TRM_ONLY_KEYS.some((t) => k === `arch.${t}`)) continue;
+    if (k === "arch.bptt" && v !== true) continue; // not an official key: written only when set
     const parts = k.split(".");
     let node = out;
     for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as { [k: string]: YamlValue };

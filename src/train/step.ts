@@ -109,7 +109,8 @@ export class TrainStep {
       inner.k,
     );
     // TRM's backward uses each weight L_cycles + 1 times: its gradients are summed in the table first.
-    const perTensor = !opts.keepGrads && inner.config.architecture !== "trm";
+    // TRM and bptt use each weight in several calls: its gradient is complete only at the end of the backward.
+    const perTensor = !opts.keepGrads && inner.config.architecture !== "trm" && !inner.config.bptt;
     this.sink = perTensor ? new AdamSink(this.adam, this.paramNames) : null;
   }
 

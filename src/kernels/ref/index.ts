@@ -1,7 +1,14 @@
 /** The ref backend: plain TypeScript, Float32Array or Float64Array, the definition of every kernel. */
 import type { Kernels } from "../api.js";
 import { attentionBackward, attentionForward, attentionRopeForward } from "./attention.js";
-import { add, addBackward, swigluBackward, swigluActBackward, swigluForward, transpose } from "./elementwise.js";
+import {
+  add,
+  addBackward,
+  swigluBackward,
+  swigluActBackward,
+  swigluForward,
+  transpose,
+} from "./elementwise.js";
 import { embeddingBackward, embeddingForward } from "./embedding.js";
 import {
   bceWithLogitsBackward,
