@@ -183,6 +183,15 @@ test("an experiment killed during training resumes from its checkpoint to the un
   const r = hrm("experiment", specFile, ...out("B"), "models=hrm", "seeds=0");
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(records(runDir), records(join(dir, "A", "work", "tiny", "hrm-s0")));
+  // The training time goes on from the checkpoint's: one line per step that logged one, never decreasing.
+  const timing = readFileSync(join(runDir, "timing.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { step: number; train_s: number });
+  timing.forEach((t, i) => {
+    if (i === 0) return;
+    assert.ok(t.step >= timing[i - 1].step && t.train_s >= timing[i - 1].train_s, JSON.stringify(t));
+  });
   const [a, b] = [result("A", "hrm-s0").result, result("B", "hrm-s0").result];
   for (const k of ["steps", "params", "sweep"]) assert.deepEqual(b[k], a[k], k);
   assert.deepEqual((b.fixed as { exact: number }).exact, (a.fixed as { exact: number }).exact);
