@@ -290,6 +290,8 @@ export async function runExperiment(words: string[]): Promise<void> {
       console.log(
         `${model} seed ${seed}: ${(100 * (last?.exact ?? NaN)).toFixed(1)}% exact after ${(result.train_s / 60).toFixed(1)} min of training (${seconds.toFixed(0)} s here)`,
       );
+      writeSummary(a.spec, dir); // after every run: an experiment stopped later still has its tables
+      writeResultsIndex(a.out);
     }
   console.log(`summary: ${writeSummary(a.spec, dir)}`);
   writeResultsIndex(a.out);
