@@ -27,7 +27,7 @@ import {
   parseExperimentSpec,
 } from "../src/report/experiment.js";
 import { buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
-import { CliError, parseOptions } from "./parse.js";
+import { CliError, mergeWords, parseOptions } from "./parse.js";
 import { runTrain } from "./train.js";
 
 const EVAL_BATCH = 100;
@@ -111,13 +111,6 @@ function buildData(spec: ExperimentSpec, dir: string): void {
   else buildMaze(parseOptions(words, MAZE_SCHEMA));
 }
 
-const keyOf = (w: string) => w.slice(0, w.indexOf("="));
-function merge(...lists: string[][]): string[] {
-  const m = new Map<string, string>();
-  for (const w of lists.flat()) m.set(keyOf(w), w);
-  return [...m.values()];
-}
-
 function timed<T>(f: () => T): [T, number] {
   const t0 = performance.now();
   const r = f();
@@ -127,7 +120,7 @@ function timed<T>(f: () => T): [T, number] {
 /** Trains (or resumes) one run, then evaluates its last checkpoint. */
 async function runOne(a: Args, data: string, model: string, seed: number): Promise<RunResult> {
   const runDir = join(a.work, a.spec.name, `${model}-s${seed}`);
-  const want = merge(
+  const want = mergeWords(
     [`data_path=${data}`, `checkpoint_path=${runDir}`, `seed=${seed}`, "checkpoint_every_eval=true"],
     a.spec.train,
     a.spec.models[model],
@@ -278,11 +271,9 @@ export async function runExperiment(words: string[]): Promise<void> {
         continue;
       }
       console.log(`${model} seed ${seed}: training`);
-      const [result, seconds] = await (async () => {
-        const t0 = performance.now();
-        const r = await runOne(a, data, model, seed);
-        return [r, (performance.now() - t0) / 1000] as const;
-      })();
+      const t0 = performance.now();
+      const result = await runOne(a, data, model, seed);
+      const seconds = (performance.now() - t0) / 1000;
       mkdirSync(to, { recursive: true });
       copyLogs(join(a.work, a.spec.name, `${model}-s${seed}`), to);
       writeFileSync(join(to, "result.json"), `${JSON.stringify({ result, machine: machine() }, null, 2)}\n`);
@@ -293,6 +284,6 @@ export async function runExperiment(words: string[]): Promise<void> {
       writeSummary(a.spec, dir); // after every run: an experiment stopped later still has its tables
       writeResultsIndex(a.out);
     }
-  console.log(`summary: ${writeSummary(a.spec, dir)}`);
+  console.log(`summary: ${writeSummary(a.spec, dir)}`); // also when every run was done before
   writeResultsIndex(a.out);
 }

@@ -19,6 +19,13 @@ export type Options = Record<string, string | number | boolean | undefined>;
 
 export class CliError extends Error {}
 
+/** key=value word lists joined: a later word overrides an earlier one with the same key. */
+export function mergeWords(...lists: string[][]): string[] {
+  const m = new Map<string, string>();
+  for (const w of lists.flat()) m.set(w.slice(0, w.indexOf("=")), w);
+  return [...m.values()];
+}
+
 function convert(key: string, raw: string, spec: OptionSpec): string | number | boolean {
   const bad = (what: string): never => {
     throw new CliError(`${key}=${raw}: expected ${what}`);

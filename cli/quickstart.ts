@@ -16,7 +16,7 @@ import { readBytes, readSplit } from "../src/platform/files.js";
 import { evaluateAdaptive } from "../src/eval/adaptive.js";
 import { evaluateSweep } from "../src/eval/evaluate.js";
 import { buildSudoku, SUDOKU_SCHEMA } from "./build-dataset.js";
-import { CliError, parseOptions } from "./parse.js";
+import { CliError, mergeWords, parseOptions } from "./parse.js";
 import { runStamp, runTrain } from "./train.js";
 
 /** The quick-start recipe: what it trains (README quotes these). */
@@ -68,15 +68,6 @@ export const PAPER_SUDOKU = [
   "puzzle_emb_weight_decay=1.0",
 ];
 
-const keyOf = (w: string) => w.slice(0, w.indexOf("="));
-
-/** Later words override earlier ones with the same key. */
-function merge(...lists: string[][]): string[] {
-  const m = new Map<string, string>();
-  for (const w of lists.flat()) m.set(keyOf(w), w);
-  return [...m.values()];
-}
-
 function grid(tokens: ArrayLike<number>, n: number): string[] {
   return Array.from({ length: n }, (_, r) =>
     Array.from({ length: n }, (_, c) => {
@@ -104,7 +95,7 @@ export async function runQuickstart(all: string[]): Promise<void> {
       throw new CliError(
         "--paper needs data_path=<dataset dir> (e.g. built with hrm build-dataset sudoku train_csv=...)",
       );
-    await runTrain(merge(PAPER_SUDOKU, arch === "trm" ? ["arch.name=trm", "ema=true"] : [], rest));
+    await runTrain(mergeWords(PAPER_SUDOKU, arch === "trm" ? ["arch.name=trm", "ema=true"] : [], rest));
     return;
   }
   const data = "data/quickstart-sudoku-4x4-20k"; // named by recipe: a changed recipe builds afresh
@@ -125,7 +116,7 @@ export async function runQuickstart(all: string[]): Promise<void> {
     "\n2. training (progress on stderr; metrics.jsonl, checkpoints and report in the run directory)",
   );
   const run = await runTrain(
-    merge(
+    mergeWords(
       [
         `data_path=${data}`,
         `checkpoint_path=checkpoints/quickstart/${arch === "trm" ? "trm-" : ""}${runStamp()}`,
