@@ -27,6 +27,7 @@ import {
   parseExperimentSpec,
 } from "../src/report/experiment.js";
 import { buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
+import type { Schema } from "./parse.js";
 import { CliError, mergeWords, parseOptions } from "./parse.js";
 import { runTrain } from "./train.js";
 
@@ -47,20 +48,29 @@ function list(w: string | undefined, what: string): string[] | null {
   return xs;
 }
 
+/** hrm experiment's options after the name (also its --help). */
+export const EXPERIMENT_SCHEMA: Schema = {
+  models: { type: "string", doc: "comma-separated models of the spec to run (default: all)" },
+  seeds: { type: "string", doc: "comma-separated seeds to run (default: the spec's)" },
+  out: {
+    type: "string",
+    default: "docs/results",
+    doc: "where the results go (<out>/<name>/, <out>/../RESULTS.md)",
+  },
+  work: {
+    type: "string",
+    default: join("runs", "experiments"),
+    doc: "datasets and run directories (checkpoints)",
+  },
+};
+
 function parseArgs(words: string[]): Args {
   const [target, ...rest] = words;
   if (!target || target.includes("="))
     throw new CliError(
       "usage: hrm experiment <name | file.yaml> [models=a,b] [seeds=0,1] [out=...] [work=...]",
     );
-  const opt: Record<string, string> = {};
-  for (const w of rest) {
-    const i = w.indexOf("=");
-    const k = i > 0 ? w.slice(0, i) : w;
-    if (!["models", "seeds", "out", "work"].includes(k))
-      throw new CliError(`hrm experiment: unknown option ${w} (models=, seeds=, out=, work=)`);
-    opt[k] = w.slice(i + 1);
-  }
+  const opt = parseOptions(rest, EXPERIMENT_SCHEMA) as Record<string, string | undefined>;
   const file = target.endsWith(".yaml") ? target : join("experiments", `${target}.yaml`);
   if (!existsSync(file)) throw new CliError(`${file}: no such experiment file`);
   const spec = parseExperimentSpec(readText(file), file, basename(file, ".yaml"));
@@ -74,13 +84,7 @@ function parseArgs(words: string[]): Args {
     if (!/^\d+$/.test(s)) throw new CliError(`seeds=${opt.seeds}: ${s} is not a non-negative integer`);
     return Number(s);
   });
-  return {
-    spec,
-    models,
-    seeds,
-    out: opt.out ?? "docs/results",
-    work: opt.work ?? join("runs", "experiments"),
-  };
+  return { spec, models, seeds, out: opt.out!, work: opt.work! };
 }
 
 function machine(): MachineInfo {

@@ -161,6 +161,9 @@ test("a tiny experiment end to end: tables, chart, per-run logs and results; a r
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /hrm seed 0: done[\s\S]*hrm seed 1: done/);
   assert.doesNotMatch(again.stdout, /training/);
+  const typo = hrm("experiment", specFile, ...out("A"), "model=hrm");
+  assert.equal(typo.status, 1);
+  assert.match(typo.stderr, /unknown option "model" \(known: models, seeds, out, work\)/);
   assert.equal(readFileSync(join(res, "tiny", "runs", "hrm-s0", "timing.jsonl"), "utf8"), before);
 });
 
