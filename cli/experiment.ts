@@ -25,6 +25,7 @@ import {
   accuracyChart,
   experimentTables,
   parseExperimentSpec,
+  thinMetrics,
 } from "../src/report/experiment.js";
 import { buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
 import type { Schema } from "./parse.js";
@@ -180,11 +181,11 @@ async function runOne(a: Args, data: string, model: string, seed: number): Promi
   };
 }
 
+/** The run's timing.jsonl as it is and its metrics.jsonl thinned (evaluations kept, every Nth step). */
 function copyLogs(runDir: string, to: string): void {
-  for (const f of ["metrics.jsonl", "timing.jsonl"]) {
-    const p = join(runDir, f);
-    if (existsSync(p)) writeFileSync(join(to, f), readText(p));
-  }
+  writeFileSync(join(to, "timing.jsonl"), readText(join(runDir, "timing.jsonl")));
+  const metrics = thinMetrics(new MetricsLog(runDir).read());
+  writeFileSync(join(to, "metrics.jsonl"), metrics.map((r) => `${JSON.stringify(r)}\n`).join(""));
 }
 
 interface Stored {
@@ -254,7 +255,7 @@ function writeSummary(spec: ExperimentSpec, dir: string): string {
     "",
     machineTable(runs),
     "",
-    "Each run's metrics.jsonl (the training log) and timing.jsonl (training seconds at each evaluation) are in runs/.",
+    "Each run's metrics.jsonl (the training log: every evaluation, and every Nth training step so that at most 2,000 remain; the full log stays in the run directory) and timing.jsonl (training seconds at each evaluation) are in runs/.",
     "",
   ].join("\n");
   writeFileSync(join(dir, "README.md"), text);

@@ -23,6 +23,7 @@ import {
   ExperimentError,
   meanSpread,
   parseExperimentSpec,
+  thinMetrics,
 } from "../src/report/experiment.js";
 import { HRM_CLI, hrm, latestStep, records } from "./support/run-dir.js";
 
@@ -119,6 +120,22 @@ test("accuracy at a time mark: the last evaluation within it; a run that ended e
   );
   assert.equal(meanSpread([0.9, 0.95, 1]), "95.0 ± 5.0");
   assert.equal(meanSpread([0.5]), "50.0");
+});
+
+test("a committed training log keeps every evaluation, the header, the last step and every Nth step", () => {
+  const log: Record<string, number>[] = [{ step: 0, num_params: 5 }];
+  for (let s = 1; s <= 95; s++) {
+    log.push({ step: s, "train/lm_loss": 1 / s });
+    if (s % 30 === 0) log.push({ step: s, "all/exact_accuracy": s / 100 });
+  }
+  const kept = thinMetrics(log, 10);
+  const steps = kept.filter((r) => "train/lm_loss" in r).map((r) => r.step);
+  assert.deepEqual(steps, [10, 20, 30, 40, 50, 60, 70, 80, 90, 95]); // stride ceil(95/10) = 10
+  assert.deepEqual(
+    kept.filter((r) => !("train/lm_loss" in r)).map((r) => r.step),
+    [0, 30, 60, 90],
+  );
+  assert.equal(thinMetrics(log, 1000).length, log.length); // short logs stay whole
 });
 
 test("a tiny experiment end to end: tables, chart, per-run logs and results; a rerun keeps finished runs", () => {

@@ -156,6 +156,19 @@ export function accuracyAtMinutes(
   });
 }
 
+/**
+ * A training log thinned for committing: every record that is not a training step (evaluations, the header)
+ * and every `stride`-th training step, stride chosen so at most `maxSteps` training records remain, plus the
+ * last step, always kept. A 22,500-step run's log goes from 6.5 MB to about 0.6 MB.
+ */
+export function thinMetrics(records: MetricRecord[], maxSteps = 2000): MetricRecord[] {
+  const isStep = (r: MetricRecord): boolean => Object.keys(r).some((k) => k.startsWith("train/"));
+  const steps = records.filter(isStep);
+  const stride = Math.max(1, Math.ceil(steps.length / maxSteps));
+  const last = steps[steps.length - 1];
+  return records.filter((r) => !isStep(r) || r === last || (r.step as number) % stride === 0);
+}
+
 /** "mean ± half-range" in percent (one value: the value alone). */
 export function meanSpread(xs: number[], scale = 100, digits = 1): string {
   if (xs.length === 0) return "–";
