@@ -45,5 +45,9 @@ export function runExport(o: Options): string[] {
   notes.push(
     `${cfgOut}: the official run config${base ? ` (from ${runCfgPath})` : " (defaults: set data_path before evaluate.py)"}`,
   );
+  if (params.config.puzzle_emb_ndim === 0 && params.config.architecture === "hrm")
+    notes.push(
+      "note: puzzle_emb_ndim is 0: the official HRM pretrain.py/evaluate.py cannot build such a model (its create_model needs a puzzle embedding); torch.load and load_state_dict read the file",
+    );
   return notes;
 }

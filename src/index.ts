@@ -62,6 +62,15 @@ export {
 } from "./data/maze.js";
 export type { ArcBuildOptions, ArcDataset, ArcTask, Grid } from "./data/arc.js";
 export { buildArcDataset, parseCombined, parseTask, writeArcDataset } from "./data/arc.js";
+export type { DatasetFs, FileStream, SplitData } from "./data/dir.js";
+export {
+  memoryDatasetFs,
+  readIdentifiersFrom,
+  readSplitFrom,
+  StreamingSetWriter,
+  writeIdentifiersTo,
+  writeSplitTo,
+} from "./data/dir.js";
 export type { SampledBatch } from "./data/sampler.js";
 export { testBatches, trainBatches } from "./data/sampler.js";
 export { HRMInner, SAVE_RECOMPUTABLE_MAX_BYTES } from "./model/inner.js";

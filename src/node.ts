@@ -18,6 +18,14 @@ export { backendMode, kernelThreadsNote, loadNativeAddon, loadWasmBackend } from
 export { loadWasmBackendSync } from "./platform/wasm-node.js";
 export type { HrmServer, ServeHandler, ServerOptions } from "./platform/http-server.js";
 export { createServeHandler, startServer } from "./platform/http-server.js";
+export {
+  nodeDatasetFs,
+  readIdentifiers,
+  readSplit,
+  writeFileAtomic,
+  writeIdentifiers,
+  writeSplit,
+} from "./platform/files.js";
 export type { RunDir } from "./platform/train-run.js";
 export {
   openRunDir,

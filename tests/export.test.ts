@@ -125,6 +125,7 @@ test("hrm export writes the .pt and the official all_config.yaml; hrm eval on it
   const out = join(dir, "official", "step_7.pt");
   const r = hrm("export", `checkpoint=${join(step, "model.safetensors")}`, `output=${out}`);
   assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /note: puzzle_emb_ndim is 0: the official HRM pretrain\.py\/evaluate\.py cannot/);
   const written = parseYaml(readFileSync(join(dir, "official", "all_config.yaml"), "utf8")) as Record<
     string,
     never

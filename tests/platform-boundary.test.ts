@@ -31,6 +31,10 @@ function specifiers(code: string): string[] {
 const stripComments = (code: string) =>
   code.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
 
+/** Packages with no platform code of their own, allowed anywhere (yaml: dependency-free, browser-safe). */
+const NEUTRAL_PACKAGES = new Set(["yaml"]);
+const foreign = (s: string) => !s.startsWith(".") && !NEUTRAL_PACKAGES.has(s);
+
 const platformSide = (file: string) => {
   const rel = relative(src, file);
   return rel.startsWith("platform") || rel === "node.ts";
@@ -40,8 +44,7 @@ test("only src/platform and src/node.ts use node:* modules, process or require",
   const offences: string[] = [];
   for (const file of tsFiles(src).filter((f) => !platformSide(f))) {
     const code = stripComments(readFileSync(file, "utf8"));
-    for (const s of specifiers(code))
-      if (!s.startsWith(".")) offences.push(`${relative(root, file)} imports "${s}"`);
+    for (const s of specifiers(code)) if (foreign(s)) offences.push(`${relative(root, file)} imports "${s}"`);
     if (/\bprocess\s*\.|\brequire\s*\(|\bBuffer\s*\./.test(code))
       offences.push(`${relative(root, file)} uses process, require or Buffer`);
   }
@@ -57,7 +60,7 @@ test("model code imports no backend, only the kernel contract", () => {
   assert.deepEqual(offences, []);
 });
 
-test("the platform-neutral entry's whole import graph is relative modules outside src/platform", () => {
+test("the platform-neutral entry's whole import graph is relative modules outside src/platform (and yaml)", () => {
   const entry = resolve(root, "dist/src/index.js");
   const seen = new Set<string>();
   const offences: string[] = [];
@@ -65,8 +68,8 @@ test("the platform-neutral entry's whole import graph is relative modules outsid
     if (seen.has(file)) return;
     seen.add(file);
     for (const s of specifiers(readFileSync(file, "utf8"))) {
-      if (!s.startsWith(".")) offences.push(`${relative(root, file)} imports "${s}"`);
-      else walk(resolve(dirname(file), s));
+      if (foreign(s)) offences.push(`${relative(root, file)} imports "${s}"`);
+      else if (s.startsWith(".")) walk(resolve(dirname(file), s));
     }
   };
   walk(entry);
@@ -75,4 +78,27 @@ test("the platform-neutral entry's whole import graph is relative modules outsid
   // The walk must actually follow the graph: the entry re-exports the model, the kernels and the I/O.
   for (const m of ["model/inner.js", "kernels/ref/index.js", "io/torch.js", "train/step.js"])
     assert.ok(seen.has(resolve(root, "dist/src", m)), `${m} not reached from the entry`);
+});
+
+test("the packages allowed beside src/platform import nothing but their own modules in their browser build", () => {
+  for (const name of NEUTRAL_PACKAGES) {
+    const pkg = join(root, "node_modules", name);
+    const browser = (
+      JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as {
+        exports: { ".": { default: string } };
+      }
+    ).exports["."].default;
+    const seen = new Set<string>();
+    const offences: string[] = [];
+    const walk = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const s of specifiers(stripComments(readFileSync(file, "utf8"))))
+        if (!s.startsWith(".")) offences.push(`${relative(root, file)} imports "${s}"`);
+        else walk(resolve(dirname(file), s));
+    };
+    walk(resolve(pkg, browser));
+    assert.ok(seen.size > 10, `${name}: the walk found only ${seen.size} modules`);
+    assert.deepEqual(offences, [], name);
+  }
 });

@@ -1,166 +1,77 @@
 /**
- * The YAML subset that training configs use (the official config/*.yaml files parse with it): block
- * mappings and sequences by indentation, `- key: value` items, flow lists `[a, b]`, comments, and plain,
- * single- or double-quoted scalars typed as YAML 1.2 core does (null, true/false in any case, ints, floats
- * such as 1e-4). Anchors, tags, multi-line strings and flow mappings with content are rejected with the line
- * number rather than misread. `dumpYaml` writes the same subset back.
+ * YAML for configs: parsed by the `yaml` package (YAML 1.2, core schema: the field's standard parser, no
+ * dependencies, browser-safe), with every error or warning turned into one line naming the file and line.
+ * Keys must be unique; anchors, aliases and tags are refused (no config needs them; an alias can multiply
+ * a small file, a tag such as !!python/object asks for what a config must not do). `dumpYaml` writes block
+ * mappings with flow lists, which the official code's PyYAML reads back to the same values.
  */
+import type { Document, LineCounter as LineCounterT, YAMLError } from "yaml";
+import { isAlias, isNode, LineCounter, parseDocument, visit } from "yaml";
 
 export type YamlValue = null | boolean | number | string | YamlValue[] | { [k: string]: YamlValue };
 
 export class YamlError extends Error {}
 
-interface Line {
-  indent: number;
-  text: string; // without indentation and comment
-  no: number; // 1-based line number
-}
-
-function stripComment(s: string): string {
-  let quote = "";
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i];
-    if (quote) {
-      if (ch === quote) quote = "";
-    } else if (ch === '"' || ch === "'") quote = ch;
-    else if (ch === "#" && (i === 0 || /\s/.test(s[i - 1]))) return s.slice(0, i);
-  }
-  return s;
-}
-
-function scalar(raw: string, where: string): YamlValue {
-  const s = raw.trim();
-  if (s === "" || s === "~" || /^null$/i.test(s)) return null;
-  if (/^true$/i.test(s)) return true;
-  if (/^false$/i.test(s)) return false;
-  if (/^[-+]?\d+$/.test(s)) return Number(s);
-  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) return Number(s);
-  if (/^[-+]?\.inf$/i.test(s)) return s.startsWith("-") ? -Infinity : Infinity;
-  if (s.startsWith("'")) {
-    if (!s.endsWith("'") || s.length < 2) throw new YamlError(`${where}: unterminated '-string`);
-    return s.slice(1, -1).replace(/''/g, "'");
-  }
-  if (s.startsWith('"')) {
-    if (!s.endsWith('"') || s.length < 2) throw new YamlError(`${where}: unterminated "-string`);
-    try {
-      return JSON.parse(s) as string;
-    } catch (e) {
-      throw new YamlError(`${where}: bad "-string (${(e as Error).message.slice(0, 80)})`);
+/** The same message for the same mistake as the configs' readers always gave, else the parser's own. */
+function describe(e: YAMLError, text: string): string {
+  const first = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  switch (e.code) {
+    case "DUPLICATE_KEY": {
+      const key = /^\s*["']?([^"':\n]*)/.exec(text.slice(e.pos[0]))?.[1]?.trim() ?? "?";
+      return `key "${key}" repeated`;
     }
-  }
-  if (s.startsWith("[")) {
-    if (!s.endsWith("]")) throw new YamlError(`${where}: flow list must close on the same line`);
-    const body = s.slice(1, -1).trim();
-    return body === "" ? [] : body.split(",").map((x) => scalar(x, where));
-  }
-  if (s === "{}") return {};
-  if (/^[&*!|>{]/.test(s)) throw new YamlError(`${where}: unsupported YAML construct "${s}"`);
-  return s;
-}
-
-/** Splits "key: rest" (a mapping entry) or returns null; the colon must be followed by a space or the end. */
-function splitKey(text: string): [string, string] | null {
-  let quote = "";
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quote) {
-      if (ch === quote) quote = "";
-    } else if ((ch === '"' || ch === "'") && i === 0) quote = ch;
-    else if (ch === ":" && (i + 1 === text.length || text[i + 1] === " ")) {
-      const k = text.slice(0, i).trim();
-      if (k === "" || k.startsWith("[") || k.startsWith("{")) return null;
-      const unq = /^(".*"|'.*')$/.test(k) ? k.slice(1, -1) : k;
-      return [unq, text.slice(i + 1).trim()];
-    }
-  }
-  return null;
-}
-
-class Parser {
-  i = 0;
-  constructor(
-    readonly lines: Line[],
-    readonly file: string,
-  ) {}
-
-  where(l: Line): string {
-    return `${this.file}:${l.no}`;
-  }
-
-  block(indent: number): YamlValue {
-    const l = this.lines[this.i];
-    if (!l || l.indent < indent) return null;
-    return l.text.startsWith("- ") || l.text === "-" ? this.seq(l.indent) : this.map(l.indent);
-  }
-
-  /** A nested block under a "key:" or "-" at `parent` indentation, if the next line is deeper. */
-  child(parent: number): YamlValue {
-    const next = this.lines[this.i];
-    return next && next.indent > parent ? this.block(next.indent) : null;
-  }
-
-  map(indent: number): { [k: string]: YamlValue } {
-    const out: { [k: string]: YamlValue } = {};
-    while (this.i < this.lines.length) {
-      const l = this.lines[this.i];
-      if (l.indent < indent) break;
-      if (l.indent > indent) throw new YamlError(`${this.where(l)}: unexpected indentation`);
-      const kv = splitKey(l.text);
-      if (!kv) throw new YamlError(`${this.where(l)}: expected "key: value", got "${l.text}"`);
-      const [k, rest] = kv;
-      if (Object.prototype.hasOwnProperty.call(out, k))
-        throw new YamlError(`${this.where(l)}: key "${k}" repeated`);
-      this.i++;
-      // defineProperty: a key named __proto__ is a key, not the object's prototype.
-      const value = rest.trim() === "" ? this.child(indent) : scalar(rest, this.where(l));
-      Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
-    }
-    return out;
-  }
-
-  seq(indent: number): YamlValue[] {
-    const out: YamlValue[] = [];
-    while (this.i < this.lines.length) {
-      const l = this.lines[this.i];
-      if (l.indent < indent) break;
-      if (l.indent > indent || !(l.text.startsWith("- ") || l.text === "-"))
-        throw new YamlError(`${this.where(l)}: expected a "- item" at this indentation`);
-      const item = l.text.slice(1).trim();
-      const kv = splitKey(item);
-      if (item === "") {
-        this.i++;
-        out.push(this.child(indent));
-      } else if (kv) {
-        // "- key: value" starts a mapping whose other keys are indented to the key's column
-        const col = indent + l.text.indexOf(item);
-        this.lines[this.i] = { indent: col, text: item, no: l.no };
-        out.push(this.map(col));
-      } else {
-        this.i++;
-        out.push(scalar(item, this.where(l)));
-      }
-    }
-    return out;
+    case "TAB_AS_INDENT":
+      return "tab indentation";
+    case "BAD_INDENT":
+    case "BLOCK_AS_IMPLICIT_KEY":
+    case "MULTILINE_IMPLICIT_KEY":
+      return `unexpected indentation (${first})`;
+    default:
+      return first;
   }
 }
 
-export function parseYaml(text: string, file = "<yaml>"): YamlValue {
-  const lines: Line[] = [];
-  text.split(/\r?\n/).forEach((raw, n) => {
-    if (raw.includes("\t") && /^\s*\t/.test(raw)) throw new YamlError(`${file}:${n + 1}: tab indentation`);
-    const body = stripComment(raw).trimEnd();
-    if (body.trim() === "" || body.trim() === "---") return;
-    const indent = body.length - body.trimStart().length;
-    lines.push({ indent, text: body.trim(), no: n + 1 });
+function refuseAnchorsAndTags(doc: Document, lines: LineCounterT, file: string, text: string): void {
+  visit(doc, (_key, node) => {
+    if (!isNode(node)) return;
+    const what = isAlias(node) ? `*${node.source}` : node.anchor ? `&${node.anchor}` : node.tag;
+    if (what === undefined) return;
+    const at = node.range?.[0] ?? 0;
+    const line = text.slice(text.lastIndexOf("\n", at) + 1, text.indexOf("\n", at) >>> 0).trim();
+    throw new YamlError(
+      `${file}:${lines.linePos(at).line}: unsupported YAML construct "${what}" (anchors, aliases and tags are not read) in "${line}"`,
+    );
   });
-  if (lines.length === 0) return null;
-  const first = lines[0].text;
-  if (lines.length === 1 && !first.startsWith("- ") && !splitKey(first))
-    return scalar(first, `${file}:${lines[0].no}`);
-  const p = new Parser(lines, file);
-  const v = p.block(lines[0].indent);
-  if (p.i < lines.length) throw new YamlError(`${p.where(lines[p.i])}: unexpected content`);
-  return v;
+}
+
+/** Parses one YAML document; any error or warning is a YamlError "file:line: what". */
+export function parseYaml(text: string, file = "<yaml>"): YamlValue {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    version: "1.2",
+    schema: "core",
+    uniqueKeys: true,
+    merge: false,
+    prettyErrors: false,
+    lineCounter: lines,
+  });
+  const bad = doc.errors[0] ?? doc.warnings[0];
+  if (bad) {
+    // these two point at the value that goes on: the line wrongly indented is the next one
+    const next = bad.code === "BLOCK_AS_IMPLICIT_KEY" || bad.code === "MULTILINE_IMPLICIT_KEY" ? 1 : 0;
+    throw new YamlError(`${file}:${lines.linePos(bad.pos[0]).line + next}: ${describe(bad, text)}`);
+  }
+  refuseAnchorsAndTags(doc, lines, file, text);
+  return doc.toJS() as YamlValue;
+}
+
+/** A plain scalar that reads back as itself (a string that YAML would not type as something else). */
+function readsBackAsString(v: string): boolean {
+  try {
+    return parseYaml(v) === v;
+  } catch {
+    return false;
+  }
 }
 
 function dumpScalar(v: YamlValue): string {
@@ -169,7 +80,7 @@ function dumpScalar(v: YamlValue): string {
   if (typeof v === "boolean") return String(v);
   if (typeof v === "string") {
     // Quote anything that would read back as another type or break the line structure.
-    const plain = scalar(v, "") === v && !/[:#\n]|^\s|\s$/.test(v) && v !== "";
+    const plain = readsBackAsString(v) && !/[:#\n[\]{},&*!|>'"%@`]|^[-?]|^\s|\s$/.test(v) && v !== "";
     return plain ? v : JSON.stringify(v);
   }
   if (Array.isArray(v)) return `[${v.map(dumpScalar).join(", ")}]`;
