@@ -73,7 +73,8 @@ export {
 } from "./data/dir.js";
 export type { SampledBatch } from "./data/sampler.js";
 export { testBatches, trainBatches } from "./data/sampler.js";
-export { HRMInner, SAVE_RECOMPUTABLE_MAX_BYTES } from "./model/inner.js";
+export { HRMInner } from "./model/inner.js";
+export { SAVE_RECOMPUTABLE_MAX_BYTES } from "./model/workspace.js";
 export type { ActOutputs, Batch, Carry } from "./model/act.js";
 export { actForward, initialCarry } from "./model/act.js";
 export { actLoss } from "./model/loss.js";

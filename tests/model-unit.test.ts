@@ -17,14 +17,15 @@ import { solveRows } from "../src/eval/solve.js";
 import { decodeModelSafetensors, encodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.js";
 import type { HRMConfig } from "../src/model/config.js";
 import { derive, makeConfig } from "../src/model/config.js";
+import { HRMInner } from "../src/model/inner.js";
 import {
   backwardScratchLengths,
+  chooseSavedPerBlock,
   defaultSaveBudget,
-  HRMInner,
   modelDims,
   SAVE_RECOMPUTABLE_MAX_BYTES,
-} from "../src/model/inner.js";
-import { chooseSavedPerBlock, saveCosts } from "../src/model/block.js";
+  saveCosts,
+} from "../src/model/workspace.js";
 import { HRMParams } from "../src/model/params.js";
 import { TrainStep } from "../src/train/step.js";
 import { carvedFloats } from "../src/util/memory.js";

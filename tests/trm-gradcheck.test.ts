@@ -10,9 +10,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { refKernels } from "../src/kernels/ref/index.js";
-import type { BlockActs, BlockWeights, Dims } from "../src/model/block.js";
+import type { BlockWeights, Dims } from "../src/model/layers/linear.js";
+import type { BlockActs } from "../src/model/workspace.js";
 import { makeConfig } from "../src/model/config.js";
-import { mlpTBackward, mlpTForward } from "../src/model/mlp-t.js";
+import { mlpTBackward, mlpTForward } from "../src/model/layers/mlp-t.js";
 import { compare, randn, Rng } from "./helpers.js";
 import { stepMismatches } from "./support/step-gradcheck.js";
 
@@ -55,7 +56,9 @@ test("mlp_t sub-layer backward equals central differences in float64 (ref kernel
     "mlp_t.down_proj.weight": new F64(w.down.length),
   };
   const scratch = { dh1t: f(new F64(TT * S)), dactT: f(new F64(TT * FT)), dxt: f(new F64(TT * S)) };
-  mlpTBackward(refKernels, bw, a, f(x), f(wOut.slice()), f(dx), d, scratch, (name, fn) => fn(f(grads[name])));
+  mlpTBackward(refKernels, bw, a, f(x), f(wOut.slice()), f(dx), d, scratch, {
+    add: (name, fn) => fn(f(grads[name as keyof typeof grads])),
+  });
   const numeric = (v: Float64Array) =>
     v.map((v0, i) => {
       const h = 1e-6;

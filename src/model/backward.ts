@@ -14,14 +14,15 @@
 import { IGNORE_LABEL_ID } from "../kernels/api.js";
 import type { ActOutputs, Carry } from "./act.js";
 import { sigmoidF32 } from "./act.js";
-import type { BlockActs, BlockWeights, Dims } from "./block.js";
-import type { HRMInner, SavedLevel, Workspace } from "./inner.js";
-import { backwardScratchLengths, LEARNED_POS_SCALE } from "./inner.js";
-import type { MlpTScratch } from "./mlp-t.js";
-import { mlpTBackward } from "./mlp-t.js";
+import { levelBackward } from "./block.js";
+import type { HRMInner } from "./inner.js";
+import { LEARNED_POS_SCALE } from "./inner.js";
+import type { BlockWeights, Dims, LayerGrads } from "./layers/linear.js";
 import type { LossResult } from "./loss.js";
 import type { ParamSpec } from "./params.js";
-import { carveFloats, floatArena } from "../util/memory.js";
+import type { BackwardScratch, SavedLevel, Workspace } from "./workspace.js";
+import { backwardScratch } from "./workspace.js";
+import { floatArena } from "../util/memory.js";
 
 /**
  * Where the backward sends parameter gradients. `gradient(name)` gives the buffer that tensor's gradient is
@@ -63,35 +64,9 @@ export class GradTable implements GradientSink {
   }
 }
 
-/**
- * The backward's buffers, all memory a forward also uses: no forward runs during a backward, and none reads
- * what a backward left. dqkv, dh1 and dB are the no-grad record's qkv, h1 and out, which the backward's
- * recomputations leave free (they use that record's att, probs, gu, act): 21 MB at batch 32 of the paper's
- * model. dact lives from down_proj's backward to SwiGLU's and dqkv from attention's backward to qkv_proj's, so
- * dact borrows the same qkv buffer when it fits (backwardScratchLengths). The rest are carved from the
- * workspace's region, where the forward keeps its temporaries.
- */
-interface Scratch {
-  shared: BlockActs; // the workspace's no-grad record these alias
-  dA: Float32Array; // [T, D] gradient flowing down the level (block outputs / inputs)
-  dB: Float32Array; // [T, D]
-  dh1: Float32Array; // [T, D]
-  datt: Float32Array; // [T, D]
-  dqkv: Float32Array; // [T, 3D]
-  dact: Float32Array; // [T, F]
-  dlogitsAll: Float32Array; // [T, V]
-  /** TRM and bptt: the input embeddings' gradient, summed over the differentiated z_L calls [T, D]. */
-  dx: Float32Array;
-  /** bptt: d z_H and d z_L at the point the backward has reached [T, D] (empty otherwise). */
-  dzH: Float32Array;
-  dzL: Float32Array;
-  /** TRM mlp_t blocks. */
-  t: MlpTScratch;
-}
-
 export class HRMBackward {
   puzzleGrad: Float32Array = new Float32Array(0);
-  private s: Scratch | null = null;
+  private s: BackwardScratch | null = null;
   private table: GradTable | null = null;
   /** Where the running backward sends gradients. */
   private sink: GradientSink | null = null;
@@ -109,26 +84,10 @@ export class HRMBackward {
     this.puzzleGrad.fill(0);
   }
 
-  private scratch(ws: Workspace): Scratch {
-    const { dims: d, shared } = ws;
-    if (this.s && this.s.shared === shared) return this.s;
-    const lengths = backwardScratchLengths(d, this.inner.config.vocab_size);
-    const [dA, datt, dlogitsAll, ownDact] = carveFloats(ws.region, lengths);
-    const { qkv: dqkv, h1: dh1, out: dB } = shared;
-    const dact = ownDact ?? dqkv.subarray(0, d.B * d.S * d.F);
-    const c = this.inner.config;
-    const TD = d.B * d.S * d.D;
-    const TT = d.FT > 0 ? d.B * d.D : 0;
-    const [dx, dzH, dzL, dh1t, dactT, dxt] = floatArena([
-      c.architecture === "trm" || c.bptt ? TD : 0,
-      c.bptt ? TD : 0,
-      c.bptt ? TD : 0,
-      TT * d.S,
-      TT * d.FT,
-      TT * d.S,
-    ]);
-    this.s = { shared, dA, dB, dh1, datt, dqkv, dact, dlogitsAll, dx, dzH, dzL, t: { dh1t, dactT, dxt } };
-    this.puzzleGrad = new Float32Array(d.B * this.inner.config.puzzle_emb_ndim);
+  private scratch(ws: Workspace): BackwardScratch {
+    if (this.s && this.s.shared === ws.shared) return this.s;
+    this.s = backwardScratch(ws, this.inner.config);
+    this.puzzleGrad = new Float32Array(ws.dims.B * this.inner.config.puzzle_emb_ndim);
     return this.s;
   }
 
@@ -165,20 +124,6 @@ export class HRMBackward {
   ): void {
     const p = this.inner.config.forward_dtype;
     this.inner.k.linearBackward(dinp, this.sink!.gradient(name), dout, inp, w, T, I, O, p);
-    this.sink!.done(name);
-  }
-
-  /** linearBackward's weight half only: the sink's gradient for `name` += doutᵀ·inp, completed after it. */
-  private weightGrad(
-    name: string,
-    dout: Float32Array,
-    inp: Float32Array,
-    T: number,
-    I: number,
-    O: number,
-  ): void {
-    const p = this.inner.config.forward_dtype;
-    this.inner.k.matmul(this.sink!.gradient(name), dout, inp, O, I, T, true, false, true, p);
     this.sink!.done(name);
   }
 
@@ -295,61 +240,17 @@ export class HRMBackward {
     }
   }
 
-  /** In: s.dA = d(level output). Out: s.dA = d(level input). */
+  /** In: s.dA = d(level output). Out: s.dA = d(level input); each weight's gradient to the sink. */
   private levelBackward(layers: BlockWeights[], saved: SavedLevel, d: Dims, name: string): void {
-    for (let i = layers.length - 1; i >= 0; i--) {
-      const x = i === 0 ? saved.levelIn : saved.acts[i - 1].out;
-      this.blockBackward(layers[i], saved.acts[i], x, d, `${name}.layers.${i}`);
-    }
-  }
-
-  /** In: s.dA = d(block output). Out: s.dA = d(block input x). */
-  private blockBackward(w: BlockWeights, a: BlockActs, x: Float32Array, d: Dims, prefix: string): void {
-    const k = this.inner.k;
-    const s = this.s!;
-    const { B, S, D, NH, HD, F, precision: p } = d;
-    const T = B * S;
-    const back = (
-      n: string,
-      dinp: Float32Array,
-      dout: Float32Array,
-      inp: Float32Array,
-      wt: Float32Array,
-      I: number,
-      O: number,
-    ) => this.linearBack(`${prefix}.${n}`, dinp, dout, inp, wt, T, I, O);
-    k.rmsnormBackward(s.dB, s.dA, a.out, a.rstd2, T, D); // dB = d r2 = d h1 (residual) = d m
-    // What the record does not keep is in buffers records share: recompute it (see BlockActs).
-    const kept = a.saved!;
-    if (!kept.gu) k.linearForward(a.gu, a.h1, w.gateUp, T, D, 2 * F, p);
-    const dgu = a.gu; // d gate_up overwrites gu in place: gu is not read again
-    if (kept.act) {
-      back("mlp.down_proj.weight", s.dact, s.dB, a.act, w.down, F, D);
-      k.swigluBackward(dgu, s.dact, a.gu, T, F);
-    } else {
-      // down_proj's two products apart: d act first, then act recomputed in the SwiGLU backward's pass over
-      // gu (not in one of its own), then the weight gradient that reads it. The same bits as linearBackward.
-      k.matmul(s.dact, s.dB, w.down, T, F, D, false, false, false, p);
-      k.swigluActBackward(dgu, a.act, s.dact, a.gu, T, F);
-      this.weightGrad(`${prefix}.mlp.down_proj.weight`, s.dB, a.act, T, F, D);
-    }
-    back("mlp.gate_up_proj.weight", s.dh1, dgu, a.h1, w.gateUp, D, 2 * F);
-    k.add(s.dh1, s.dh1, s.dB, 1, 1, T * D);
-    if (d.FT > 0) {
-      mlpTBackward(k, w, a, x, s.dh1, s.dA, d, s.t, (name, fn) => {
-        fn(this.sink!.gradient(`${prefix}.${name}`));
-        this.sink!.done(`${prefix}.${name}`);
-      });
-      return;
-    }
-    k.rmsnormBackward(s.dB, s.dh1, a.h1, a.rstd1, T, D); // dB = d r1 = d x (residual) = d tmp
-    if (!kept.attention) k.attentionForward(a.att, a.probs, a.qkv, B, S, NH, HD); // same bits as the forward's
-    back("self_attn.o_proj.weight", s.datt, s.dB, a.att, w.o, D, D);
-    k.attentionBackward(s.dqkv, s.datt, a.qkv, a.probs, B, S, NH, HD);
-    const rope = this.inner.rope;
-    if (rope) k.ropeBackward(s.dqkv, s.dqkv, rope.cos, rope.sin, T, 3 * D, S, 2 * NH, HD);
-    back("self_attn.qkv_proj.weight", s.dA, s.dqkv, x, w.qkv, D, 3 * D);
-    k.add(s.dA, s.dA, s.dB, 1, 1, T * D);
+    const sink = this.sink!;
+    const grads = (i: number): LayerGrads => ({
+      add(weight, fn) {
+        const full = `${name}.layers.${i}.${weight}`;
+        fn(sink.gradient(full));
+        sink.done(full);
+      },
+    });
+    levelBackward(this.inner.k, layers, saved, d, this.inner.rope, this.s!, grads);
   }
 
   /** demb [T, D] -> token table (scatter-add), learned positions, per-row puzzle embedding gradient. */

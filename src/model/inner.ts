@@ -13,114 +13,23 @@
  * Buffers are allocated once per batch size and reused; only the returned outputs are fresh arrays.
  */
 import type { Kernels } from "../kernels/api.js";
-import type { BlockActs, BlockWeights, Dims, Rope, SaveChoice } from "./block.js";
-import {
-  allocNoGradActs,
-  allocPackedBlock,
-  allocSavedActs,
-  chooseSavedPerBlock,
-  levelForward,
-  packBlockWeights,
-} from "./block.js";
+import { levelForward } from "./block.js";
+import type { Rope } from "./layers/attention.js";
+import type { BlockWeights, Dims } from "./layers/linear.js";
+import { allocPackedBlock, packBlockWeights } from "./layers/linear.js";
+import type { Workspace } from "./workspace.js";
+import { makeWorkspace } from "./workspace.js";
 import type { Derived, HRMConfig } from "./config.js";
-import { derive, differentiatedBlocks } from "./config.js";
+import { derive } from "./config.js";
 import type { HRMParams } from "./params.js";
 import { ropeTables } from "./rope.js";
 import type { Region } from "../util/memory.js";
-import {
-  arenaBytes,
-  carveArenas,
-  carvedFloats,
-  carveFloats,
-  floatArena,
-  reserveRegion,
-} from "../util/memory.js";
+import { arenaBytes, carveArenas, reserveRegion } from "../util/memory.js";
 
 /** Official constant for the learned-position scaling (1/sqrt(2) to keep the forward variance). */
 export const LEARNED_POS_SCALE = 0.707106781;
 /** Default largest B*S for which a forward pre-packs its level weights (see HRMInner.levels). */
 export const PREPACK_MAX_TOKENS = 1024;
-/**
- * Default saveRecomputableMaxBytes: 256 MiB, what keeps a training step of the paper's model at batch 32 under
- * 1 GB. There it buys gate_up's outputs (246 MiB: 5% of the step's FLOPs not redone) and not the attention
- * probabilities (94 MiB more, ~1% of the step); batch 8 and the small model keep everything, ARC (901 tokens)
- * keeps gate_up's output in 6 of its 8 records at batch 4 (its probabilities alone would be 850 MiB). See
- * chooseSavedPerBlock.
- */
-export const SAVE_RECOMPUTABLE_MAX_BYTES = 256 * 2 ** 20;
-
-/**
- * The default saveRecomputableMaxBytes of a config: HRM's SAVE_RECOMPUTABLE_MAX_BYTES, for its paper model's 8
- * differentiated blocks; TRM the same 32 MiB per differentiated block, (L_cycles + 1) * L_layers of them (448
- * MiB for its paper model: gate_up's output kept in 12 of 14 records at batch 32, peak RSS 1.23 GB, where
- * keeping nothing takes 0.79 GB and 9% more work: 4.45-4.64 s per step against 4.76-4.81, 3 alternations).
- */
-export function defaultSaveBudget(c: HRMConfig): number {
-  if (c.architecture !== "trm" && !c.bptt) return SAVE_RECOMPUTABLE_MAX_BYTES;
-  return (SAVE_RECOMPUTABLE_MAX_BYTES / 8) * differentiatedBlocks(c);
-}
-
-/** The block dimensions of config c at batch size B. */
-export function modelDims(c: HRMConfig, B: number): Dims {
-  const derived = derive(c);
-  return {
-    B,
-    S: derived.seqTotal,
-    D: c.hidden_size,
-    NH: c.num_heads,
-    HD: derived.headDim,
-    F: derived.inter,
-    eps: c.rms_norm_eps,
-    precision: c.forward_dtype,
-    FT: derived.interT,
-  };
-}
-
-export interface SavedLevel {
-  levelIn: Float32Array; // [T, D] z + injection
-  acts: BlockActs[];
-  /** The last block keeps its own output (TRM: later calls overwrite the carry); else it is the carry. */
-  ownOut?: boolean;
-}
-
-/**
- * Float lengths of the backward's scratch at dims d (vocabulary V), in the order HRMBackward carves them from
- * Workspace.region: dA and datt [T, D], dlogitsAll [T, V], then dact [T, F] unless it fits in the no-grad
- * record's qkv [T, 3D] (F <= 3D, as in the paper's model), which it then borrows (see HRMBackward's Scratch).
- */
-export function backwardScratchLengths(d: Dims, V: number): number[] {
-  const T = d.B * d.S;
-  const lengths = [T * d.D, T * d.D, T * V];
-  // An mlp_t block has no qkv to borrow.
-  return d.F <= 3 * d.D && d.FT === 0 ? lengths : [...lengths, T * d.F];
-}
-
-export interface Workspace {
-  B: number;
-  dims: Dims;
-  /**
-   * Memory that the forward's temporaries (emb, inj, zHNext, zLNext: views of it) and the backward's scratch
-   * (backwardScratchLengths) take turns in. Neither reads what the other left: a forward recomputes emb from
-   * the batch, and the backward needs only the records and the batch. At batch 32 of the paper's model it is the
-   * forward's 21 MB, where the two took 48 MB side by side.
-   */
-  region: Float32Array;
-  emb: Float32Array; // [T, D] input embeddings
-  inj: Float32Array; // [T, D] z_H + emb for the L level
-  shared: BlockActs;
-  readonly savedL: SavedLevel;
-  readonly savedH: SavedLevel;
-  /** TRM: one record per differentiated call of the last cycle: L_cycles z_L updates, then the z_H update. */
-  readonly savedT: SavedLevel[];
-  /** HRM with bptt: one record per call of the segment, in call order (each cycle's L calls, then its H call). */
-  readonly savedB: SavedLevel[];
-  logitsAll: Float32Array; // [T, V] lm_head over every position (puzzle positions dropped after)
-  qIn: Float32Array; // [B, D] z_H at position 0
-  qOut: Float32Array; // [B, 2]
-  zHNext: Float32Array; // [T, D] carry copies for the training-mode Q-target forward (its carry is discarded)
-  zLNext: Float32Array;
-}
-
 export interface InnerOutputs {
   logits: Float32Array; // [B, seq_len, V] (empty from a qOnly forward)
   qHalt: Float32Array; // [B]
@@ -190,10 +99,14 @@ export class HRMInner {
     const r = this.reserved;
     if (r && B <= r.capacity) {
       let v = r.views.get(B);
-      if (!v) r.views.set(B, (v = carveArenas(r.region, () => this.makeWorkspace(B))));
+      if (!v)
+        r.views.set(
+          B,
+          (v = carveArenas(r.region, () => makeWorkspace(this.config, B, this.saveRecomputableMaxBytes))),
+        );
       return v;
     }
-    if (this.ws?.B !== B) this.ws = this.makeWorkspace(B);
+    if (this.ws?.B !== B) this.ws = makeWorkspace(this.config, B, this.saveRecomputableMaxBytes);
     return this.ws;
   }
 
@@ -206,98 +119,8 @@ export class HRMInner {
    */
   reserveWorkspaces(capacity: number): void {
     if (this.reserved && this.reserved.capacity >= capacity) return;
-    const bytes = arenaBytes(() => this.makeWorkspace(capacity));
+    const bytes = arenaBytes(() => makeWorkspace(this.config, capacity, this.saveRecomputableMaxBytes));
     this.reserved = { capacity, region: reserveRegion(bytes), views: new Map() };
-  }
-
-  private makeWorkspace(B: number): Workspace {
-    const c = this.config;
-    const dims = modelDims(c, B);
-    const T = B * dims.S;
-    const trm = c.architecture === "trm";
-    const blocks = differentiatedBlocks(c);
-    const choices = chooseSavedPerBlock(dims, blocks, this.saveRecomputableMaxBytes ?? defaultSaveBudget(c));
-    // The no-grad record holds what any record recomputes.
-    const every = (k: keyof SaveChoice) => choices.every((x) => x[k]);
-    const shared = allocNoGradActs(dims, {
-      gu: every("gu"),
-      attention: every("attention"),
-      act: every("act"),
-    });
-    const TD = T * dims.D;
-    const temps = [TD, TD, TD, TD];
-    const regionFloats = Math.max(
-      carvedFloats(temps),
-      carvedFloats(backwardScratchLengths(dims, c.vocab_size)),
-    );
-    const [region, levelInL, levelInH, logitsAll, qIn, qOut] = floatArena([
-      regionFloats,
-      TD,
-      TD,
-      T * c.vocab_size,
-      B * dims.D,
-      B * 2,
-    ]);
-    const [emb, inj, zHNext, zLNext] = carveFloats(region, temps);
-    // A level's records take choices[first, first + layers): HRM's L level then H level, TRM's calls in order.
-    const saved = (levelIn: Float32Array, layers: number, first: number, ownOut = false): SavedLevel => ({
-      levelIn,
-      acts: Array.from({ length: layers }, (_, i) =>
-        allocSavedActs(dims, shared, choices[first + i], ownOut || i < layers - 1),
-      ),
-      ownOut,
-    });
-    // The backward's records are made at the first forward that keeps them: inference never does (at batch
-    // 64 of the paper's model they are 3/4 of the workspace).
-    let savedL: SavedLevel | null = null;
-    let savedH: SavedLevel | null = null;
-    let savedT: SavedLevel[] | null = null;
-    let savedB: SavedLevel[] | null = null;
-    const bpttRecords = () => {
-      const out: SavedLevel[] = [];
-      let first = 0; // the record's first block in choices
-      for (let h = 0; h < c.H_cycles; h++)
-        for (let l = 0; l <= c.L_cycles; l++) {
-          const layers = l < c.L_cycles ? c.L_layers : c.H_layers;
-          out.push(saved(floatArena([TD])[0], layers, first, true));
-          first += layers;
-        }
-      return out;
-    };
-    const trmRecords = () =>
-      Array.from({ length: c.L_cycles + 1 }, (_, i) =>
-        saved(
-          i === 0 ? levelInL : i === c.L_cycles ? levelInH : floatArena([TD])[0],
-          c.L_layers,
-          i * c.L_layers,
-          true,
-        ),
-      );
-    return {
-      B,
-      dims,
-      region,
-      emb,
-      inj,
-      shared,
-      get savedL() {
-        return (savedL ??= saved(levelInL, trm ? 0 : c.L_layers, 0)); // TRM's records are savedT
-      },
-      get savedH() {
-        return (savedH ??= saved(levelInH, trm ? 0 : c.H_layers, c.L_layers));
-      },
-      get savedT() {
-        return (savedT ??= trm ? trmRecords() : []);
-      },
-      get savedB() {
-        return (savedB ??= c.bptt ? bpttRecords() : []);
-      },
-      logitsAll,
-      qIn,
-      qOut,
-      zHNext,
-      zLNext,
-    };
   }
 
   /** emb[B, S, D] = embed_scale * (puzzle rows | token rows) (+ learned positions, scaled by 1/sqrt 2). */

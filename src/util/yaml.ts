@@ -80,7 +80,8 @@ function dumpScalar(v: YamlValue): string {
   if (typeof v === "boolean") return String(v);
   if (typeof v === "string") {
     // Quote anything that would read back as another type or break the line structure.
-    const plain = readsBackAsString(v) && !/[:#\n[\]{},&*!|>'"%@`]|^[-?]|^\s|\s$/.test(v) && v !== "";
+    const plain =
+      v !== "" && readsBackAsString(v) && !/[:#\n,[\]{}]|^[!&*|>'"%@`]|^[-?](\s|$)|^\s|\s$/.test(v);
     return plain ? v : JSON.stringify(v);
   }
   if (Array.isArray(v)) return `[${v.map(dumpScalar).join(", ")}]`;

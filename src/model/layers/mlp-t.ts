@@ -6,8 +6,10 @@
  * The matmuls and the norm are the MLP's kernels on B*D rows of width S; the transposes are the batched
  * transpose kernel (in TypeScript they were ~10% of a training step of TRM's paper-size mlp_t model).
  */
-import type { Kernels } from "../kernels/api.js";
-import type { BlockActs, BlockWeights, Dims } from "./block.js";
+import type { Kernels } from "../../kernels/api.js";
+import type { BlockActs } from "../workspace.js";
+import type { BlockWeights, Dims, LayerGrads } from "./linear.js";
+import { downSwigluBackward } from "./mlp.js";
 
 function weights(w: BlockWeights): { gateUp: Float32Array; down: Float32Array } {
   if (!w.tGateUp || !w.tDown) throw new Error("an mlp_t block needs its mlp_t weights");
@@ -33,10 +35,7 @@ export interface MlpTScratch {
   dxt: Float32Array; // [B*D, S]
 }
 
-/**
- * In: dh1 [T, D] = d(h1), x the block input. Out: dx [T, D] = d(x), residual included. Gradients go through
- * grad(name, fn), which runs fn with the buffer to add that weight's gradient into.
- */
+/** In: dh1 [T, D] = d(h1), x the block input. Out: dx [T, D] = d(x), residual included. */
 export function mlpTBackward(
   k: Kernels,
   w: BlockWeights,
@@ -46,7 +45,7 @@ export function mlpTBackward(
   dx: Float32Array,
   d: Dims,
   s: MlpTScratch,
-  grad: (name: "mlp_t.down_proj.weight" | "mlp_t.gate_up_proj.weight", fn: (g: Float32Array) => void) => void,
+  grads: LayerGrads,
 ): void {
   const { B, S, D, FT, precision: p } = d;
   const TT = B * D;
@@ -54,14 +53,24 @@ export function mlpTBackward(
   k.transpose(s.dh1t, dh1, B, S, D);
   k.transpose(a.h1t, a.h1, B, S, D);
   k.rmsnormBackward(s.dh1t, s.dh1t, a.h1t, a.rstdT, TT, S); // now d(xᵀ + mlp_t(xᵀ))
-  // The down projection's backward in its two products, so that actT (not kept) is recomputed in the
-  // SwiGLU backward's pass over guT rather than in one of its own: d act first, then the weight gradient.
-  k.matmul(s.dactT, s.dh1t, t.down, TT, FT, S, false, false, false, p);
-  const dguT = a.guT; // in place: guT is not read again
-  k.swigluActBackward(dguT, a.actT, s.dactT, a.guT, TT, FT);
-  grad("mlp_t.down_proj.weight", (g) => k.matmul(g, s.dh1t, a.actT, S, FT, TT, true, false, true, p));
+  const dguT = a.guT; // in place: guT is not read again; actT (not kept) is recomputed on the way
+  downSwigluBackward(
+    k,
+    grads,
+    "mlp_t.down_proj.weight",
+    dguT,
+    a.actT,
+    s.dactT,
+    s.dh1t,
+    a.guT,
+    t.down,
+    TT,
+    FT,
+    S,
+    p,
+  );
   k.transpose(a.xt, x, B, S, D);
-  grad("mlp_t.gate_up_proj.weight", (g) =>
+  grads.add("mlp_t.gate_up_proj.weight", (g) =>
     k.linearBackward(s.dxt, g, dguT, a.xt, t.gateUp, TT, S, 2 * FT, p),
   );
   k.add(s.dxt, s.dxt, s.dh1t, 1, 1, TT * S);
