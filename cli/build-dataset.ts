@@ -23,62 +23,62 @@ import { CliError } from "./parse.js";
 const MAX_AUG = 100_000;
 const MAX_GENERATE = 10_000_000;
 
-export const SUDOKU_SCHEMA: Schema = {
-  output_dir: { type: "string", default: "data/sudoku", doc: "where to write the dataset" },
-  train_csv: { type: "string", doc: "train CSV (source,question,answer,rating); omit to generate puzzles" },
-  test_csv: { type: "string", doc: "test CSV; omit to generate puzzles" },
-  subsample_size: { type: "int", min: 1, doc: "keep this many train puzzles (official option)" },
-  min_difficulty: { type: "int", doc: "keep rows with rating >= this, both splits (official option)" },
+export const SUDOKU_SCHEMA = {
+  output_dir: { kind: "string", default: "data/sudoku", doc: "where to write the dataset" },
+  train_csv: { kind: "string", doc: "train CSV (source,question,answer,rating); omit to generate puzzles" },
+  test_csv: { kind: "string", doc: "test CSV; omit to generate puzzles" },
+  subsample_size: { kind: "int", min: 1, doc: "keep this many train puzzles (official option)" },
+  min_difficulty: { kind: "int", doc: "keep rows with rating >= this, both splits (official option)" },
   num_aug: {
-    type: "int",
+    kind: "int",
     default: 0,
     min: 0,
     max: MAX_AUG,
     doc: "shuffled copies per train puzzle (official option)",
   },
   generate_train: {
-    type: "int",
+    kind: "int",
     default: 1000,
     min: 1,
     max: MAX_GENERATE,
     doc: "puzzles to generate for train when no train_csv",
   },
   generate_test: {
-    type: "int",
+    kind: "int",
     default: 200,
     min: 1,
     max: MAX_GENERATE,
     doc: "puzzles to generate for test when no test_csv",
   },
   size: {
-    type: "int",
+    kind: "int",
     default: 9,
     doc: "grid side: 9, or 6 / 4 for small generated puzzles (2x3 / 2x2 boxes)",
   },
   clues: {
-    type: "int",
+    kind: "int",
     min: 0,
     doc: "givens per generated puzzle (default 30 for 9x9, 12 for 6x6, 5 for 4x4)",
   },
   min_rating: {
-    type: "int",
+    kind: "int",
     default: 0,
     min: 0,
     doc: "generated puzzles: minimum solver rating (dead ends)",
   },
-  max_rating: { type: "int", min: 0, doc: "generated puzzles: maximum solver rating" },
+  max_rating: { kind: "int", min: 0, doc: "generated puzzles: maximum solver rating" },
   skip_bad: {
-    type: "bool",
+    kind: "bool",
     default: false,
     doc: "skip malformed CSV rows (and non-unique ones with require_unique) instead of stopping",
   },
   require_unique: {
-    type: "bool",
+    kind: "bool",
     default: false,
     doc: "check with the solver that every CSV puzzle has exactly one solution",
   },
-  seed: { type: "int", default: 0, doc: "random seed (everything is deterministic for it)" },
-};
+  seed: { kind: "int", default: 0, doc: "random seed (everything is deterministic for it)" },
+} satisfies Schema;
 
 function rowsFor(o: Options, split: "train" | "test", rng: Rng): SudokuRow[] {
   const csv = o[`${split}_csv`] as string | undefined;
@@ -180,45 +180,45 @@ export function buildSudoku(o: Options): void {
   writeIdentifiers(out, ["<blank>"]);
 }
 
-export const MAZE_SCHEMA: Schema = {
-  output_dir: { type: "string", default: "data/maze", doc: "where to write the dataset" },
+export const MAZE_SCHEMA = {
+  output_dir: { kind: "string", default: "data/maze", doc: "where to write the dataset" },
   train_csv: {
-    type: "string",
+    kind: "string",
     doc: "train CSV (source,question,answer,rating; '# SGo' grids); omit to generate",
   },
-  test_csv: { type: "string", doc: "test CSV; omit to generate" },
+  test_csv: { kind: "string", doc: "test CSV; omit to generate" },
   aug: {
-    type: "bool",
+    kind: "bool",
     default: false,
     doc: "8 dihedral transforms per train maze, as one group (official option)",
   },
   generate_train: {
-    type: "int",
+    kind: "int",
     default: 1000,
     min: 1,
     max: MAX_GENERATE,
     doc: "mazes to generate for train when no train_csv",
   },
   generate_test: {
-    type: "int",
+    kind: "int",
     default: 200,
     min: 1,
     max: MAX_GENERATE,
     doc: "mazes to generate for test when no test_csv",
   },
-  size: { type: "int", default: 30, min: 5, max: 64, doc: "side of generated mazes (the official set: 30)" },
+  size: { kind: "int", default: 30, min: 5, max: 64, doc: "side of generated mazes (the official set: 30)" },
   min_path_length: {
-    type: "int",
+    kind: "int",
     default: 110,
     doc: "generated mazes: shortest path at least this long (official hard: > 110)",
   },
   loop_fraction: {
-    type: "float",
+    kind: "float",
     default: 0.08,
     doc: "generated mazes: share of inner walls opened to make loops",
   },
-  seed: { type: "int", default: 0, doc: "random seed" },
-};
+  seed: { kind: "int", default: 0, doc: "random seed" },
+} satisfies Schema;
 
 function mazeRows(o: Options, split: "train" | "test", rng: Rng): Maze[] {
   const csv = o[`${split}_csv`] as string | undefined;
@@ -255,26 +255,26 @@ export function buildMaze(o: Options): void {
   writeIdentifiers(out, ["<blank>"]);
 }
 
-export const ARC_SCHEMA: Schema = {
-  output_dir: { type: "string", default: "data/arc-aug-1000", doc: "where to write the dataset" },
+export const ARC_SCHEMA = {
+  output_dir: { kind: "string", default: "data/arc-aug-1000", doc: "where to write the dataset" },
   input: {
-    type: "string",
+    kind: "string",
     doc: "comma-separated *_challenges.json files (with their *_solutions.json) and/or folders of subset folders of task .json files (required)",
   },
   num_aug: {
-    type: "int",
+    kind: "int",
     default: 1000,
     min: 0,
     max: MAX_AUG,
     doc: "augmented variants per task (official option)",
   },
   test_subsets: {
-    type: "string",
+    kind: "string",
     default: "evaluation",
     doc: "subsets whose test pairs form the test split",
   },
-  seed: { type: "int", default: 42, doc: "random seed (official default 42)" },
-};
+  seed: { kind: "int", default: 42, doc: "random seed (official default 42)" },
+} satisfies Schema;
 
 /** Tasks from a combined challenges file (subset from its name) or a folder of subset folders. */
 function arcTasks(path: string): ArcTask[] {

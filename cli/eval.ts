@@ -11,14 +11,14 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { HRMInner } from "../src/model/inner.js";
 import type { HRMConfig } from "../src/model/config.js";
-import { DEFAULT_CONFIG, makeConfig } from "../src/model/config.js";
+import { makeConfig } from "../src/model/config.js";
 import { decodeModelSafetensors, loadStateDict } from "../src/model/checkpoint.js";
 import { HRMParams } from "../src/model/params.js";
 import { readTorchCheckpoint } from "../src/io/torch.js";
 import { bfloat16Note, getKernels } from "../src/node.js";
 import { readBytes, readIdentifiers, readSplit, writeFileAtomic } from "../src/platform/files.js";
 import { ensureWritableDir, readText } from "../src/platform/fs.js";
-import { archConfig, resolveRunConfig } from "../src/train/config.js";
+import { archConfig, archOptionSpecs, resolveRunConfig } from "../src/train/config.js";
 import { evaluateAdaptive } from "../src/eval/adaptive.js";
 import { ArcVotes, scoreArc, submission, truthFromRows } from "../src/eval/arc-vote.js";
 import type { Reduced } from "../src/train/metrics.js";
@@ -29,45 +29,34 @@ import { saveOutputs } from "../src/platform/train-run.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError } from "./parse.js";
 
-export const EVAL_SCHEMA: Schema = {
-  checkpoint: { type: "string", doc: "official .pt state dict or our .safetensors checkpoint (required)" },
-  data_path: { type: "string", doc: "dataset directory with a test/ split (required)" },
-  global_batch_size: { type: "int", default: 64, min: 1, max: 65536, doc: "evaluation batch size" },
+export const EVAL_SCHEMA = {
+  checkpoint: { kind: "string", doc: "official .pt state dict or our .safetensors checkpoint (required)" },
+  data_path: { kind: "string", doc: "dataset directory with a test/ split (required)" },
+  global_batch_size: { kind: "int", default: 64, min: 1, max: 65536, doc: "evaluation batch size" },
   output_dir: {
-    type: "string",
+    kind: "string",
     doc: "where metrics.json, outputs and ARC results go (default <checkpoint dir>/eval)",
   },
   sweep_steps: {
-    type: "string",
+    kind: "string",
     doc: "comma-separated segment limits to report in one pass, e.g. 1,2,4,8,16",
   },
   save_outputs: {
-    type: "string",
+    kind: "string",
     doc: `outputs to save as .npy, comma-separated (${OUTPUT_KEYS.join(", ")})`,
   },
   halting: {
-    type: "string",
+    kind: "string",
     default: "fixed",
     doc: "fixed (official: every puzzle runs halt_max_steps) or adaptive (also stop each puzzle when its Q-head halts)",
   },
   arc_vote: {
-    type: "string",
+    kind: "string",
     default: "auto",
     doc: "ARC voting (pass@K, submission.json): auto (ARC-shaped data), true, false",
   },
-  ...(Object.fromEntries(
-    Object.entries(DEFAULT_CONFIG)
-      .filter(([k]) => !["batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers"].includes(k))
-      .map(([k, v]) => [
-        `arch.${k}`,
-        {
-          type: typeof v === "number" ? (Number.isInteger(v) ? "int" : "float") : "string",
-          doc: `architecture: ${k}`,
-          default: undefined,
-        },
-      ]),
-  ) as Schema),
-};
+  ...archOptionSpecs(),
+} satisfies Schema;
 
 /**
  * Loads a checkpoint (ours or official) for a dataset. Ours carry their architecture: arch.* options may change

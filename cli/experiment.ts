@@ -50,20 +50,20 @@ function list(w: string | undefined, what: string): string[] | null {
 }
 
 /** hrm experiment's options after the name (also its --help). */
-export const EXPERIMENT_SCHEMA: Schema = {
-  models: { type: "string", doc: "comma-separated models of the spec to run (default: all)" },
-  seeds: { type: "string", doc: "comma-separated seeds to run (default: the spec's)" },
+export const EXPERIMENT_SCHEMA = {
+  models: { kind: "string", doc: "comma-separated models of the spec to run (default: all)" },
+  seeds: { kind: "string", doc: "comma-separated seeds to run (default: the spec's)" },
   out: {
-    type: "string",
+    kind: "string",
     default: "docs/results",
     doc: "where the results go (<out>/<name>/, <out>/../RESULTS.md)",
   },
   work: {
-    type: "string",
+    kind: "string",
     default: join("runs", "experiments"),
     doc: "datasets and run directories (checkpoints)",
   },
-};
+} satisfies Schema;
 
 function parseArgs(words: string[]): Args {
   const [target, ...rest] = words;

@@ -15,11 +15,11 @@ import { dumpYaml } from "../src/util/yaml.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError } from "./parse.js";
 
-export const EXPORT_SCHEMA: Schema = {
-  checkpoint: { type: "string", doc: "our .safetensors checkpoint (required)" },
-  format: { type: "string", default: "pt", doc: "pt: a torch.save state dict, as the official code writes" },
-  output: { type: "string", doc: "the .pt file to write (required); all_config.yaml goes beside it" },
-};
+export const EXPORT_SCHEMA = {
+  checkpoint: { kind: "string", doc: "our .safetensors checkpoint (required)" },
+  format: { kind: "string", default: "pt", doc: "pt: a torch.save state dict, as the official code writes" },
+  output: { kind: "string", doc: "the .pt file to write (required); all_config.yaml goes beside it" },
+} satisfies Schema;
 
 export function runExport(o: Options): string[] {
   const ck = o.checkpoint as string | undefined;

@@ -14,33 +14,33 @@ import { DEFAULT_SERVE_CONFIG as D } from "../src/serve/api.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions } from "./parse.js";
 
-export const SERVE_SCHEMA: Schema = {
+export const SERVE_SCHEMA = {
   checkpoint: {
-    type: "string",
+    kind: "string",
     doc: "the model to serve (.safetensors, or .pt with all_config.yaml beside it)",
   },
-  host: { type: "string", default: "127.0.0.1", doc: "address to bind (0.0.0.0: every interface)" },
-  port: { type: "int", default: 8080, min: 0, max: 65535, doc: "port (0: any free one)" },
-  token: { type: "string", doc: "require Authorization: Bearer <token> (default: $HRM_TOKEN, else none)" },
-  max_batch: { type: "int", default: D.maxBatch, min: 1, max: 4096, doc: "most puzzles per forward batch" },
+  host: { kind: "string", default: "127.0.0.1", doc: "address to bind (0.0.0.0: every interface)" },
+  port: { kind: "int", default: 8080, min: 0, max: 65535, doc: "port (0: any free one)" },
+  token: { kind: "string", doc: "require Authorization: Bearer <token> (default: $HRM_TOKEN, else none)" },
+  max_batch: { kind: "int", default: D.maxBatch, min: 1, max: 4096, doc: "most puzzles per forward batch" },
   max_wait_ms: {
-    type: "int",
+    kind: "int",
     default: D.maxWaitMs,
     min: 0,
     max: 10_000,
     doc: "most wait for puzzles to fill free rows",
   },
-  max_queue: { type: "int", default: D.maxQueue, min: 1, doc: "most waiting puzzles per model (then 503)" },
-  max_body_bytes: { type: "int", default: D.maxBodyBytes, min: 64, doc: "largest request body (then 413)" },
-  timeout_ms: { type: "int", default: D.timeoutMs, min: 1, doc: "per request, queueing included (then 504)" },
+  max_queue: { kind: "int", default: D.maxQueue, min: 1, doc: "most waiting puzzles per model (then 503)" },
+  max_body_bytes: { kind: "int", default: D.maxBodyBytes, min: 64, doc: "largest request body (then 413)" },
+  timeout_ms: { kind: "int", default: D.timeoutMs, min: 1, doc: "per request, queueing included (then 504)" },
   max_think_steps: {
-    type: "int",
+    kind: "int",
     default: D.maxThinkSteps,
     min: 1,
     max: 1024,
     doc: "largest max_think_steps",
   },
-};
+} satisfies Schema;
 
 export const SERVE_HELP = `usage: hrm serve checkpoint=<file> [key=value ...]
        hrm serve model.<name>=<file> [model.<name>=<file> ...] [key=value ...]

@@ -27,20 +27,20 @@ import { loadModel } from "../src/app/model.js";
 import type { Halting } from "../src/app/solve.js";
 import { solve } from "../src/app/solve.js";
 
-export const SOLVE_SCHEMA: Schema = {
+export const SOLVE_SCHEMA = {
   checkpoint: {
-    type: "string",
+    kind: "string",
     doc: "our .safetensors checkpoint (required; step_N/model.safetensors of a run)",
   },
-  halting: { type: "string", default: "adaptive", doc: "adaptive (stop when the Q-head halts) or fixed" },
+  halting: { kind: "string", default: "adaptive", doc: "adaptive (stop when the Q-head halts) or fixed" },
   max_steps: {
-    type: "int",
+    kind: "int",
     min: 1,
     max: MAX_HALT_STEPS,
     doc: "segment limit (default: the model's halt_max_steps)",
   },
-  data_path: { type: "string", doc: "arc: the dataset the model was trained on (for identifiers.json)" },
-};
+  data_path: { kind: "string", doc: "arc: the dataset the model was trained on (for identifiers.json)" },
+} satisfies Schema;
 
 export const SOLVE_HELP = `usage: hrm solve sudoku <puzzle> checkpoint=<file> [--trace | --json] [key=value ...]
        hrm solve maze <file> checkpoint=<file> [--trace | --json]

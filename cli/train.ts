@@ -98,7 +98,7 @@ async function trainRun(r: RunDir, opts: { quiet?: boolean }): Promise<TrainResu
   if (trainer.stepCount > 0)
     say(`resuming at step ${trainer.stepCount} (iteration ${r.position.iter}, batch ${r.position.batch})`);
   if (!trainer.stepCount) r.log.append({ step: 0, num_params: trainer.inner.params.data.length });
-  const B = cfg.global_batch_size as number;
+  const B = cfg.global_batch_size;
   const bar = new ProgressBar();
   const t0 = performance.now();
   const startStep = trainer.stepCount;

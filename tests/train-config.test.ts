@@ -2,7 +2,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatDuration, formatProgress } from "../cli/progress.js";
-import { archConfig, makeRunConfig, nestConfig, resolveRunConfig } from "../src/train/config.js";
+import { EVAL_SCHEMA } from "../cli/eval.js";
+import type { RunConfig } from "../src/train/config.js";
+import {
+  archConfig,
+  archOptionSpecs,
+  makeRunConfig,
+  nestConfig,
+  resolveRunConfig,
+  RUN_SPEC,
+} from "../src/train/config.js";
+import type { OptionsOf } from "../src/util/options.js";
+import { fromText, fromYaml, opt, OptionError, parseOptions } from "../src/util/options.js";
 import type { MetricRecord } from "../src/report/report.js";
 import { lineChartSvg, niceTicks, reportCharts, reportHtml } from "../src/report/report.js";
 import { dumpYaml, parseYaml } from "../src/util/yaml.js";
@@ -339,4 +350,67 @@ test("TRM: the official cfg_pretrain.yaml and arch/trm.yaml load as they are; ar
   assert.throws(() => cfg("data_paths=a,b"), /data_paths=.*one dataset directory/);
   assert.throws(() => cfg("freeze_weights=true"), /freeze_weights=true: is not supported/);
   assert.throws(() => cfg("ema_rate=2"), /ema_rate=2: must be in \[0, 1\]/);
+});
+
+test("one typed spec: every key of the resolved run config has its spec's kind, and the type says so", () => {
+  const c: RunConfig = resolveRunConfig(["data_path=d", "eval_save_outputs=logits"]);
+  // Typed reads, no casts: these lines do not compile if RunConfig loses its types.
+  const lr: number = c.lr;
+  const dataPath: string | null = c.data_path;
+  const cycles: number = c["arch.L_cycles"];
+  const dtype: "bfloat16" | "float32" = c["arch.forward_dtype"];
+  const mlpT: boolean = c["arch.mlp_t"];
+  assert.deepEqual([lr, dataPath, cycles, dtype, mlpT], [1e-4, "d", 2, "bfloat16", false]);
+  const flat = c as unknown as Record<string, unknown>;
+  assert.deepEqual(Object.keys(flat).sort(), Object.keys(RUN_SPEC).sort());
+  for (const [k, spec] of Object.entries(RUN_SPEC)) {
+    const v = flat[k];
+    const ok = {
+      int: Number.isSafeInteger(v),
+      "int?": v === null || Number.isSafeInteger(v),
+      float: typeof v === "number",
+      bool: typeof v === "boolean",
+      string: typeof v === "string",
+      "string?": v === null || typeof v === "string",
+      list: Array.isArray(v),
+    }[spec.kind];
+    assert.ok(ok, `${k}=${JSON.stringify(v)} is not a ${spec.kind}`);
+  }
+  // hrm eval's arch.* options are the run spec's, with the same kinds (and the model config's loss_type).
+  const archKeys = Object.keys(RUN_SPEC).filter((k) => /^arch\.[a-zA-Z_]+$/.test(k) && k !== "arch.name");
+  for (const k of archKeys) assert.equal(archOptionSpecs()[k].kind, RUN_SPEC[k].kind, k);
+  const evalArch = Object.keys(EVAL_SCHEMA).filter((k) => k.startsWith("arch."));
+  assert.deepEqual(evalArch.sort(), [...archKeys, "arch.loss_type"].sort());
+  const parsed: Record<string, unknown> = parseOptions(["arch.mlp_t=true"], EVAL_SCHEMA);
+  assert.equal(parsed["arch.mlp_t"], true); // a bool, where it used to be the string "true"
+});
+
+test("options: text and YAML values checked against kind and bounds; typed results", () => {
+  const schema = {
+    n: opt("int", 3, "a count", { min: 1, max: 9 }),
+    x: opt("float", 0.5, "a rate"),
+    m: opt("int?", null, "a limit"),
+    s: { kind: "string", doc: "no default" },
+    l: opt("list", [], "names"),
+  } as const;
+  const o: OptionsOf<typeof schema> = parseOptions(["n=4", "m=null", "l=a, b"], schema);
+  const n: number = o.n;
+  const s: string | undefined = o.s;
+  assert.deepEqual([n, o.x, o.m, s, o.l], [4, 0.5, null, undefined, ["a", "b"]]);
+  assert.throws(
+    () => parseOptions(["n=10"], schema),
+    (e: Error) => e instanceof OptionError && e.message === "n=10: expected an integer from 1 to 9",
+  );
+  assert.throws(() => parseOptions(["n=2.5"], schema), /n=2\.5: expected an integer$/);
+  assert.throws(() => parseOptions(["constructor=1"], schema), /unknown option "constructor"/);
+  assert.throws(() => parseOptions(["n=1", "n=2"], schema), /option "n" given twice/);
+  assert.equal(fromText("m", "7", schema.m), 7);
+  assert.equal(fromYaml("n", 5, schema.n, "f.yaml"), 5);
+  assert.throws(
+    () => fromYaml("n", 0, schema.n, "f.yaml"),
+    (e: Error) =>
+      e instanceof OptionError && /^f\.yaml: n=0: expected an integer from 1 to 9$/.test(e.message),
+  );
+  assert.throws(() => fromYaml("x", "fast", schema.x, "f.yaml"), /f\.yaml: x="fast": expected a number/);
+  assert.equal(fromYaml("x", "${lr}", schema.x, "f.yaml"), "${lr}"); // references resolve later
 });

@@ -88,8 +88,8 @@ export function runStamp(): string {
 }
 
 function defaultRunDir(cfg: RunConfig): string {
-  const project = (cfg.project_name as string | null) ?? basename(cfg.data_path as string);
-  return join("checkpoints", project, (cfg.run_name as string | null) ?? `hrm-${runStamp()}`);
+  const project = cfg.project_name ?? basename(cfg.data_path ?? "data");
+  return join("checkpoints", project, cfg.run_name ?? `hrm-${runStamp()}`);
 }
 
 /**
@@ -97,7 +97,8 @@ function defaultRunDir(cfg: RunConfig): string {
  * cfg.checkpoint_path (default checkpoints/<project>/<run>). Holds the directory's lock until lock.release().
  */
 export function openRunDir(cfg: RunConfig, resume: string | null, kernels: SelectedKernels): RunDir {
-  const runDir = resume ?? (cfg.checkpoint_path as string | null) ?? defaultRunDir(cfg);
+  if (cfg.data_path === null) throw new RunDirError("data_path is not set: a run needs a dataset directory");
+  const runDir = resume ?? cfg.checkpoint_path ?? defaultRunDir(cfg);
   cfg.checkpoint_path = runDir;
   const lock = RunLock.acquire(runDir); // also proves the directory writable before any work
   try {
@@ -120,7 +121,7 @@ function openLocked(
     notes.push(
       `took over the run lock of PID ${lock.stale.pid} (${lock.stale.started}), which is no longer running`,
     );
-  const data = cfg.data_path as string;
+  const data = cfg.data_path!; // checked by openRunDir
   const train = readSplit(data, "train");
   const test = existsSync(join(data, "test", "dataset.json")) ? readSplit(data, "test") : null;
   checkBatchFits(cfg, train);
@@ -137,12 +138,12 @@ function openLocked(
       timing.truncateAfter(-1);
     }
   }
-  const evaluators = cfg.evaluators as unknown[];
+  const evaluators = cfg.evaluators;
   if (evaluators.length)
     notes.push(
       `evaluators ${describe(evaluators)}: evaluations here report the official metrics; ARC voting (pass@K) is \`hrm eval\`'s`,
     );
-  const init = cfg.init_from as string | null;
+  const init = cfg.init_from;
   let params: HRMParams | undefined; // undefined: the config's seeded initialisation
   if (ckpt) {
     const file = join(ckpt, "model.safetensors");
@@ -184,8 +185,8 @@ function openLocked(
 }
 
 function checkBatchFits(cfg: RunConfig, train: DatasetSplit): void {
-  const epochsPerIter = (cfg.eval_interval as number | null) ?? (cfg.epochs as number);
-  const B = cfg.global_batch_size as number;
+  const epochsPerIter = cfg.eval_interval ?? cfg.epochs;
+  const B = cfg.global_batch_size;
   const groups = train.metadata.total_groups;
   if (epochsPerIter * groups < B)
     throw new RunDirError(
@@ -213,7 +214,7 @@ export function saveRunCheckpoint(r: RunDir, trainer: Trainer, position: Iterato
     "train_state.safetensors": encodeTrainState(trainer, position),
     "all_config.yaml": r.yaml,
   });
-  const keep = r.cfg.keep_last as number | null;
+  const keep = r.cfg.keep_last;
   if (keep) pruneCheckpoints(r.runDir, keep);
   return dir;
 }

@@ -7,26 +7,23 @@
  */
 import type { Architecture, HRMConfig } from "../model/config.js";
 import { ConfigError, DEFAULT_CONFIG, defaultConfig, makeConfig } from "../model/config.js";
+import type { OptionKind, OptionSpec, OptionsOf, Schema } from "../util/options.js";
+import { fromYaml, opt, OptionError } from "../util/options.js";
 import type { YamlValue } from "../util/yaml.js";
 import { parseYaml } from "../util/yaml.js";
 import { clip, describe } from "../io/limits.js";
 import { OUTPUT_KEYS } from "../eval/outputs.js";
 import type { TrainConfig } from "./trainer.js";
 
-export class RunConfigError extends Error {}
+/** A run config error: one line naming the key and where its value came from (file, command line). */
+export class RunConfigError extends OptionError {}
 
-type Kind = "int" | "float" | "bool" | "string" | "list" | "int?" | "string?";
-
-interface Spec {
-  kind: Kind;
-  default: YamlValue;
-  doc: string;
-}
-
-const s = (kind: Kind, def: YamlValue, doc: string): Spec => ({ kind, default: def, doc });
+/** The config while it is being resolved: dotted keys, YAML values (RunConfig once checked). */
+type Flat = Record<string, YamlValue>;
+const flatOf = (cfg: RunConfig): Flat => cfg as unknown as Flat;
 
 /** What arch.<key> means; kinds and defaults come from the model config (DEFAULT_CONFIG), the one source. */
-const ARCH_DOCS: Partial<Record<keyof HRMConfig, string>> = {
+const ARCH_DOCS = {
   halt_exploration_prob: "ACT exploration probability",
   halt_max_steps: "ACT segment limit",
   H_cycles: "high-level cycles per segment",
@@ -45,7 +42,8 @@ const ARCH_DOCS: Partial<Record<keyof HRMConfig, string>> = {
   mlp_t: "TRM: mix positions with a SwiGLU over the sequence instead of attention",
   no_ACT_continue: "TRM: halt when q_halt > 0, no Q-continue target (false: HRM's rule)",
   bptt: "HRM: backpropagate through every cycle of a segment, not the 1-step gradient (hrm-ts option)",
-};
+} satisfies Partial<Record<keyof HRMConfig, string>>;
+type ArchKey = keyof typeof ARCH_DOCS;
 const ARCH_FLOATS = new Set(["halt_exploration_prob", "expansion", "rms_norm_eps", "rope_theta"]);
 /** Keys only TRM has: an HRM run's all_config.yaml leaves them out, as the official HRM config does. */
 const TRM_ONLY_KEYS = ["puzzle_emb_len", "mlp_t", "no_ACT_continue"];
@@ -64,88 +62,108 @@ export function architectureOf(name: string): Architecture | null {
   return null;
 }
 
-function archSpecs(): Record<string, Spec> {
-  const out: Record<string, Spec> = {};
-  for (const [k, doc] of Object.entries(ARCH_DOCS)) {
-    const v = DEFAULT_CONFIG[k as keyof HRMConfig];
-    const kind: Kind =
-      typeof v === "string"
-        ? "string"
-        : typeof v === "boolean"
-          ? "bool"
-          : ARCH_FLOATS.has(k)
-            ? "float"
-            : "int";
+/** The kind of model config key k, from its default value (DEFAULT_CONFIG, the one source). */
+function archKind(k: ArchKey): OptionKind {
+  const v = DEFAULT_CONFIG[k];
+  if (typeof v === "string") return "string";
+  if (typeof v === "boolean") return "bool";
+  return ARCH_FLOATS.has(k) ? "float" : "int";
+}
+
+function archSpecs(): Schema {
+  const out: Schema = {};
+  for (const [k, doc] of Object.entries(ARCH_DOCS) as [ArchKey, string][])
     // hrm_v1.yaml ties the puzzle embedding width to the model width.
-    out[`arch.${k}`] = s(kind, k === "puzzle_emb_ndim" ? "${.hidden_size}" : v, doc!);
-  }
+    out[`arch.${k}`] = opt(archKind(k), k === "puzzle_emb_ndim" ? "${.hidden_size}" : DEFAULT_CONFIG[k], doc);
   return out;
 }
 
-/** Every key, dotted, with the official default (cfg_pretrain.yaml + arch/hrm_v1.yaml). */
-export const RUN_SPEC: Record<string, Spec> = {
-  data_path: s("string?", null, "dataset directory (official layout) (required)"),
-  global_batch_size: s("int", 768, "examples per optimiser step"),
-  epochs: s("int", 100000, "passes over the training groups"),
-  eval_interval: s("int?", 10000, "epochs per train/eval iteration; must divide epochs"),
-  checkpoint_every_eval: s("bool", true, "write a checkpoint at every evaluation"),
-  checkpoint_every_steps: s("int?", null, "hrm-ts: also write a checkpoint every N steps"),
-  keep_last: s(
+/**
+ * The model's arch.* keys as options without defaults (set only where given), for commands that take a model
+ * config on the command line (hrm eval); arch.loss_type is the model config's name for arch.loss.loss_type.
+ */
+export function archOptionSpecs(): Schema {
+  const out: Schema = {};
+  for (const [k, spec] of Object.entries(archSpecs()))
+    out[k] = { kind: spec.kind, doc: `architecture: ${spec.doc}` };
+  out["arch.loss_type"] = {
+    kind: "string",
+    doc: "architecture: stablemax_cross_entropy | softmax_cross_entropy",
+  };
+  return out;
+}
+
+/** The keys of cfg_pretrain.yaml (and hrm-ts's own), with the official defaults. */
+const TOP_SPEC = {
+  data_path: opt("string?", null, "dataset directory (official layout) (required)"),
+  global_batch_size: opt("int", 768, "examples per optimiser step"),
+  epochs: opt("int", 100000, "passes over the training groups"),
+  eval_interval: opt("int?", 10000, "epochs per train/eval iteration; must divide epochs"),
+  checkpoint_every_eval: opt("bool", true, "write a checkpoint at every evaluation"),
+  checkpoint_every_steps: opt("int?", null, "hrm-ts: also write a checkpoint every N steps"),
+  keep_last: opt(
     "int?",
     null,
     "hrm-ts: keep only the newest N checkpoints (default null: all, as the official code)",
   ),
-  lr: s("float", 1e-4, "AdamATan2 learning rate (peak)"),
-  lr_min_ratio: s("float", 1.0, "cosine decay floor, as a fraction of lr"),
-  lr_warmup_steps: s("int", 2000, "linear warm-up steps"),
-  beta1: s("float", 0.9, "AdamATan2 beta1"),
-  beta2: s("float", 0.95, "AdamATan2 beta2"),
-  weight_decay: s("float", 0.1, "AdamATan2 decoupled weight decay"),
-  puzzle_emb_weight_decay: s("float", 0.1, "sign-SGD weight decay for puzzle embeddings"),
-  puzzle_emb_lr: s("float", 1e-2, "sign-SGD learning rate for puzzle embeddings"),
-  project_name: s("string?", null, "run group name (default: from data_path)"),
-  run_name: s("string?", null, "run name (default: hrm-<date>-<time>)"),
-  checkpoint_path: s("string?", null, "run directory (default: checkpoints/<project_name>/<run_name>)"),
-  init_from: s("string?", null, "hrm-ts: start from these weights (.pt or ours), with fresh optimiser state"),
-  seed: s("int", 0, "random seed (init, data order, exploration)"),
-  eval_save_outputs: s("list", [], "outputs saved at evaluation as .npy (e.g. [logits, q_halt_logits])"),
-  data_paths: s("list", [], "TRM's cfg_pretrain.yaml: dataset directories (hrm-ts: one, as data_path)"),
-  data_paths_test: s(
+  lr: opt("float", 1e-4, "AdamATan2 learning rate (peak)"),
+  lr_min_ratio: opt("float", 1.0, "cosine decay floor, as a fraction of lr"),
+  lr_warmup_steps: opt("int", 2000, "linear warm-up steps"),
+  beta1: opt("float", 0.9, "AdamATan2 beta1"),
+  beta2: opt("float", 0.95, "AdamATan2 beta2"),
+  weight_decay: opt("float", 0.1, "AdamATan2 decoupled weight decay"),
+  puzzle_emb_weight_decay: opt("float", 0.1, "sign-SGD weight decay for puzzle embeddings"),
+  puzzle_emb_lr: opt("float", 1e-2, "sign-SGD learning rate for puzzle embeddings"),
+  project_name: opt("string?", null, "run group name (default: from data_path)"),
+  run_name: opt("string?", null, "run name (default: hrm-<date>-<time>)"),
+  checkpoint_path: opt("string?", null, "run directory (default: checkpoints/<project_name>/<run_name>)"),
+  init_from: opt(
+    "string?",
+    null,
+    "hrm-ts: start from these weights (.pt or ours), with fresh optimiser state",
+  ),
+  seed: opt("int", 0, "random seed (init, data order, exploration)"),
+  eval_save_outputs: opt("list", [], "outputs saved at evaluation as .npy (e.g. [logits, q_halt_logits])"),
+  data_paths: opt("list", [], "TRM's cfg_pretrain.yaml: dataset directories (hrm-ts: one, as data_path)"),
+  data_paths_test: opt(
     "list",
     [],
     "TRM's cfg_pretrain.yaml: separate test directories (hrm-ts: none; [] only)",
   ),
-  evaluators: s("list", [], "TRM's cfg_pretrain.yaml: evaluator names (hrm-ts: ARC voting is hrm eval's)"),
-  min_eval_interval: s("int", 0, "first train/eval iteration that evaluates (TRM's cfg_pretrain.yaml)"),
-  freeze_weights: s(
+  evaluators: opt("list", [], "TRM's cfg_pretrain.yaml: evaluator names (hrm-ts: ARC voting is hrm eval's)"),
+  min_eval_interval: opt("int", 0, "first train/eval iteration that evaluates (TRM's cfg_pretrain.yaml)"),
+  freeze_weights: opt(
     "bool",
     false,
     "TRM's cfg_pretrain.yaml: train only the puzzle embeddings (hrm-ts: false only)",
   ),
-  supervision_curriculum: s("bool", false, "TRM's cfg_pretrain.yaml (hrm-ts: false only)"),
-  curriculum_min_depth: s("int", 2, "TRM's cfg_pretrain.yaml, used only with supervision_curriculum"),
-  curriculum_max_depth: s("int", 16, "TRM's cfg_pretrain.yaml, used only with supervision_curriculum"),
-  curriculum_warmup_epochs: s("int", 1, "TRM's cfg_pretrain.yaml, used only with supervision_curriculum"),
-  ema: s(
+  supervision_curriculum: opt("bool", false, "TRM's cfg_pretrain.yaml (hrm-ts: false only)"),
+  curriculum_min_depth: opt("int", 2, "TRM's cfg_pretrain.yaml, used only with supervision_curriculum"),
+  curriculum_max_depth: opt("int", 16, "TRM's cfg_pretrain.yaml, used only with supervision_curriculum"),
+  curriculum_warmup_epochs: opt("int", 1, "TRM's cfg_pretrain.yaml, used only with supervision_curriculum"),
+  ema: opt(
     "bool",
     false,
     "evaluate and checkpoint an exponential moving average of the weights (TRM's runs: true)",
   ),
-  ema_rate: s("float", 0.999, "EMA rate mu: shadow = (1 - mu) * weights + mu * shadow after every step"),
-  "arch.name": s("string", ARCH_NAMES.hrm, "model class: hrm or trm, or the official class name"),
-  "arch.loss.name": s("string", "losses@ACTLossHead", "loss head (official name)"),
-  "arch.loss.loss_type": s(
+  ema_rate: opt("float", 0.999, "EMA rate mu: shadow = (1 - mu) * weights + mu * shadow after every step"),
+  "arch.name": opt("string", ARCH_NAMES.hrm, "model class: hrm or trm, or the official class name"),
+  "arch.loss.name": opt("string", "losses@ACTLossHead", "loss head (official name)"),
+  "arch.loss.loss_type": opt(
     "string",
     DEFAULT_CONFIG.loss_type,
     "stablemax_cross_entropy | softmax_cross_entropy",
   ),
-  ...archSpecs(),
 };
 
-export type RunConfig = Record<string, YamlValue>;
+/** Every key, dotted, with the official default (cfg_pretrain.yaml + arch/hrm_v1.yaml). */
+export const RUN_SPEC: Schema = { ...TOP_SPEC, ...archSpecs() };
+
+/** The resolved run config: every key of RUN_SPEC with its type (arch.* typed as the model config's). */
+export type RunConfig = OptionsOf<typeof TOP_SPEC> & { [K in ArchKey as `arch.${K}`]: HRMConfig[K] };
 
 /** Flattens a nested mapping into dotted keys ("arch.loss.name"). */
-function flatten(v: { [k: string]: YamlValue }, prefix = "", out: RunConfig = {}): RunConfig {
+function flatten(v: { [k: string]: YamlValue }, prefix = "", out: Flat = {}): Flat {
   for (const [k, x] of Object.entries(v)) {
     const key = prefix + k;
     if (x !== null && typeof x === "object" && !Array.isArray(x) && !(key in RUN_SPEC))
@@ -156,35 +174,17 @@ function flatten(v: { [k: string]: YamlValue }, prefix = "", out: RunConfig = {}
 }
 
 function check(key: string, v: YamlValue, where: string): YamlValue {
-  const spec = RUN_SPEC[key];
+  const spec: OptionSpec | undefined = RUN_SPEC[key];
   if (!spec) {
     const near = Object.keys(RUN_SPEC).filter((k) => k.endsWith(`.${key}`) || key.endsWith(`.${k}`));
     throw new RunConfigError(
       `${where}: unknown key "${key}"${near.length ? ` (did you mean ${near.join(", ")}?)` : ""}`,
     );
   }
-  if (typeof v === "string" && v.startsWith("${")) return v; // resolved later
-  const bad = (what: string): never => {
-    throw new RunConfigError(`${where}: ${key}=${JSON.stringify(v)}: expected ${what}`);
-  };
-  switch (spec.kind) {
-    case "int?":
-    case "int":
-      if (v === null && spec.kind === "int?") return v;
-      return typeof v === "number" && Number.isSafeInteger(v) ? v + 0 : bad("an integer"); // + 0: -0 is 0
-    case "float":
-      if (typeof v !== "number") return bad("a number");
-      return Number.isFinite(v) ? v + 0 : bad("a number (this one is infinite or NaN)");
-    case "bool":
-      return typeof v === "boolean" ? v : bad("true or false");
-    case "string?":
-    case "string":
-      if (v === null && spec.kind === "string?") return v;
-      return typeof v === "string" ? v : typeof v === "number" ? String(v) : bad("a string");
-    case "list":
-      if (Array.isArray(v)) return v;
-      if (typeof v === "string") return v === "" ? [] : v.split(",").map((x) => x.trim());
-      return v === null ? [] : bad("a list");
+  try {
+    return fromYaml(key, v, spec, where);
+  } catch (e) {
+    throw e instanceof OptionError && !(e instanceof RunConfigError) ? new RunConfigError(e.message) : e;
   }
 }
 
@@ -193,7 +193,7 @@ type Origins = Map<string, string>;
 
 /** Reads a YAML file's keys into the config; `defaults: [arch: name]` loads arch/<name>.yaml first. */
 function applyFile(
-  cfg: RunConfig,
+  cfg: Flat,
   origin: Origins,
   path: string,
   read: (path: string) => string,
@@ -233,7 +233,7 @@ function applyFile(
  * arch.name picks the architecture, and with it the defaults of the arch.* keys nothing set: TRM's are its
  * official arch/trm.yaml. An unknown name is an error that lists the known ones.
  */
-function applyArchDefaults(cfg: RunConfig, origin: Origins): void {
+function applyArchDefaults(cfg: Flat, origin: Origins): void {
   const name = cfg["arch.name"] as string;
   const arch = architectureOf(name);
   if (!arch)
@@ -243,13 +243,12 @@ function applyArchDefaults(cfg: RunConfig, origin: Origins): void {
   if (name === arch) cfg["arch.name"] = ARCH_NAMES[arch]; // all_config.yaml names the official class
   if (arch === "hrm") return;
   const trm = defaultConfig("trm");
-  for (const k of Object.keys(ARCH_DOCS))
-    if (!origin.has(`arch.${k}`) && k !== "puzzle_emb_ndim")
-      cfg[`arch.${k}`] = trm[k as keyof HRMConfig] as YamlValue;
+  for (const k of Object.keys(ARCH_DOCS) as ArchKey[])
+    if (!origin.has(`arch.${k}`) && k !== "puzzle_emb_ndim") cfg[`arch.${k}`] = trm[k];
 }
 
 /** Resolves `${.key}` (same section) and `${key}` (top level) references. */
-function interpolate(cfg: RunConfig, origin: Origins): void {
+function interpolate(cfg: Flat, origin: Origins): void {
   for (const [k, v] of Object.entries(cfg)) {
     if (typeof v !== "string" || !v.startsWith("${")) continue;
     const m = /^\$\{(\.?)([\w.]+)\}$/.exec(v);
@@ -271,7 +270,7 @@ export function resolveRunConfig(
   configFile?: string,
   read?: (path: string) => string,
 ): RunConfig {
-  const cfg: RunConfig = Object.fromEntries(Object.entries(RUN_SPEC).map(([k, v]) => [k, v.default]));
+  const cfg = defaults();
   const origin: Origins = new Map();
   if (configFile) {
     if (!read) throw new RunConfigError("a config file needs a reader");
@@ -291,10 +290,19 @@ export function resolveRunConfig(
     cfg[key] = check(key, value, "command line");
     origin.set(key, "command line");
   }
+  return finish(cfg, origin);
+}
+
+/** Every key at its official default. */
+const defaults = (): Flat =>
+  Object.fromEntries(Object.entries(RUN_SPEC).map(([k, v]) => [k, v.default ?? null]));
+
+/** The layers applied: architecture defaults, references, then every check; the config is now typed. */
+function finish(cfg: Flat, origin: Origins): RunConfig {
   applyArchDefaults(cfg, origin);
   interpolate(cfg, origin);
   validate(cfg, origin);
-  return cfg;
+  return cfg as unknown as RunConfig;
 }
 
 /**
@@ -303,20 +311,17 @@ export function resolveRunConfig(
  * resolveRunConfig checks a file; errors name the key.
  */
 export function makeRunConfig(values: { [k: string]: YamlValue } = {}): RunConfig {
-  const cfg: RunConfig = Object.fromEntries(Object.entries(RUN_SPEC).map(([k, v]) => [k, v.default]));
+  const cfg = defaults();
   const origin: Origins = new Map();
   for (const [k, v] of Object.entries(flatten(values))) {
     cfg[k] = check(k, v, "config");
     origin.set(k, "config");
   }
-  applyArchDefaults(cfg, origin);
-  interpolate(cfg, origin);
-  validate(cfg, origin);
-  return cfg;
+  return finish(cfg, origin);
 }
 
 /** Checks values against each other and their ranges; errors name where the value was set. */
-function validate(cfg: RunConfig, origin: Origins): void {
+function validate(cfg: Flat, origin: Origins): void {
   const num = (k: string) => cfg[k] as number;
   const need = (ok: boolean, k: string, what: string) => {
     if (!ok) throw new RunConfigError(`${origin.get(k) ?? "defaults"}: ${k}=${describe(cfg[k])}: ${what}`);
@@ -370,7 +375,7 @@ function validate(cfg: RunConfig, origin: Origins): void {
 }
 
 /** TRM's data_paths: one directory, which is data_path (given both, they must agree). */
-function dataPaths(cfg: RunConfig, origin: Origins): void {
+function dataPaths(cfg: Flat, origin: Origins): void {
   const paths = cfg.data_paths as YamlValue[];
   if (paths.length === 0) return;
   const where = origin.get("data_paths") ?? "defaults";
@@ -394,9 +399,9 @@ const RUN_KEY_OF_ARCH: Record<string, string> = {
 };
 
 /** The arch.* values checked now, as the model will (dataset sizes as placeholders), naming where each was set. */
-function checkArch(cfg: RunConfig, origin: Origins): void {
+function checkArch(cfg: Flat, origin: Origins): void {
   try {
-    archConfig(cfg, { seq_len: 1, vocab_size: 2, num_puzzle_identifiers: 1 });
+    archConfig(cfg as unknown as RunConfig, { seq_len: 1, vocab_size: 2, num_puzzle_identifiers: 1 });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     const key = /^config (\w+) =/.exec(e.message)?.[1] ?? "";
@@ -412,14 +417,12 @@ function checkArch(cfg: RunConfig, origin: Origins): void {
  * all_config.yaml, or the official defaults) with every architecture key set from `c`.
  */
 export function runConfigForModel(c: HRMConfig, base?: RunConfig): RunConfig {
-  const cfg: RunConfig = base
-    ? { ...base }
-    : Object.fromEntries(Object.entries(RUN_SPEC).map(([k, v]) => [k, v.default]));
-  for (const k of Object.keys(ARCH_DOCS)) cfg[`arch.${k}`] = c[k as keyof HRMConfig] as YamlValue;
+  const cfg: Flat = base ? { ...flatOf(base) } : defaults();
+  for (const k of Object.keys(ARCH_DOCS) as ArchKey[]) cfg[`arch.${k}`] = c[k];
   cfg["arch.loss.loss_type"] = c.loss_type;
   if (architectureOf(cfg["arch.name"] as string) !== c.architecture)
     cfg["arch.name"] = ARCH_NAMES[c.architecture];
-  return cfg;
+  return cfg as unknown as RunConfig;
 }
 
 /** The model config for a dataset: arch.* plus the sizes the dataset fixes (as create_model does). */
@@ -427,13 +430,14 @@ export function archConfig(
   cfg: RunConfig,
   meta: { seq_len: number; vocab_size: number; num_puzzle_identifiers: number },
 ): HRMConfig {
+  const flat = flatOf(cfg);
   const arch = Object.fromEntries(
-    Object.keys(ARCH_DOCS).map((k) => [k, cfg[`arch.${k}`]]),
+    Object.keys(ARCH_DOCS).map((k) => [k, flat[`arch.${k}`]]),
   ) as Partial<HRMConfig>;
   return makeConfig({
     ...arch,
-    architecture: architectureOf(cfg["arch.name"] as string) ?? undefined,
-    batch_size: cfg.global_batch_size as number,
+    architecture: architectureOf(cfg["arch.name"]) ?? undefined,
+    batch_size: cfg.global_batch_size,
     seq_len: meta.seq_len,
     vocab_size: meta.vocab_size,
     num_puzzle_identifiers: meta.num_puzzle_identifiers,
@@ -442,30 +446,29 @@ export function archConfig(
 }
 
 export function trainConfig(cfg: RunConfig): TrainConfig {
-  const n = (k: string) => cfg[k] as number;
   return {
-    global_batch_size: n("global_batch_size"),
-    epochs: n("epochs"),
-    eval_interval: (cfg.eval_interval as number | null) ?? undefined,
-    lr: n("lr"),
-    lr_min_ratio: n("lr_min_ratio"),
-    lr_warmup_steps: n("lr_warmup_steps"),
-    weight_decay: n("weight_decay"),
-    beta1: n("beta1"),
-    beta2: n("beta2"),
-    puzzle_emb_lr: n("puzzle_emb_lr"),
-    puzzle_emb_weight_decay: n("puzzle_emb_weight_decay"),
-    seed: n("seed"),
-    ema: cfg.ema as boolean,
-    ema_rate: n("ema_rate"),
+    global_batch_size: cfg.global_batch_size,
+    epochs: cfg.epochs,
+    eval_interval: cfg.eval_interval ?? undefined,
+    lr: cfg.lr,
+    lr_min_ratio: cfg.lr_min_ratio,
+    lr_warmup_steps: cfg.lr_warmup_steps,
+    weight_decay: cfg.weight_decay,
+    beta1: cfg.beta1,
+    beta2: cfg.beta2,
+    puzzle_emb_lr: cfg.puzzle_emb_lr,
+    puzzle_emb_weight_decay: cfg.puzzle_emb_weight_decay,
+    seed: cfg.seed,
+    ema: cfg.ema,
+    ema_rate: cfg.ema_rate,
   };
 }
 
 /** The config as nested YAML-ready data (all_config.yaml), in the official shape. */
 export function nestConfig(cfg: RunConfig): { [k: string]: YamlValue } {
   const out: { [k: string]: YamlValue } = {};
-  const hrm = architectureOf(cfg["arch.name"] as string) === "hrm";
-  for (const [k, v] of Object.entries(cfg)) {
+  const hrm = architectureOf(cfg["arch.name"]) === "hrm";
+  for (const [k, v] of Object.entries(flatOf(cfg))) {
     if (hrm && TRM_ONLY_KEYS.some((t) => k === `arch.${t}`)) continue;
     if (k === "arch.bptt" && v !== true) continue; // not an official key: written only when set
     const parts = k.split(".");

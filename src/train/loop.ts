@@ -89,7 +89,7 @@ export function makeTrainer(
   kernels: SelectedKernels,
   params?: HRMParams,
 ): Trainer {
-  const weights = params ?? HRMParams.init(archConfig(config, trainMeta), config.seed as number);
+  const weights = params ?? HRMParams.init(archConfig(config, trainMeta), config.seed);
   return new Trainer(new HRMInner(weights, kernels), trainConfig(config), trainMeta);
 }
 
@@ -103,8 +103,8 @@ export async function newTrainer(opts: TrainOptions): Promise<Trainer> {
 export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainOutcome> {
   const cfg = opts.config;
   const trainer = opts.trainer ?? (await newTrainer(opts));
-  const epochsPerIter = (cfg.eval_interval as number | null) ?? (cfg.epochs as number);
-  const totalIters = (cfg.epochs as number) / epochsPerIter;
+  const epochsPerIter = cfg.eval_interval ?? cfg.epochs;
+  const totalIters = cfg.epochs / epochsPerIter;
   const t0 = performance.now();
   let pos: IteratorPosition = opts.position ?? { iter: 0, batch: 0 };
   let lastCheckpoint = opts.lastCheckpoint ?? null;
@@ -126,13 +126,13 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       const bad = Object.entries(m).find(([, v]) => !Number.isFinite(v));
       if (bad) throw new NonFiniteError(bad[0], bad[1], trainer.stepCount, lastCheckpoint);
       await hooks.step?.(trainer.stepCount, m);
-      const every = cfg.checkpoint_every_steps as number | null;
+      const every = cfg.checkpoint_every_steps;
       if (every && trainer.stepCount % every === 0) save();
       if ((stopped = hooks.shouldStop?.() ?? false)) break;
     }
     if (stopped) break;
     pos = { iter: iter + 1, batch: 0 };
-    if (opts.test && iter >= (cfg.min_eval_interval as number)) {
+    if (opts.test && iter >= cfg.min_eval_interval) {
       const te = performance.now();
       lastEval = trainer.withEvalWeights(() => evaluateAll(trainer, opts.test!, cfg, hooks));
       await hooks.evaluated?.(trainer.stepCount, lastEval, (performance.now() - te) / 1000);
@@ -170,7 +170,7 @@ function evaluateAll(trainer: Trainer, test: DatasetSplit, cfg: RunConfig, hooks
   const c = trainer.inner.config;
   for (const [name, set] of test.sets) {
     const collect = keys.length ? new OutputCollector(keys, c.seq_len, c.vocab_size) : undefined;
-    const B = cfg.global_batch_size as number;
+    const B = cfg.global_batch_size;
     const progress = hooks.evalProgress
       ? (d: number, t: number) => hooks.evalProgress!(name, d, t)
       : undefined;
