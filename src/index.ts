@@ -19,8 +19,10 @@ export { decodeNpy, encodeNpy } from "./io/npy.js";
 export { readTorchCheckpoint } from "./io/torch.js";
 export { encodeTorchCheckpoint } from "./io/torch-write.js";
 export { decodeSafetensors, encodeSafetensors } from "./io/safetensors.js";
-export type { HRMConfig } from "./model/config.js";
-export { DEFAULT_CONFIG, derive, makeConfig } from "./model/config.js";
+export type { Architecture, HRMConfig } from "./model/config.js";
+export { DEFAULT_CONFIG, defaultConfig, derive, makeConfig, TRM_DEFAULT_CONFIG } from "./model/config.js";
+export type { FlopCounts } from "./model/flops.js";
+export { evalFlops, modelFlops } from "./model/flops.js";
 export { HRMParams } from "./model/params.js";
 export {
   loadStateDict,
@@ -71,12 +73,21 @@ export {
   writeIdentifiersTo,
   writeSplitTo,
 } from "./data/dir.js";
+export type { ArcOptions, BuildIO, MazeOptions, SudokuOptions } from "./data/recipes.js";
+export {
+  ARC_OPTIONS,
+  buildArcDir,
+  buildMazeDir,
+  buildSudokuDir,
+  MAZE_OPTIONS,
+  SUDOKU_OPTIONS,
+} from "./data/recipes.js";
 export type { SampledBatch } from "./data/sampler.js";
 export { testBatches, trainBatches } from "./data/sampler.js";
 export { HRMInner } from "./model/inner.js";
 export { SAVE_RECOMPUTABLE_MAX_BYTES } from "./model/workspace.js";
 export type { ActOutputs, Batch, Carry } from "./model/act.js";
-export { actForward, initialCarry } from "./model/act.js";
+export { actForward, initialCarry, qHalts } from "./model/act.js";
 export { actLoss } from "./model/loss.js";
 export type { LossResult, Metrics } from "./model/loss.js";
 export { GradTable, HRMBackward } from "./model/backward.js";
@@ -87,6 +98,7 @@ export { TrainStep } from "./train/step.js";
 // Training and evaluation (the official loop's pieces) and the run config with the official names.
 export type { TrainConfig } from "./train/trainer.js";
 export { Trainer } from "./train/trainer.js";
+export { Ema } from "./train/ema.js";
 export type { DatasetSplit, TrainHooks, TrainOptions, TrainOutcome } from "./train/loop.js";
 export { newTrainer, NonFiniteError, train } from "./train/loop.js";
 export { evaluate, evaluateSweep } from "./eval/evaluate.js";
@@ -99,6 +111,8 @@ export { RowBatcher } from "./eval/rows.js";
 export type { RunConfig } from "./train/config.js";
 export {
   archConfig,
+  archOptionSpecs,
+  architectureOf,
   nestConfig,
   makeRunConfig,
   resolveRunConfig,
@@ -107,6 +121,10 @@ export {
   runConfigForModel,
   trainConfig,
 } from "./train/config.js";
+export type { OptionKind, OptionSpec, OptionsOf, OptionValue, Schema } from "./util/options.js";
+export { fromText, fromYaml, opt, OptionError, parseOptions } from "./util/options.js";
+export type { YamlValue } from "./util/yaml.js";
+export { dumpYaml, parseYaml, YamlError } from "./util/yaml.js";
 export { Rng } from "./util/rng.js";
 // Apps: a model from checkpoint bytes, and solving one puzzle asynchronously, segment by segment.
 export type { HRMModel, LoadModelOptions } from "./app/model.js";

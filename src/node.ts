@@ -18,6 +18,7 @@ export { backendMode, kernelThreadsNote, loadNativeAddon, loadWasmBackend } from
 export { loadWasmBackendSync } from "./platform/wasm-node.js";
 export type { HrmServer, ServeHandler, ServerOptions } from "./platform/http-server.js";
 export { createServeHandler, startServer } from "./platform/http-server.js";
+export { nodeBuildIO, readArcTasks } from "./platform/datasets.js";
 export {
   nodeDatasetFs,
   readIdentifiers,
