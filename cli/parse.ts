@@ -1,24 +1,17 @@
 /**
  * The CLI's option parsing: the library's typed options (src/util/options.ts, the spec format of the run
- * config too) plus what only a command line has: merged word lists, the usage text, and CliError.
+ * config too) plus what only a command line has: the usage text and CliError.
  */
 import type { OptionSpec, Schema } from "../src/util/options.js";
 import type { YamlValue } from "../src/util/yaml.js";
 
 export type { OptionsOf, Schema } from "../src/util/options.js";
-export { OptionError, parseOptions } from "../src/util/options.js";
+export { mergeWords, OptionError, parseOptions } from "../src/util/options.js";
 
 export type Options = Record<string, YamlValue | undefined>;
 export type { OptionSpec };
 
 export class CliError extends Error {}
-
-/** key=value word lists joined: a later word overrides an earlier one with the same key. */
-export function mergeWords(...lists: string[][]): string[] {
-  const m = new Map<string, string>();
-  for (const w of lists.flat()) m.set(w.slice(0, w.indexOf("=")), w);
-  return [...m.values()];
-}
 
 export function usage(command: string, schema: Schema): string {
   const width = Math.max(...Object.keys(schema).map((k) => k.length));

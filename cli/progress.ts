@@ -18,6 +18,8 @@ export interface ProgressState {
   total: number;
   elapsedS: number;
   examplesPerS: number;
+  /** The step this process started from (a resumed run's): the ETA comes from the steps taken since. */
+  startStep?: number;
   /** Shown as `name value` pairs, in order. */
   live: [string, number][];
 }
@@ -26,7 +28,8 @@ export function formatProgress(p: ProgressState, barWidth = 24): string {
   const frac = p.total > 0 ? Math.min(1, p.step / p.total) : 0;
   const filled = Math.round(frac * barWidth);
   const bar = "#".repeat(filled) + "-".repeat(barWidth - filled);
-  const eta = p.step > 0 ? (p.elapsedS / p.step) * (p.total - p.step) : NaN;
+  const done = p.step - (p.startStep ?? 0);
+  const eta = done > 0 ? (p.elapsedS / done) * (p.total - p.step) : NaN;
   const live = p.live.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" ");
   return (
     `${String(p.step).padStart(String(p.total).length)}/${p.total} [${bar}] ${(100 * frac).toFixed(0).padStart(3)}% ` +

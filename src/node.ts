@@ -14,7 +14,13 @@ import { loadWasmBackendSync } from "./platform/wasm-node.js";
 import { setHugePageAdvisor } from "./util/memory.js";
 
 export * from "./index.js";
-export { backendMode, kernelThreadsNote, loadNativeAddon, loadWasmBackend } from "./platform/node.js";
+export {
+  backendMode,
+  bfloat16Note,
+  kernelThreadsNote,
+  loadNativeAddon,
+  loadWasmBackend,
+} from "./platform/node.js";
 export { loadWasmBackendSync } from "./platform/wasm-node.js";
 export type { HrmServer, ServeHandler, ServerOptions } from "./platform/http-server.js";
 export { createServeHandler, startServer } from "./platform/http-server.js";
@@ -52,21 +58,6 @@ if (hugePagesWanted())
     }
     return advise ? advise(buffer, bytes) : -1;
   });
-
-/**
- * How forward_dtype=bfloat16 runs here: on the AVX512_BF16 dot product, or as bfloat16-rounded values on the
- * float32 kernels (the same products, summed in another order; 0.9-1.0x the float32 rate). The dot product is
- * used on AMD cores; on Intel ones it ran slower than the float32 kernels (csrc/cpu.c), so there it takes
- * HRM_BF16_DOT=1.
- */
-export function bfloat16Note(): string {
-  const info = loadNativeAddon()?.info();
-  if (info?.bf16Dot)
-    return "bfloat16 matmuls on the AVX512_BF16 dot product (HRM_BF16_DOT=0: float32 kernels)";
-  if (info?.bf16DotAvailable)
-    return "bfloat16 matmuls as rounded values on float32 kernels (the AVX512_BF16 dot product is off on Intel cores, where it ran slower; HRM_BF16_DOT=1 uses it)";
-  return "bfloat16 matmuls as rounded values on float32 kernels (this CPU has no AVX512_BF16)";
-}
 
 export interface NodeKernelsOptions {
   /** "auto" (default: HRM_BACKEND, else native, else WASM, else ref), or one backend. */

@@ -251,6 +251,12 @@ test("progress line: step/total, bar, ETA, examples/s, live metrics", () => {
     8,
   );
   assert.equal(line, " 25/100 [##------]  25% 0:10<0:30 160.0 ex/s loss 1.235");
+  // resumed at step 20: 5 steps in 10 s, so 75 more take 150 s
+  const resumed = formatProgress(
+    { step: 25, startStep: 20, total: 100, elapsedS: 10, examplesPerS: 32, live: [] },
+    8,
+  );
+  assert.equal(resumed, " 25/100 [##------]  25% 0:10<2:30 32.0 ex/s ");
 });
 
 test("report: nice ticks, SVG charts with every series, HTML with the last evaluation", () => {

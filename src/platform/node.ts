@@ -98,3 +98,18 @@ export function loadNativeAddon(): NativeAddon | null {
   }
   return addon;
 }
+
+/**
+ * How forward_dtype=bfloat16 runs here: on the AVX512_BF16 dot product, or as bfloat16-rounded values on the
+ * float32 kernels (the same products, summed in another order; 0.9-1.0x the float32 rate). The dot product is
+ * used on AMD cores; on Intel ones it ran slower than the float32 kernels (csrc/cpu.c), so there it takes
+ * HRM_BF16_DOT=1.
+ */
+export function bfloat16Note(): string {
+  const info = loadNativeAddon()?.info();
+  if (info?.bf16Dot)
+    return "bfloat16 matmuls on the AVX512_BF16 dot product (HRM_BF16_DOT=0: float32 kernels)";
+  if (info?.bf16DotAvailable)
+    return "bfloat16 matmuls as rounded values on float32 kernels (the AVX512_BF16 dot product is off on Intel cores, where it ran slower; HRM_BF16_DOT=1 uses it)";
+  return "bfloat16 matmuls as rounded values on float32 kernels (this CPU has no AVX512_BF16)";
+}

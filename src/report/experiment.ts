@@ -312,3 +312,16 @@ export function accuracyChart(
   }));
   return lineChartSvg(`${spec.name}: held-out exact accuracy (%)`, series, 640, 320, "training minutes");
 }
+
+/** Where and how each run ran: the machine, kernels, Node, commit, date and training minutes. */
+export function machineTable(runs: { result: RunResult; machine: MachineInfo }[]): string {
+  const rows = runs.map(
+    ({ result: r, machine: m }) =>
+      `| ${r.model} | ${r.seed} | ${m.cpu}, ${m.cores} cores | ${m.backend} | ${m.node} | ${m.commit} | ${m.date} | ${(r.train_s / 60).toFixed(1)} |`,
+  );
+  return [
+    "| model | seed | CPU | kernels | Node | commit | date | training min |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
+}

@@ -141,3 +141,10 @@ export function parseOptions<S extends Schema>(words: string[], schema: S): Opti
   }
   return out as OptionsOf<S>;
 }
+
+/** key=value word lists joined: a later word overrides an earlier one with the same key. */
+export function mergeWords(...lists: string[][]): string[] {
+  const m = new Map<string, string>();
+  for (const w of lists.flat()) m.set(w.slice(0, w.indexOf("=")), w);
+  return [...m.values()];
+}
