@@ -1,106 +1,11 @@
 /**
  * `hrm serve checkpoint=<file> | model.<name>=<file> ... [host=] [port=] [token=] [key=value ...]`: the
- * inference API (src/serve) on node:http. SIGTERM or SIGINT drains: no new requests, the ones in flight
- * are answered, then exit 0 (a second signal exits at once).
+ * library's server (src/platform/serve-run.ts) on the best kernels here, until SIGTERM or SIGINT drains it.
  */
-import { existsSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import { loadModel } from "../src/app/model.js";
 import { getKernels } from "../src/node.js";
-import { readBytes } from "../src/platform/files.js";
-import { readText } from "../src/platform/fs.js";
-import { startServer } from "../src/platform/http-server.js";
-import { DEFAULT_SERVE_CONFIG as D } from "../src/serve/api.js";
-import type { Options, Schema } from "./parse.js";
-import { CliError, parseOptions } from "./parse.js";
+import { serveFromWords } from "../src/platform/serve-run.js";
 
-export const SERVE_SCHEMA = {
-  checkpoint: {
-    kind: "string",
-    doc: "the model to serve (.safetensors, or .pt with all_config.yaml beside it)",
-  },
-  host: { kind: "string", default: "127.0.0.1", doc: "address to bind (0.0.0.0: every interface)" },
-  port: { kind: "int", default: 8080, min: 0, max: 65535, doc: "port (0: any free one)" },
-  token: { kind: "string", doc: "require Authorization: Bearer <token> (default: $HRM_TOKEN, else none)" },
-  max_batch: { kind: "int", default: D.maxBatch, min: 1, max: 4096, doc: "most puzzles per forward batch" },
-  max_wait_ms: {
-    kind: "int",
-    default: D.maxWaitMs,
-    min: 0,
-    max: 10_000,
-    doc: "most wait for puzzles to fill free rows",
-  },
-  max_queue: { kind: "int", default: D.maxQueue, min: 1, doc: "most waiting puzzles per model (then 503)" },
-  max_body_bytes: { kind: "int", default: D.maxBodyBytes, min: 64, doc: "largest request body (then 413)" },
-  timeout_ms: { kind: "int", default: D.timeoutMs, min: 1, doc: "per request, queueing included (then 504)" },
-  max_think_steps: {
-    kind: "int",
-    default: D.maxThinkSteps,
-    min: 1,
-    max: 1024,
-    doc: "largest max_think_steps",
-  },
-} satisfies Schema;
+export { parseServeWords, SERVE_HELP, SERVE_OPTIONS as SERVE_SCHEMA } from "../src/platform/serve-run.js";
 
-export const SERVE_HELP = `usage: hrm serve checkpoint=<file> [key=value ...]
-       hrm serve model.<name>=<file> [model.<name>=<file> ...] [key=value ...]
-endpoints: POST /v1/solve, POST /v1/solve/batch, GET /v1/models, GET /healthz, GET /metrics (README: "hrm serve")`;
-
-/** model.<name>=<file> words apart from the schema's options. */
-export function parseServeWords(words: string[]): { models: Map<string, string>; o: Options } {
-  const models = new Map<string, string>();
-  const rest: string[] = [];
-  for (const w of words) {
-    const m = /^model\.([A-Za-z0-9_.-]+)=(.+)$/.exec(w);
-    if (!m) rest.push(w);
-    else if (models.has(m[1])) throw new CliError(`model.${m[1]} given twice`);
-    else models.set(m[1], m[2]);
-  }
-  const o = parseOptions(rest, SERVE_SCHEMA);
-  if (o.checkpoint)
-    models.set(basename(o.checkpoint as string).replace(/\.(safetensors|pt)$/, ""), o.checkpoint as string);
-  if (models.size === 0) throw new CliError("hrm serve needs checkpoint=<file> or model.<name>=<file>");
-  return { models, o };
-}
-
-export async function runServe(words: string[]): Promise<void> {
-  const { models: files, o } = parseServeWords(words);
-  const kernels = getKernels();
-  const models = new Map();
-  for (const [name, file] of files) {
-    const yaml = join(dirname(file), "all_config.yaml");
-    const allConfigYaml = file.endsWith(".pt") && existsSync(yaml) ? readText(yaml) : undefined;
-    const m = await loadModel(readBytes(file), { kernels, name: file, allConfigYaml });
-    models.set(name, m);
-    const c = m.config;
-    console.log(
-      `model ${name}: ${file} (${(m.parameters / 1e6).toFixed(2)}M parameters, seq_len ${c.seq_len}, ` +
-        `${m.kinds.join("/") || "tokens"}, ${c.halt_max_steps} segments by default) on ${kernels.backendName}`,
-    );
-  }
-  const token = (o.token as string | undefined) ?? process.env.HRM_TOKEN;
-  const server = await startServer(models, {
-    host: o.host as string,
-    port: o.port as number,
-    token: token || undefined,
-    maxBatch: o.max_batch as number,
-    maxWaitMs: o.max_wait_ms as number,
-    maxQueue: o.max_queue as number,
-    maxBodyBytes: o.max_body_bytes as number,
-    timeoutMs: o.timeout_ms as number,
-    maxThinkSteps: o.max_think_steps as number,
-  });
-  console.log(
-    `listening on ${server.url}${token ? " (bearer token required)" : ""}; SIGTERM or Ctrl-C drains and stops`,
-  );
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      process.once(sig, () => process.exit(1)); // a second signal: stop now
-      console.log(`${sig}: refusing new requests, answering the ones in flight`);
-      server.close().then(resolve, resolve);
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
-  console.log("stopped");
-}
+export const runServe = (words: string[]): Promise<void> =>
+  serveFromWords(words, getKernels(), (line) => console.log(line));
