@@ -1,18 +1,18 @@
 #!/usr/bin/env node
-/** The `hrm` command: dispatches to the subcommands. Parsing lives in parse.ts, work in the library. */
-import { ARC_SCHEMA, buildArc, buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
-import { EVAL_SCHEMA, runEval } from "./eval.js";
-import { EXPORT_SCHEMA, runExport } from "./export.js";
-import { writeReport } from "../src/platform/train-run.js";
-import { parseServeWords, runServe, SERVE_HELP, SERVE_SCHEMA } from "./serve.js";
-import { runSolve, SOLVE_HELP } from "./solve.js";
-import { runExperiment } from "./experiment.js";
-import { runQuickstart } from "./quickstart.js";
-import { runTrain, trainConfigYaml, trainUsage } from "./train.js";
+/** The `hrm` command: dispatches to the subcommands (each parses its words, calls the library and prints). */
 import { fileURLToPath } from "node:url";
 import { readJson } from "../src/platform/fs.js";
+import { writeReport } from "../src/platform/train-run.js";
+import { ARC_SCHEMA, buildArc, buildMaze, buildSudoku, MAZE_SCHEMA, SUDOKU_SCHEMA } from "./build-dataset.js";
+import { EVAL_SCHEMA, runEval } from "./eval.js";
+import { runExperiment } from "./experiment.js";
+import { EXPORT_SCHEMA, runExport } from "./export.js";
 import type { Options, Schema } from "./parse.js";
 import { CliError, parseOptions, usage } from "./parse.js";
+import { runQuickstart } from "./quickstart.js";
+import { parseServeWords, runServe, SERVE_HELP, SERVE_SCHEMA } from "./serve.js";
+import { runSolve, SOLVE_HELP } from "./solve.js";
+import { runTrain, trainConfigYaml, trainUsage } from "./train.js";
 
 const HELP = `usage: hrm <command> ...     (hrm --version; options as key=value or --key=value; --dry-run shows the config)
   quickstart [--arch trm] [--paper data_path=<dir>] [key=value ...]   the main job (npm start): 4x4 Sudoku, train, evaluate, solve
@@ -35,102 +35,83 @@ const BUILDERS: Record<string, [Schema, (o: Options) => void]> = {
   arc: [ARC_SCHEMA, buildArc],
 };
 
-/** The package's version, from package.json next to dist/ (one directory above dist/cli/). */
-function version(): string {
-  return (readJson(fileURLToPath(new URL("../../package.json", import.meta.url))) as { version: string })
-    .version;
-}
-
-/** Common spellings: -h is --help, --key=value is key=value (a flag such as --trace or --paper stays). */
-function normalize(argv: string[]): string[] {
-  return argv.map((w) => (w === "-h" ? "--help" : /^--[\w.]+=/.test(w) ? w.slice(2) : w));
-}
-
 /** The options a command line resolves to, one key=value per line (for --dry-run). */
-function showOptions(o: Options): string {
-  return Object.entries(o)
+const showOptions = (o: Options): string =>
+  Object.entries(o)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`)
     .join("\n");
+
+const KINDS = `usage: hrm build-dataset <${Object.keys(BUILDERS).join("|")}> [key=value ...]`;
+
+function builder(words: string[]): [Schema, (o: Options) => void] {
+  const b = BUILDERS[words[0] ?? ""];
+  if (b) return b;
+  const kinds = Object.keys(BUILDERS).join(", ");
+  throw new CliError(`build-dataset: unknown kind "${words[0] ?? ""}" (available: ${kinds})`);
 }
 
-/** hrm serve's models and options, resolved (for --dry-run). */
-function showServe(words: string[]): string {
-  const { models, o } = parseServeWords(words);
-  const lines = [...models].map(([name, file]) => `model.${name}=${file}`);
-  return [...lines, showOptions({ ...o, checkpoint: undefined, token: o.token ? "(set)" : undefined })].join(
-    "\n",
-  );
+interface Command {
+  help(words: string[]): string;
+  /** The resolved config for --dry-run (commands without one refuse --dry-run). */
+  dryRun?(words: string[]): string;
+  run(words: string[]): unknown;
 }
+
+const COMMANDS: Record<string, Command> = {
+  quickstart: { help: () => HELP, run: runQuickstart },
+  "build-dataset": {
+    help: (w) => (w[0] === "--help" ? KINDS : usage(`build-dataset ${w[0]}`, builder(w)[0])),
+    dryRun: (w) => showOptions(parseOptions(w.slice(1), builder(w)[0])),
+    run: (w) => builder(w)[1](parseOptions(w.slice(1), builder(w)[0])),
+  },
+  train: { help: trainUsage, dryRun: trainConfigYaml, run: (w) => runTrain(w) },
+  eval: {
+    help: () => usage("eval", EVAL_SCHEMA),
+    dryRun: (w) => showOptions(parseOptions(w, EVAL_SCHEMA)),
+    run: (w) => runEval(parseOptions(w, EVAL_SCHEMA)),
+  },
+  report: { help: () => "usage: hrm report <run dir>", run: (w) => console.log(writeReport(w[0] ?? "")) },
+  export: {
+    help: () => usage("export", EXPORT_SCHEMA),
+    run: (w) => runExport(parseOptions(w, EXPORT_SCHEMA)).forEach((l) => console.log(l)),
+  },
+  solve: { help: () => SOLVE_HELP, run: runSolve },
+  serve: {
+    help: () => `${SERVE_HELP}\n${usage("serve", SERVE_SCHEMA)}`,
+    dryRun: (w) => {
+      const { models, o } = parseServeWords(w);
+      const shown = { ...o, checkpoint: undefined, token: o.token ? "(set)" : undefined };
+      return [...[...models].map(([name, file]) => `model.${name}=${file}`), showOptions(shown)].join("\n");
+    },
+    run: runServe,
+  },
+  experiment: { help: () => HELP, run: runExperiment },
+};
 
 async function main(raw: string[]): Promise<void> {
   const dryRun = raw.includes("--dry-run");
-  const argv = normalize(raw.filter((w) => w !== "--dry-run"));
-  const [cmd, kind, ...rest] = argv;
-  if (cmd === "--version" || cmd === "-V") return console.log(`hrm-ts ${version()}`);
+  // -h is --help, --key=value is key=value (a flag such as --trace or --paper stays)
+  const argv = raw
+    .filter((w) => w !== "--dry-run")
+    .map((w) => (w === "-h" ? "--help" : /^--[\w.]+=/.test(w) ? w.slice(2) : w));
+  const [cmd, ...words] = argv;
+  if (cmd === "--version" || cmd === "-V") {
+    const pkg = readJson(fileURLToPath(new URL("../../package.json", import.meta.url))) as {
+      version: string;
+    };
+    return console.log(`hrm-ts ${pkg.version}`);
+  }
   if (!cmd || cmd === "--help") return console.log(HELP);
-  if (dryRun && !["build-dataset", "train", "eval", "serve"].includes(cmd))
-    throw new CliError(
-      `--dry-run: "${cmd}" has no config to show (build-dataset, train, eval and serve have)`,
-    );
-  if (cmd === "build-dataset") {
-    if (kind === "--help")
-      return console.log(`usage: hrm build-dataset <${Object.keys(BUILDERS).join("|")}> [key=value ...]`);
-    const builder = kind ? BUILDERS[kind] : undefined;
-    if (!builder)
-      throw new CliError(
-        `build-dataset: unknown kind "${kind ?? ""}" (available: ${Object.keys(BUILDERS).join(", ")})`,
-      );
-    const [schema, build] = builder;
-    if (rest.includes("--help")) return console.log(usage(`build-dataset ${kind}`, schema));
-    const o = parseOptions(rest, schema);
-    return dryRun ? console.log(showOptions(o)) : build(o);
-  }
-  if (cmd === "train") {
-    const words = [kind, ...rest].filter((w): w is string => w !== undefined);
-    if (words.includes("--help")) return console.log(trainUsage());
-    if (dryRun) return void process.stdout.write(trainConfigYaml(words));
-    await runTrain(words);
-    return;
-  }
-  if (cmd === "quickstart") {
-    await runQuickstart([kind, ...rest].filter((w): w is string => w !== undefined));
-    return;
-  }
-  if (cmd === "experiment") {
-    await runExperiment([kind, ...rest].filter((w): w is string => w !== undefined));
-    return;
-  }
-  if (cmd === "solve") {
-    if (!kind || kind === "--help" || rest.includes("--help")) return console.log(SOLVE_HELP);
-    await runSolve([kind, ...rest]);
-    return;
-  }
-  if (cmd === "serve") {
-    const words = [kind, ...rest].filter((w): w is string => w !== undefined);
-    if (words.includes("--help")) return console.log(`${SERVE_HELP}\n${usage("serve", SERVE_SCHEMA)}`);
-    if (dryRun) return console.log(showServe(words));
-    return runServe(words);
-  }
-  if (cmd === "report") {
-    if (!kind || kind === "--help") return console.log("usage: hrm report <run dir>");
-    return console.log(writeReport(kind));
-  }
-  if (cmd === "export") {
-    const words = [kind, ...rest].filter((w): w is string => w !== undefined);
-    if (words.includes("--help")) return console.log(usage("export", EXPORT_SCHEMA));
-    for (const line of runExport(parseOptions(words, EXPORT_SCHEMA))) console.log(line);
-    return;
-  }
-  if (cmd === "eval") {
-    const words = [kind, ...rest].filter((w): w is string => w !== undefined);
-    if (words.includes("--help")) return console.log(usage("eval", EVAL_SCHEMA));
-    const o = parseOptions(words, EVAL_SCHEMA);
-    if (dryRun) return console.log(showOptions(o));
-    runEval(o);
-    return;
-  }
-  throw new CliError(`unknown command "${cmd}" (hrm --help lists the commands)`);
+  const c = COMMANDS[cmd];
+  if (!c) throw new CliError(`unknown command "${cmd}" (hrm --help lists the commands)`);
+  const withDry = Object.keys(COMMANDS).filter((k) => COMMANDS[k].dryRun);
+  if (dryRun && !c.dryRun)
+    throw new CliError(`--dry-run: "${cmd}" has no config to show (${withDry.join(", ")} have)`);
+  if (words.includes("--help") || (cmd === "solve" && !words[0]) || (cmd === "report" && !words[0]))
+    return console.log(c.help(words));
+  if (dryRun) return void process.stdout.write(`${c.dryRun!(words).replace(/\n?$/, "\n")}`);
+  await c.run(words);
 }
 
 /** Longest error line printed: an input can make a message long (a name, a quoted value), never the screen. */
