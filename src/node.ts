@@ -33,6 +33,20 @@ export {
   writeIdentifiers,
   writeSplit,
 } from "./platform/files.js";
+export type { StepProgress, TrainReporter, TrainResult } from "./platform/train-session.js";
+export { trainConfigOf, trainFromWords } from "./platform/train-session.js";
+export type { EvalOptions } from "./platform/eval-run.js";
+export { EVAL_OPTIONS, EvalError, runEval } from "./platform/eval-run.js";
+export type { SolveContext, SolveOptions } from "./platform/solve-run.js";
+export { SOLVE_OPTIONS, SolveError, solveFromWords } from "./platform/solve-run.js";
+export type { ServeOptions } from "./platform/serve-run.js";
+export { parseServeWords, SERVE_OPTIONS, ServeError, serveFromWords } from "./platform/serve-run.js";
+export type { ExportOptions } from "./platform/export-run.js";
+export { EXPORT_OPTIONS, exportCheckpoint, ExportError } from "./platform/export-run.js";
+export type { ExperimentArgs, ExperimentReporter } from "./platform/experiment-run.js";
+export { experimentArgs, runExperiment } from "./platform/experiment-run.js";
+export type { QuickstartReporter, QuickstartResult } from "./platform/quickstart.js";
+export { PAPER_SUDOKU, QUICKSTART, QUICKSTART_TRM, quickstart } from "./platform/quickstart.js";
 export type { RunDir } from "./platform/train-run.js";
 export {
   openRunDir,

@@ -1,7 +1,8 @@
 /**
  * The dataset directory code (src/data/dir.ts) on an injected file system: a dataset written to memory has the
  * same bytes, file for file, as the one Node writes to disk; both read back to the same split; a streamed set
- * in memory equals the streamed one on disk; and a missing or bad file in memory fails as it does on disk.
+ * in memory equals the streamed one on disk; a missing or bad file in memory fails as it does on disk; and
+ * build-dataset's recipe run on memory writes exactly the files the CLI writes.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -9,6 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { memoryDatasetFs, readSplitFrom, StreamingSetWriter, writeSplitTo } from "../src/data/dir.js";
+import type { BuildIO } from "../src/data/recipes.js";
+import { buildSudokuDir, SUDOKU_OPTIONS } from "../src/data/recipes.js";
+import { parseOptions } from "../src/util/options.js";
+import { hrm } from "./support/run-dir.js";
 import { DatasetError } from "../src/data/format.js";
 import { boxShapeFor, buildBoxSudokuDataset } from "../src/data/sudoku-box.js";
 import {
@@ -86,4 +91,33 @@ test("a missing or damaged file in memory is a DatasetError naming it, as on dis
   writeSplitTo(mem, "m", "train", train);
   mem.files.set("m/train/all__inputs.npy", mem.files.get("m/train/all__inputs.npy")!.subarray(0, 100));
   assert.throws(() => readSplitFrom(mem, "m", "train"), /m\/train\/all__inputs\.npy/);
+});
+
+test("build-dataset's recipe on a memory file system writes the files the CLI writes to disk", () => {
+  const words = ["size=4", "generate_train=40", "generate_test=10", "num_aug=2", "clues=6", "seed=3"];
+  const mem = memoryDatasetFs();
+  const io: BuildIO = {
+    fs: mem,
+    readText: () => {
+      throw new Error("no CSV here");
+    },
+    readArcTasks: () => [],
+    prepareOutput: () => {},
+    progress: () => () => {},
+    warn: () => {},
+  };
+  const lines = buildSudokuDir(parseOptions([...words, "output_dir=mem"], SUDOKU_OPTIONS), io);
+  assert.equal(lines.length, 2);
+  assert.match(lines[0], /^mem\/train: 120 examples \(4x4\) in 40 groups$/);
+  const out = join(dir, "cli-built");
+  const r = hrm("build-dataset", "sudoku", ...words, `output_dir=${out}`);
+  assert.equal(r.status, 0, r.stderr);
+  const files = [
+    "identifiers.json",
+    ...["train", "test"].flatMap((s) => readdirSync(join(out, s)).map((f) => `${s}/${f}`)),
+  ];
+  assert.equal(files.length, 13);
+  assert.deepEqual([...mem.files.keys()].sort(), files.map((f) => `mem/${f}`).sort());
+  for (const f of files)
+    assert.deepEqual(mem.files.get(`mem/${f}`), new Uint8Array(readFileSync(join(out, f))), f);
 });
