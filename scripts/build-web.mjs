@@ -1,5 +1,6 @@
 // Builds the web app (web/) into static files any static host can serve: dist/web/ (or the folder given).
 //   app.js, solver-worker.js   the page and the model thread, bundled by esbuild from web/*.ts and the package
+//   chunk-*.js                 code both load on demand (the run-config reader and YAML parser)
 //   wasm/*.wasm                the WASM kernels;  models/, puzzles-4x4.json, index.html, style.css as they are
 // Threads need the page served cross-origin isolated: Cross-Origin-Opener-Policy: same-origin and
 // Cross-Origin-Embedder-Policy: require-corp (npm run web sets both); without them it runs on one thread.
@@ -20,6 +21,7 @@ export async function buildWeb(out = join(ROOT, "dist", "web")) {
     platform: "browser",
     target: "es2022",
     outdir: out,
+    splitting: true, // the YAML parser (only for .pt files with their all_config.yaml) loads on demand
     minify: true,
     sourcemap: true,
     logLevel: "warning",

@@ -17,8 +17,11 @@ import {
   HRMParams,
   isValidAnswer,
   loadModel,
+  dumpYaml,
   makeConfig,
+  nestConfig,
   PuzzleError,
+  runConfigForModel,
   selectKernels,
   solve,
   solveArcTask,
@@ -113,6 +116,28 @@ for (const name of ["trm-att", "trm-mlp"])
       assert.ok(c.ok, `segment ${s + 1}: ${c.report}`);
     });
   });
+
+test("an official .pt with the text of its all_config.yaml takes its architecture from it", async () => {
+  const dir = join(OFFICIAL_FIXTURES, "tiny-learned");
+  const all = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+  const c = makeConfig(Object.fromEntries(Object.entries(all).filter(([k]) => k in DEFAULT_CONFIG)));
+  const yaml = dumpYaml(nestConfig(runConfigForModel(c)));
+  const bytes = readFileSync(join(dir, "model.pt"));
+  const model = await loadModel(bytes, { allConfigYaml: yaml, kernels: ref, name: "tiny-learned.pt" });
+  for (const k of [
+    "num_heads",
+    "halt_max_steps",
+    "forward_dtype",
+    "H_cycles",
+    "L_cycles",
+    "seq_len",
+  ] as const)
+    assert.equal(model.config[k], c[k], k);
+  // Without it the official defaults stand where nothing else says otherwise (8 heads, 16 segments).
+  const bare = await loadModel(bytes, { config: { pos_encodings: "learned" }, kernels: ref, name: "t.pt" });
+  assert.deepEqual([bare.config.num_heads, bare.config.halt_max_steps], [8, 16]);
+  assert.deepEqual([model.config.num_heads, model.config.halt_max_steps], [4, 4]);
+});
 
 test("a .pt with RoPE and no seq_len is refused with a message that says what to pass", async () => {
   const cfg = tinyConfig();

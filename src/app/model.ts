@@ -18,7 +18,6 @@ import { DEFAULT_CONFIG, defaultConfig, makeConfig, puzzlePositions } from "../m
 import { HRMInner } from "../model/inner.js";
 import { HRMParams } from "../model/params.js";
 import type { HostTensor } from "../tensor.js";
-import { resolveRunConfig, archConfig } from "../train/config.js";
 import type { PuzzleKind } from "./puzzles.js";
 
 export interface LoadModelOptions {
@@ -68,7 +67,7 @@ export async function loadModel(bytes: Uint8Array, opts: LoadModelOptions = {}):
   const kernels = opts.kernels ?? (await defaultKernels());
   const format = isZip(bytes) ? "pt" : "safetensors";
   const params =
-    format === "pt" ? ptParams(bytes, name, opts) : decodeModelSafetensors(bytes, name, opts.config ?? {});
+    format === "pt" ? await ptParams(bytes, name, opts) : decodeModelSafetensors(bytes, name, opts.config ?? {});
   const inner = new HRMInner(params, kernels);
   const c = params.config;
   return {
@@ -135,12 +134,14 @@ function seqLenFromTensors(byName: Shapes, c: Partial<HRMConfig>): number | unde
   return total - puzzlePositions({ puzzle_emb_len: len, puzzle_emb_ndim: ndim, hidden_size: c.hidden_size });
 }
 
-function ptParams(bytes: Uint8Array, name: string, opts: LoadModelOptions): HRMParams {
+async function ptParams(bytes: Uint8Array, name: string, opts: LoadModelOptions): Promise<HRMParams> {
   const tensors = readTorchCheckpoint(bytes, name);
   const byName = shapesByName(tensors);
   const shapes = shapesConfig(byName);
   let fromRun: Partial<HRMConfig> = {};
   if (opts.allConfigYaml !== undefined) {
+    // Loaded here: the YAML parser is most of a browser bundle's size, and only .pt files need it.
+    const { archConfig, resolveRunConfig } = await import("../train/config.js");
     const run = resolveRunConfig([], "all_config.yaml", () => opts.allConfigYaml as string);
     fromRun = archConfig(run, {
       seq_len: 1, // a placeholder: seq_len is the dataset's, not the run config's
