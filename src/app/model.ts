@@ -67,7 +67,9 @@ export async function loadModel(bytes: Uint8Array, opts: LoadModelOptions = {}):
   const kernels = opts.kernels ?? (await defaultKernels());
   const format = isZip(bytes) ? "pt" : "safetensors";
   const params =
-    format === "pt" ? await ptParams(bytes, name, opts) : decodeModelSafetensors(bytes, name, opts.config ?? {});
+    format === "pt"
+      ? await ptParams(bytes, name, opts)
+      : decodeModelSafetensors(bytes, name, opts.config ?? {});
   const inner = new HRMInner(params, kernels);
   const c = params.config;
   return {
