@@ -6,10 +6,13 @@
  * process). Then a soak of 100,000 requests (10,000 with --quick), a quarter of them invalid: every answer is
  * checked against the offline one, every bad request must get its 400, and the server's RSS is sampled.
  * The server is the CLI in a child process; autocannon shares the machine's cores with it, so the table is
- * made with 1 kernel thread (autocannon gets the other core) and, without --quick, 2 (contended).
+ * made with 1 kernel thread and, without --quick, 2 (contended). With 1 thread, where taskset exists, the
+ * server is pinned to the last core and this process (autocannon, and the offline solves it is compared with)
+ * to the first, so that neither's tail latency is the other's work.
  */
 import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { cpus } from "node:os";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,12 +38,40 @@ interface Subject {
   seconds: number;
 }
 
+/** Sets the CPU affinity of every thread of process `pid` (taskset -a -cp); false where taskset is missing. */
+function pin(pid: number, cpuList: string): boolean {
+  try {
+    execFileSync("taskset", ["-a", "-cp", cpuList, String(pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** With one kernel thread: the server on the last core, this process on the others (else every core each). */
+function placement(threads: number): { server: string; bench: string } | null {
+  const n = cpus().length;
+  if (n < 2) return null;
+  const all = `0-${n - 1}`;
+  return threads === 1 ? { server: String(n - 1), bench: `0-${n - 2}` } : { server: all, bench: all };
+}
+
 async function startCli(file: string, threads: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [HRM, "serve", `model.m=${file}`, "port=0", "max_batch=64", "max_queue=4096", "timeout_ms=600000"],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HRM_NUM_THREADS: String(threads) } },
-  );
+  const args = [
+    HRM,
+    "serve",
+    `model.m=${file}`,
+    "port=0",
+    "max_batch=64",
+    "max_queue=4096",
+    "timeout_ms=600000",
+  ];
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, HRM_NUM_THREADS: String(threads) },
+  });
+  const where = placement(threads);
+  if (where && pin(child.pid!, where.server)) pin(process.pid, where.bench);
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d));
   child.stderr!.on("data", (d: Buffer) => (out += d));
@@ -80,7 +111,7 @@ async function offline(s: Subject, B: number, budgetMs: number, threads: number)
       2,
     ),
   );
-  return { perSecond: (1000 * B) / t.medianMs, batchMs: t.medianMs };
+  return { perSecond: (1000 * B) / t.medianMs, batchMs: t.medianMs, batchP99Ms: t.p99Ms };
 }
 
 const models = new Map<string, Promise<HRMModel>>();
@@ -218,7 +249,11 @@ export async function benchServe(quick: boolean, records: Record<string, unknown
             await idle(url); // autocannon leaves the warm-up's last requests behind; they must not queue ahead
             // At least 5 offline batches' time, so that the window holds several rounds of the batch.
             const l = await load(url, s, c, Math.max(s.seconds, Math.ceil((5 * o.batchMs) / 1000)));
-            const single = c === 1 ? `p99/solve ${(l.p99 / o.batchMs).toFixed(2)}x` : "";
+            // One client: the served p99 against solving alone, its median and its own p99.
+            const single =
+              c === 1
+                ? `p99 ${(l.p99 / o.batchMs).toFixed(2)}x solve median, ${(l.p99 / o.batchP99Ms).toFixed(2)}x solve p99 (${o.batchP99Ms.toFixed(1)} ms)`
+                : "";
             rows.push([
               s.name,
               threads,

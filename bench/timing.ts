@@ -3,6 +3,8 @@
 export interface Timing {
   medianMs: number;
   minMs: number;
+  /** The 99th percentile call (the slowest 1% of calls are slower). */
+  p99Ms: number;
   reps: number;
 }
 
@@ -18,7 +20,12 @@ export function timeIt(fn: () => void, budgetMs = 300, minReps = 3): Timing {
     if (samples.length >= 10000) break;
   }
   samples.sort((a, b) => a - b);
-  return { medianMs: samples[samples.length >> 1], minMs: samples[0], reps: samples.length };
+  return {
+    medianMs: samples[samples.length >> 1],
+    minMs: samples[0],
+    p99Ms: samples[Math.floor(0.99 * (samples.length - 1))],
+    reps: samples.length,
+  };
 }
 
 /** Per-call time of a very cheap fn, measured over batches of `inner` calls. */
