@@ -132,15 +132,15 @@ const fmtTime = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 export function runEval(o: EvalOptions, kernels: SelectedKernels, say: (line: string) => void): Reduced {
   if (!o.checkpoint || !o.data_path)
     throw new EvalError("hrm eval needs checkpoint=<file> and data_path=<dir>");
-  const ck = o.checkpoint as string;
-  const dataPath = o.data_path as string;
+  const ck = o.checkpoint;
+  const dataPath = o.data_path;
   const test = readSplit(dataPath, "test");
-  const B = o.global_batch_size as number;
-  if (!["fixed", "adaptive"].includes(o.halting as string))
+  const B = o.global_batch_size;
+  if (!["fixed", "adaptive"].includes(o.halting))
     throw new EvalError(`halting=${o.halting}: expected fixed or adaptive`);
-  if (!["auto", "true", "false"].includes(o.arc_vote as string))
+  if (!["auto", "true", "false"].includes(o.arc_vote))
     throw new EvalError(`arc_vote=${o.arc_vote}: expected auto, true or false`);
-  const limits = o.sweep_steps ? (o.sweep_steps as string).split(",").map(Number) : null;
+  const limits = o.sweep_steps ? o.sweep_steps.split(",").map(Number) : null;
   if (limits && limits.some((s) => !Number.isInteger(s) || s < 1))
     throw new EvalError(`sweep_steps=${o.sweep_steps}: expected positive integers`);
   const params = loadCheckpoint(ck, test.metadata, B, archOptions(o));
@@ -149,8 +149,7 @@ export function runEval(o: EvalOptions, kernels: SelectedKernels, say: (line: st
   // Default under the working directory: never write next to an input checkpoint (it may be shared or read-only).
   const stem = basename(ck).replace(/\.(pt|safetensors)$/, "");
   const outDir =
-    (o.output_dir as string | undefined) ??
-    join("evals", `${basename(dirname(resolve(ck)))}-${stem}-${basename(resolve(dataPath))}`);
+    o.output_dir ?? join("evals", `${basename(dirname(resolve(ck)))}-${stem}-${basename(resolve(dataPath))}`);
   ensureWritableDir(outDir); // before the work: an unwritable output must not cost a whole evaluation
   const m = test.metadata;
   const arc = o.arc_vote === "true" || (o.arc_vote === "auto" && m.seq_len === 900 && m.vocab_size === 12);

@@ -106,8 +106,11 @@ function buildData(spec: ExperimentSpec, dir: string, report: ExperimentReporter
   report.say(`building the dataset -> ${dir}`);
   const words = [...spec.data, `output_dir=${dir}`];
   const io = nodeBuildIO(report);
-  if (spec.dataset === "sudoku") buildSudokuDir(parseOptions(words, SUDOKU_OPTIONS), io);
-  else buildMazeDir(parseOptions(words, MAZE_OPTIONS), io);
+  const lines =
+    spec.dataset === "sudoku"
+      ? buildSudokuDir(parseOptions(words, SUDOKU_OPTIONS), io)
+      : buildMazeDir(parseOptions(words, MAZE_OPTIONS), io);
+  lines.forEach((l) => report.say(l));
 }
 
 function timed<T>(f: () => T): [T, number] {

@@ -26,8 +26,8 @@ export type ExportOptions = OptionsOf<typeof EXPORT_OPTIONS>;
 
 /** Writes the .pt and all_config.yaml; returns what was written, one line each (and notes). */
 export function exportCheckpoint(o: ExportOptions): string[] {
-  const ck = o.checkpoint as string | undefined;
-  const out = o.output as string | undefined;
+  const ck = o.checkpoint;
+  const out = o.output;
   if (!ck || !out)
     throw new ExportError("hrm export needs checkpoint=<file.safetensors> and output=<file.pt>");
   if (o.format !== "pt") throw new ExportError(`format=${o.format}: only pt is supported`);

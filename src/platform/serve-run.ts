@@ -62,8 +62,7 @@ export function parseServeWords(words: string[]): { models: Map<string, string>;
     else models.set(m[1], m[2]);
   }
   const o = parseOptions(rest, SERVE_OPTIONS);
-  if (o.checkpoint)
-    models.set(basename(o.checkpoint as string).replace(/\.(safetensors|pt)$/, ""), o.checkpoint as string);
+  if (o.checkpoint) models.set(basename(o.checkpoint).replace(/\.(safetensors|pt)$/, ""), o.checkpoint);
   if (models.size === 0) throw new ServeError("hrm serve needs checkpoint=<file> or model.<name>=<file>");
   return { models, o };
 }
@@ -90,17 +89,17 @@ export async function serveFromWords(
         `${m.kinds.join("/") || "tokens"}, ${c.halt_max_steps} segments by default) on ${kernels.backendName}`,
     );
   }
-  const token = (o.token as string | undefined) ?? process.env.HRM_TOKEN;
+  const token = o.token ?? process.env.HRM_TOKEN;
   const server = await startServer(models, {
-    host: o.host as string,
-    port: o.port as number,
+    host: o.host,
+    port: o.port,
     token: token || undefined,
-    maxBatch: o.max_batch as number,
-    maxWaitMs: o.max_wait_ms as number,
-    maxQueue: o.max_queue as number,
-    maxBodyBytes: o.max_body_bytes as number,
-    timeoutMs: o.timeout_ms as number,
-    maxThinkSteps: o.max_think_steps as number,
+    maxBatch: o.max_batch,
+    maxWaitMs: o.max_wait_ms,
+    maxQueue: o.max_queue,
+    maxBodyBytes: o.max_body_bytes,
+    timeoutMs: o.timeout_ms,
+    maxThinkSteps: o.max_think_steps,
   });
   say(
     `listening on ${server.url}${token ? " (bearer token required)" : ""}; SIGTERM or Ctrl-C drains and stops`,

@@ -60,8 +60,8 @@ function load(o: SolveOptions, kernels: SelectedKernels) {
     throw new SolveError(`${ck}: hrm solve reads our .safetensors checkpoints (they carry the model config)`);
   const params = decodeModelSafetensors(readBytes(ck), ck);
   const inner = new HRMInner(params, kernels);
-  const maxSteps = (o.max_steps as number | undefined) ?? params.config.halt_max_steps;
-  if (!["adaptive", "fixed"].includes(o.halting as string))
+  const maxSteps = o.max_steps ?? params.config.halt_max_steps;
+  if (!["adaptive", "fixed"].includes(o.halting))
     throw new SolveError(`halting=${o.halting}: expected adaptive or fixed`);
   return { inner, maxSteps, adaptive: o.halting === "adaptive" };
 }
@@ -158,7 +158,7 @@ function solveArc(file: string, o: SolveOptions, c: SolveContext): boolean {
     output: p.output === undefined ? null : toGrid(p.output, `${file} test[${i}].output`),
   }));
   const task = basename(file).replace(/\.json$/, "");
-  const identifiers = readIdentifiers(`${o.data_path as string}/identifiers.json`);
+  const identifiers = readIdentifiers(`${o.data_path}/identifiers.json`);
   const variants = identifiers
     .map((name, id) => ({ id, ...parseVariantName(name) }))
     .filter((v) => v.id > 0 && v.task === task);
@@ -212,14 +212,14 @@ async function solveJson(
   o: SolveOptions,
   c: SolveContext,
 ): Promise<boolean> {
-  const ck = o.checkpoint as string | undefined;
+  const ck = o.checkpoint;
   if (!ck) throw new SolveError("hrm solve needs checkpoint=<file.safetensors>");
   const model = await loadModel(readBytes(ck), { kernels: c.kernels, name: ck });
   const puzzle = kind === "maze" ? readText(target) : target;
   const r = await solve(
     model,
     { kind, puzzle },
-    { maxThinkSteps: o.max_steps as number | undefined, halting: o.halting as Halting },
+    { maxThinkSteps: o.max_steps, halting: o.halting as Halting },
   );
   c.say(JSON.stringify({ answer: r.answer, segments: r.segments, q_halt: r.qHalt, valid: r.valid }));
   return r.valid;

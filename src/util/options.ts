@@ -42,14 +42,14 @@ export type OptionsOf<S extends Schema> = {
 
 export class OptionError extends Error {}
 
-/** A spec entry: opt("int", 768, "examples per step", { min: 1 }). */
+/** A spec entry with a default: opt("int", 768, "examples per step", { min: 1 }). */
 export function opt<K extends OptionKind>(
   kind: K,
-  def: YamlValue | undefined,
+  def: YamlValue,
   doc: string,
   bounds: { min?: number; max?: number } = {},
 ): OptionSpec<K> & { default: YamlValue } {
-  return { kind, default: def as YamlValue, doc, ...bounds };
+  return { kind, default: def, doc, ...bounds };
 }
 
 function range(s: OptionSpec): string {
